@@ -1,0 +1,207 @@
+"""The normalized vocabulary every backend's answers are translated into.
+
+Backends turn HTTP responses into `DatasetState`s (no timestamps); the poller
+stamps them and carries the last good data over a failed poll with `merge`.
+Nothing here knows about HTTP or Textual.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PARTIAL = "partial"
+    READY = "ready"
+    ERROR = "error"
+    NOT_FOUND = "not_found"
+    UNAUTHORIZED = "unauthorized"
+    UNREACHABLE = "unreachable"
+    UNKNOWN = "unknown"
+
+
+# Datasets in these states change rarely: poll them at settled_interval.
+SETTLED_STATES = frozenset(
+    {State.READY, State.ERROR, State.PARTIAL, State.NOT_FOUND, State.UNAUTHORIZED}
+)
+# What "problems only" shows (stale rows too, whatever their state).
+PROBLEM_STATES = frozenset(
+    {State.ERROR, State.NOT_FOUND, State.UNAUTHORIZED, State.UNREACHABLE}
+)
+# The poll could not read the dataset: keep the last good data, marked stale.
+FAILED_STATES = frozenset({State.UNREACHABLE})
+
+
+class Failure(BaseModel):
+    """The last thing that went wrong talking to the backend, for the details screen."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # http, timeout, connect, dns, tls, protocol, body, too_large, redirect
+    message: str
+    http_status: int | None = None
+    body: str | None = None  # decoded, truncated; never interpreted
+    at: datetime | None = None
+
+
+class DatasetState(BaseModel):
+    """Everything known about one watched dataset after its last poll."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backend: str
+    id: str
+    name: str | None = None
+    state: State = State.UNKNOWN
+    status: str | None = None  # the backend's own status string, unchanged
+    progress: float | None = None  # 0..100
+    n_images: int | None = None
+    n_videos: int | None = None
+    n_objects: int | None = None
+    pipelines: dict[str, str] = Field(default_factory=dict)  # pipeline -> backend status
+    error: str | None = None
+    raw: Any = None  # last response body (parsed JSON, or text when not JSON)
+    failure: Failure | None = None  # set when this poll failed
+    fetched_at: datetime | None = None  # when the backend last answered with data
+    changed_at: datetime | None = None  # when `state`/`status`/`progress`... last changed
+    polled_at: datetime | None = None  # when the last poll (good or bad) finished
+    stale: bool = False  # the last poll failed; data below is from fetched_at
+    stale_since: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.backend, self.id)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+    @property
+    def is_problem(self) -> bool:
+        return self.stale or self.state in PROBLEM_STATES
+
+    def summary(self) -> dict[str, Any]:
+        """The stable public shape of `dswatch status --json`."""
+        return {
+            "backend": self.backend,
+            "id": self.id,
+            "name": self.name,
+            "state": self.state.value,
+            "status": self.status,
+            "progress": self.progress,
+            "n_images": self.n_images,
+            "n_videos": self.n_videos,
+            "n_objects": self.n_objects,
+            "pipelines": dict(self.pipelines),
+            "error": self.error,
+        }
+
+
+# Fields whose change is a change a user wants to see (highlight, changed_at).
+VISIBLE_FIELDS = (
+    "name",
+    "state",
+    "status",
+    "progress",
+    "n_images",
+    "n_videos",
+    "n_objects",
+    "pipelines",
+    "error",
+    "stale",
+)
+# Data a failed poll must not wipe out.
+_CARRIED_OVER = ("name", "status", "progress", "n_images", "n_videos", "n_objects", "pipelines")
+
+
+def changed_fields(old: DatasetState | None, new: DatasetState) -> frozenset[str]:
+    if old is None:
+        return frozenset(VISIBLE_FIELDS)
+    return frozenset(f for f in VISIBLE_FIELDS if getattr(old, f) != getattr(new, f))
+
+
+def merge(previous: DatasetState | None, observed: DatasetState, now: datetime) -> DatasetState:
+    """Stamp a backend observation with times and carry good data over a failure.
+
+    A failed poll (state unreachable) keeps the last good status, progress and
+    counts, marks the row stale and remembers since when. Any other answer is
+    fresh data, even a 404: the backend did answer.
+    """
+    update: dict[str, Any] = {"polled_at": now}
+    if observed.state in FAILED_STATES:
+        update["stale"] = True
+        if previous is not None:
+            update["stale_since"] = previous.stale_since if previous.stale else now
+            update["fetched_at"] = previous.fetched_at
+            for field in _CARRIED_OVER:
+                if getattr(observed, field) in (None, {}):
+                    update[field] = getattr(previous, field)
+            if previous.raw is not None and observed.raw is None:
+                update["raw"] = previous.raw
+        else:
+            update["stale_since"] = now
+    else:
+        update.update(stale=False, stale_since=None, fetched_at=now)
+        if previous is not None and observed.name is None:
+            update["name"] = previous.name
+    merged = observed.model_copy(update=update)
+    if previous is None or changed_fields(previous, merged) - {"stale"}:
+        merged = merged.model_copy(update={"changed_at": now})
+    else:
+        merged = merged.model_copy(update={"changed_at": previous.changed_at})
+    return merged
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
+
+
+class InvalidDatasetId(ValueError):
+    """A dataset ID that must not go into a URL."""
+
+
+def normalize_dataset_id(raw: str) -> str:
+    """Return the canonical (lower-case, hyphenated) UUID, or raise InvalidDatasetId.
+
+    IDs go into URL paths, so anything that is not a UUID is refused before any
+    request is made.
+    """
+    text = raw.strip()
+    if not _UUID_RE.match(text):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise InvalidDatasetId(f"{shown!r} is not a dataset ID (expected a UUID)")
+    return str(uuid.UUID(text))
+
+
+def split_ids(text: str) -> list[str]:
+    """Split pasted IDs on commas, whitespace and newlines, dropping empties."""
+    return [part for part in re.split(r"[\s,;]+", text) if part]
+
+
+def parse_dataset_ids(values: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Normalize many IDs: (valid IDs without duplicates, error messages)."""
+    good: list[str] = []
+    errors: list[str] = []
+    for value in values:
+        try:
+            canonical = normalize_dataset_id(value)
+        except InvalidDatasetId as exc:
+            errors.append(str(exc))
+            continue
+        if canonical not in good:
+            good.append(canonical)
+    return good, errors
