@@ -34,11 +34,9 @@ SETTLED_STATES = frozenset(
     {State.READY, State.ERROR, State.PARTIAL, State.NOT_FOUND, State.UNAUTHORIZED}
 )
 # What "problems only" shows (stale rows too, whatever their state).
-PROBLEM_STATES = frozenset(
-    {State.ERROR, State.NOT_FOUND, State.UNAUTHORIZED, State.UNREACHABLE}
-)
+PROBLEM_STATES = frozenset({State.ERROR, State.NOT_FOUND, State.UNAUTHORIZED, State.UNREACHABLE})
 # The poll could not read the dataset: keep the last good data, marked stale.
-FAILED_STATES = frozenset({State.UNREACHABLE})
+FAILED_STATES = frozenset({State.UNREACHABLE, State.UNAUTHORIZED})
 
 
 class Failure(BaseModel):
@@ -132,7 +130,7 @@ def changed_fields(old: DatasetState | None, new: DatasetState) -> frozenset[str
 def merge(previous: DatasetState | None, observed: DatasetState, now: datetime) -> DatasetState:
     """Stamp a backend observation with times and carry good data over a failure.
 
-    A failed poll (state unreachable) keeps the last good status, progress and
+    A failed poll (unreachable, unauthorized) keeps the last good status, progress and
     counts, marks the row stale and remembers since when. Any other answer is
     fresh data, even a 404: the backend did answer.
     """

@@ -50,9 +50,7 @@ class Backend(ABC):
     name: str
 
     @abstractmethod
-    async def fetch(
-        self, ids: Sequence[str], previous: Mapping[str, DatasetState]
-    ) -> FetchResult:
+    async def fetch(self, ids: Sequence[str], previous: Mapping[str, DatasetState]) -> FetchResult:
         """Poll these datasets once. `previous` holds their last known states."""
 
     @abstractmethod

@@ -1,0 +1,255 @@
+"""The scheduler: intervals by state, no overlap, backoff, Retry-After, pauses, batches.
+
+The backend here is a scripted test double that records every call; the real
+backends are exercised against the simulator in their own tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import pytest
+
+from tui.backends.base import Backend, FetchResult, RemoteDataset
+from tui.config import Settings
+from tui.models import DatasetState, Failure, State
+from tui.poller import Health, Poller, PollUpdate, backoff_delay
+
+IDS = [f"00000000-0000-0000-0000-{i:012d}" for i in range(1, 8)]
+FAST = Settings(poll_interval=0.05, settled_interval=0.5, timeout=1, max_concurrency=3)
+
+Answer = Callable[[str, int], DatasetState]
+
+
+class ScriptedBackend(Backend):
+    """Answers each ID with `answer(id, call_number)` and records what it was asked."""
+
+    batch_size: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        name: str,
+        answer: Answer,
+        *,
+        batch_size: int = 1,
+        delay: float = 0.0,
+        result_hook: Callable[[FetchResult], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.answer = answer
+        self.batch_size = batch_size  # type: ignore[misc]
+        self.delay = delay
+        self.result_hook = result_hook
+        self.calls: list[list[str]] = []
+        self.in_flight: set[str] = set()
+        self.overlaps = 0
+        self.max_parallel = 0
+        self.parallel = 0
+
+    async def fetch(self, ids: Sequence[str], previous: Mapping[str, DatasetState]) -> FetchResult:
+        if self.in_flight & set(ids):
+            self.overlaps += 1
+        self.in_flight |= set(ids)
+        self.parallel += 1
+        self.max_parallel = max(self.max_parallel, self.parallel)
+        self.calls.append(list(ids))
+        try:
+            await asyncio.sleep(self.delay)
+            count = len(self.calls)
+            result = FetchResult(states=[self.answer(i, count) for i in ids], requests=1)
+            if self.result_hook:
+                self.result_hook(result)
+            return result
+        finally:
+            self.parallel -= 1
+            self.in_flight -= set(ids)
+
+    async def list_datasets(self) -> list[RemoteDataset]:
+        return []
+
+    async def details(self, dataset_id: str) -> dict[str, Any]:
+        return {}
+
+    async def aclose(self) -> None:
+        pass
+
+    def polls_of(self, dataset_id: str) -> int:
+        return sum(dataset_id in call for call in self.calls)
+
+
+def ok(state: State) -> Answer:
+    return lambda i, n: DatasetState(backend="b", id=i, state=state, status=state.value.upper())
+
+
+def down(i: str, n: int) -> DatasetState:
+    failure = Failure(kind="connect", message="connection refused")
+    return DatasetState(
+        backend="b", id=i, state=State.UNREACHABLE, error=failure.message, failure=failure
+    )
+
+
+async def run_for(poller: Poller, seconds: float) -> list[PollUpdate]:
+    updates: list[PollUpdate] = []
+    task = asyncio.create_task(poller.run(updates.append))
+    await asyncio.sleep(seconds)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return updates
+
+
+async def test_processing_datasets_are_polled_often_and_settled_ones_rarely() -> None:
+    running = ScriptedBackend("b", ok(State.RUNNING))
+    poller = Poller(FAST, {"b": running}, {"b": IDS[:1]})
+    await run_for(poller, 0.4)
+    assert running.polls_of(IDS[0]) >= 5  # every 0.05 s
+
+    ready = ScriptedBackend("b", ok(State.READY))
+    poller = Poller(FAST, {"b": ready}, {"b": IDS[:1]})
+    await run_for(poller, 0.4)
+    assert ready.polls_of(IDS[0]) == 1  # then not again before 0.5 s
+
+
+async def test_a_dataset_is_never_polled_twice_at_once_and_concurrency_is_bounded() -> None:
+    slow = ScriptedBackend("b", ok(State.RUNNING), delay=0.12)  # slower than the interval
+    poller = Poller(FAST, {"b": slow}, {"b": IDS})
+    await run_for(poller, 0.6)
+    assert slow.overlaps == 0
+    assert slow.max_parallel == FAST.max_concurrency
+    assert all(slow.polls_of(i) >= 2 for i in IDS)
+
+
+async def test_batch_backends_get_all_due_ids_in_one_call() -> None:
+    batch = ScriptedBackend("b", ok(State.READY), batch_size=100)
+    poller = Poller(FAST, {"b": batch}, {"b": IDS})
+    states = await poller.poll_all_once()
+    assert batch.calls == [IDS]
+    assert {s.state for s in states.values()} == {State.READY}
+
+
+async def test_failures_back_off_exponentially_and_keep_the_last_good_data() -> None:
+    def flaky(i: str, n: int) -> DatasetState:
+        if n == 1:
+            return DatasetState(
+                backend="b", id=i, state=State.RUNNING, status="INDEXING", progress=40
+            )
+        return down(i, n)
+
+    backend = ScriptedBackend("b", flaky)
+    poller = Poller(FAST, {"b": backend}, {"b": IDS[:1]}, seed=1)
+    await run_for(poller, 0.8)
+    # Without backoff, 0.8 s at 0.05 s would be ~16 polls; with it, 0.05·2^n.
+    assert 3 <= len(backend.calls) <= 7
+    state = poller.states[("b", IDS[0])]
+    assert state.state is State.UNREACHABLE
+    assert state.stale and state.stale_since is not None
+    assert (state.status, state.progress) == ("INDEXING", 40)  # last good data kept
+    assert state.error == "connection refused"
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    import random
+
+    rng = random.Random(0)
+    delays = [backoff_delay(n, FAST, rng) for n in range(1, 30)]
+    assert max(delays) <= FAST.settled_interval
+    assert delays[0] <= FAST.poll_interval
+    assert len(set(delays)) == len(delays)  # jitter: no two equal
+
+
+async def test_retry_after_pauses_the_whole_backend() -> None:
+    def rate_limit(result: FetchResult) -> None:
+        result.retry_after = 0.4
+
+    backend = ScriptedBackend("b", ok(State.RUNNING), result_hook=rate_limit)
+    poller = Poller(FAST, {"b": backend}, {"b": IDS[:2]})
+    updates = await run_for(poller, 0.3)
+    assert len(backend.calls) <= FAST.max_concurrency  # the first wave only
+    health = [u.health["b"] for u in updates if "b" in u.health]
+    assert health[-1].health is Health.RATE_LIMITED
+
+
+async def test_unauthorized_stops_polling_until_refresh_and_marks_every_dataset() -> None:
+    def refused(result: FetchResult) -> None:
+        result.unauthorized = True
+
+    def answer(i: str, n: int) -> DatasetState:
+        return DatasetState(
+            backend="b",
+            id=i,
+            state=State.UNAUTHORIZED,
+            error="HTTP 401",
+            failure=Failure(kind="http", message="HTTP 401", http_status=401),
+        )
+
+    backend = ScriptedBackend("b", answer, batch_size=1, result_hook=refused)
+    settings = Settings(poll_interval=0.05, settled_interval=30, max_concurrency=1)
+    poller = Poller(
+        settings, {"b": backend}, {"b": IDS[:4]}, credential_hints={"b": "COGNEE_API_KEY"}
+    )
+    task = asyncio.create_task(poller.run(lambda u: None))
+    await asyncio.sleep(0.4)
+    assert len(backend.calls) == 1  # one refusal, then silence
+    assert {s.state for s in poller.states.values()} == {State.UNAUTHORIZED}
+    health = poller.health()["b"]
+    assert health.health is Health.UNAUTHORIZED
+    assert health.credential_hint == "COGNEE_API_KEY"
+    poller.refresh()  # `R`: try again now
+    await asyncio.sleep(0.2)
+    assert len(backend.calls) == 2
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_results_reach_the_sink_in_batches() -> None:
+    backend = ScriptedBackend("b", ok(State.READY))
+    poller = Poller(FAST, {"b": backend}, {"b": IDS}, flush_interval=0.1)
+    updates = await run_for(poller, 0.35)
+    delivered = [s for u in updates for s in u.states if s.state is State.READY]
+    assert {s.id for s in delivered} == set(IDS)
+    assert len(updates) <= 4  # ~one batch per flush interval, not one per response
+    first_ready = next(u for u in updates if any(s.state is State.READY for s in u.states))
+    assert all(first_ready.changed[s.key] >= {"state"} for s in first_ready.states)
+
+
+async def test_add_remove_refresh_and_pause() -> None:
+    backend = ScriptedBackend("b", ok(State.READY))
+    poller = Poller(FAST, {"b": backend}, {"b": IDS[:1]})
+    updates: list[PollUpdate] = []
+    task = asyncio.create_task(poller.run(updates.append))
+    await asyncio.sleep(0.1)
+    poller.add("b", [IDS[1]])
+    await asyncio.sleep(0.1)
+    assert backend.polls_of(IDS[1]) == 1  # polled at once
+    poller.refresh([("b", IDS[1])])
+    await asyncio.sleep(0.1)
+    assert backend.polls_of(IDS[1]) == 2
+    poller.remove("b", [IDS[1]])
+    await asyncio.sleep(0.15)
+    assert ("b", IDS[1]) not in poller.states
+    assert any(("b", IDS[1]) in u.removed for u in updates)
+    poller.pause()
+    calls = len(backend.calls)
+    poller.refresh()
+    await asyncio.sleep(0.15)
+    assert len(backend.calls) == calls  # paused: nothing goes out
+    poller.resume()
+    await asyncio.sleep(0.1)
+    assert len(backend.calls) == calls + 1
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_backend_bug_marks_rows_unreachable_and_polling_goes_on() -> None:
+    def explode(i: str, n: int) -> DatasetState:
+        if n == 1:
+            raise RuntimeError("boom")
+        return DatasetState(backend="b", id=i, state=State.READY)
+
+    backend = ScriptedBackend("b", explode)
+    poller = Poller(FAST, {"b": backend}, {"b": IDS[:1]})
+    await run_for(poller, 0.3)
+    assert poller.states[("b", IDS[0])].state is State.READY
+    assert len(backend.calls) >= 2
