@@ -1,0 +1,367 @@
+"""Cognee: one status request per chunk of up to 100 datasets.
+
+See shared/api/cognee.md. The server's answer depends on how many distinct
+pipelines were asked for (flat `{id: status}` for one, nested
+`{id: {pipeline: status}}` for more) and omits or empties datasets with no
+runs. One unknown or foreign ID makes the whole batch answer 403: the batch
+is split until the refusing IDs are found, and those are polled alone from
+then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+from ..config import BackendConfig, Settings
+from ..models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
+from .auth import Redactor
+from .base import Backend, BackendError, FetchResult, RemoteDataset
+from .http import (
+    JsonAnswer,
+    JsonApi,
+    RequestFailure,
+    counting_requests,
+    json_kind,
+    make_client,
+    shape_failure,
+)
+
+RUNS_LIMIT = 20  # pipeline runs shown on the details screen
+
+# One pipeline run's status, in either vocabulary (the docs' and the server's).
+_RUN_STATES: dict[str, State] = {
+    "INITIATED": State.PENDING,  # queued, not picked up yet (older servers)
+    "PENDING": State.PENDING,
+    "STARTED": State.RUNNING,
+    "RUNNING": State.RUNNING,
+    "COMPLETED": State.READY,
+    "ERRORED": State.ERROR,
+    "FAILED": State.ERROR,
+}
+
+
+def run_state(status: str) -> State:
+    """DATASET_PROCESSING_STARTED / running / ... -> a State; anything else -> UNKNOWN."""
+    key = status.strip().upper().removeprefix("DATASET_PROCESSING_")
+    return _RUN_STATES.get(key, State.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    state: State
+    status: str | None  # the raw status that decided, None when nothing ran yet
+    error: str | None = None
+
+
+def combine(runs: Mapping[str, str], pipelines: Sequence[str]) -> Verdict:
+    """The dataset's state from its requested pipelines' statuses.
+
+    Any errored -> error; else any unrecognized -> unknown; else any running
+    -> running; all completed -> ready; otherwise (queued, or a pipeline not
+    run yet) -> pending.
+    """
+    states = {p: run_state(runs[p]) for p in pipelines if p in runs}
+    errored = [p for p in pipelines if states.get(p) is State.ERROR]
+    if errored:
+        error = "; ".join(f"{p} errored" for p in errored)
+        return Verdict(State.ERROR, runs[errored[0]], error)
+    for wanted in (State.UNKNOWN, State.RUNNING):
+        found = next((p for p in pipelines if states.get(p) is wanted), None)
+        if found is not None:
+            return Verdict(wanted, runs[found])
+    if pipelines and all(states.get(p) is State.READY for p in pipelines):
+        return Verdict(State.READY, runs[pipelines[-1]])
+    queued = next((p for p in pipelines if states.get(p) is State.PENDING), None)
+    return Verdict(State.PENDING, runs[queued] if queued else None)
+
+
+def _runs_of(value: Any, pipelines: Sequence[str]) -> dict[str, str] | None:
+    """{pipeline: status} from one dataset's entry; None when the shape is not understood."""
+    if value is None:
+        return {}  # flat shape: no runs, key left out
+    if isinstance(value, str):
+        # Flat shape: only unambiguous with one pipeline asked for.
+        return {pipelines[0]: value} if len(pipelines) == 1 else None
+    if not isinstance(value, dict):
+        return None
+    runs: dict[str, str] = {}
+    for pipeline, status in value.items():
+        if isinstance(status, dict):  # the /status/progress shape: {"status": ..., "progress"}
+            status = status.get("status")
+        if isinstance(pipeline, str) and isinstance(status, str):
+            runs[pipeline] = status
+    return runs
+
+
+def dataset_state(
+    backend: str, dataset_id: str, value: Any, pipelines: Sequence[str], raw: Any
+) -> DatasetState:
+    """Translate one dataset's entry of a status answer."""
+    runs = _runs_of(value, pipelines)
+    if runs is None:
+        shown = value if isinstance(value, str) else json.dumps(value)[:200]
+        return DatasetState(
+            backend=backend, id=dataset_id, state=State.UNKNOWN, status=shown, raw=raw
+        )
+    verdict = combine(runs, pipelines)
+    return DatasetState(
+        backend=backend,
+        id=dataset_id,
+        state=verdict.state,
+        status=verdict.status,
+        pipelines=runs,
+        error=verdict.error,
+        raw=raw,
+    )
+
+
+def _entries_by_id(data: dict[Any, Any]) -> dict[str, Any]:
+    """The answer's entries keyed by canonical ID (the server's spelling may differ)."""
+    entries: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            entries[normalize_dataset_id(str(key))] = value
+        except InvalidDatasetId:
+            continue
+    return entries
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What polling one chunk (and its halves, after a 403) produced."""
+
+    states: dict[str, DatasetState] = field(default_factory=dict)
+    retry_after: float | None = None
+    unauthorized: bool = False
+
+    def absorb(self, other: _Outcome) -> None:
+        self.states.update(other.states)
+        if other.retry_after is not None:
+            self.retry_after = max(self.retry_after or 0.0, other.retry_after)
+        self.unauthorized = self.unauthorized or other.unauthorized
+
+
+class CogneeBackend(Backend):
+    batch_size: ClassVar[int] = 100  # ~4 KB of query string
+
+    def __init__(
+        self,
+        cfg: BackendConfig,
+        settings: Settings,
+        *,
+        auth: httpx.Auth | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        redactor: Redactor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = cfg.name
+        self.cfg = cfg
+        self.auth = auth
+        self.pipelines = list(dict.fromkeys(cfg.pipelines))
+        self.redactor = redactor or Redactor()
+        client = make_client(cfg, settings, auth=auth, transport=transport)
+        self.api = JsonApi(client, settings, self.redactor)
+        self._clock = clock
+        self._names_interval = settings.settled_interval
+        self._names: dict[str, str] = {}
+        self._names_checked_at: float | None = None
+        # IDs that made a batch answer 403: polled alone, so they cannot blind a batch.
+        self.suspects: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"CogneeBackend({self.name!r}, {self.cfg.url!r}, auth={self.auth!r})"
+
+    # ------------------------------------------------------------ polling
+
+    async def fetch(self, ids: Sequence[str], previous: Mapping[str, DatasetState]) -> FetchResult:
+        result = _Outcome()
+        valid: list[str] = []
+        for dataset_id in ids:
+            try:
+                valid.append(normalize_dataset_id(dataset_id))
+            except InvalidDatasetId as exc:
+                result.states[dataset_id] = DatasetState(
+                    backend=self.name, id=dataset_id, state=State.NOT_FOUND, error=str(exc)
+                )
+        valid = list(dict.fromkeys(valid))  # the same dataset twice is asked once
+        batched = [i for i in valid if i not in self.suspects]
+        chunks = [batched[k : k + self.batch_size] for k in range(0, len(batched), self.batch_size)]
+        chunks += [[i] for i in valid if i in self.suspects]
+        with counting_requests() as counter:
+            polls = asyncio.gather(*(self._poll(chunk) for chunk in chunks))
+            _, outcomes = await asyncio.gather(self._refresh_names_if_due(valid), polls)
+        for outcome in outcomes:
+            result.absorb(outcome)
+        states = []
+        for dataset_id in ids:
+            # The poller keys by the ID it asked with, which may be spelled differently.
+            key = _canonical_or_same(dataset_id)
+            state = result.states.get(key) or result.states[dataset_id]
+            name = self._names.get(key)
+            state = state.model_copy(update={"id": dataset_id, "name": name or state.name})
+            states.append(state)
+        return FetchResult(
+            states=states,
+            retry_after=result.retry_after,
+            unauthorized=result.unauthorized,
+            requests=counter.count,
+        )
+
+    def _status_params(self, chunk: Sequence[str]) -> list[tuple[str, str]]:
+        return [("dataset", i) for i in chunk] + [("pipeline", p) for p in self.pipelines]
+
+    async def _poll(self, chunk: list[str]) -> _Outcome:
+        url = f"{self.cfg.url}/api/v1/datasets/status"
+        answer = await self.api.get(url, self._status_params(chunk))
+        if isinstance(answer, JsonAnswer):
+            return self._read_statuses(chunk, answer)
+        if answer.http_status == 403 and not answer.unauthorized:
+            return await self._isolate(chunk, answer)
+        state = State.UNAUTHORIZED if answer.unauthorized else State.UNREACHABLE
+        return _Outcome(
+            states={i: answer.state(self.name, i, state) for i in chunk},
+            retry_after=answer.retry_after,
+            unauthorized=answer.unauthorized,
+        )
+
+    async def _isolate(self, chunk: list[str], refused: RequestFailure) -> _Outcome:
+        """A 403 for a batch: halve until the refusing IDs stand alone (2 requests per level)."""
+        if len(chunk) == 1:
+            dataset_id = chunk[0]
+            self.suspects.add(dataset_id)
+            state = refused.state(self.name, dataset_id, State.NOT_FOUND).model_copy(
+                update={"error": "no such dataset, or no access to it (HTTP 403)"}
+            )
+            return _Outcome(states={dataset_id: state})
+        middle = len(chunk) // 2
+        left, right = await asyncio.gather(self._poll(chunk[:middle]), self._poll(chunk[middle:]))
+        left.absorb(right)
+        return left
+
+    def _read_statuses(self, chunk: list[str], answer: JsonAnswer) -> _Outcome:
+        if not isinstance(answer.data, dict):
+            message = f"expected a JSON object, got {json_kind(answer.data)}"
+            failed = shape_failure(message, answer, self.redactor)
+            return _Outcome(
+                states={i: failed.state(self.name, i, State.UNREACHABLE) for i in chunk}
+            )
+        # Redacted first: statuses and pipeline names shown come from what is kept.
+        entries = _entries_by_id(self.redactor.json(answer.data))
+        outcome = _Outcome()
+        for dataset_id in chunk:
+            value = entries.get(dataset_id)
+            raw = {dataset_id: value} if dataset_id in entries else {}
+            outcome.states[dataset_id] = dataset_state(
+                self.name, dataset_id, value, self.pipelines, raw
+            )
+            if len(chunk) == 1:
+                self.suspects.discard(dataset_id)  # readable again: back into batches
+        return outcome
+
+    # ------------------------------------------------------------ names
+
+    async def _refresh_names_if_due(self, ids: Sequence[str]) -> None:
+        """Names come from the list endpoint: fetched when an unnamed ID shows up, at
+        most once per settled interval. Its failure never fails the poll."""
+        if all(i in self._names for i in ids):
+            return
+        now = self._clock()
+        last = self._names_checked_at
+        if last is not None and now - last < self._names_interval:
+            return
+        self._names_checked_at = now
+        with contextlib.suppress(BackendError):  # no names this time; statuses still count
+            await self.list_datasets()
+
+    # ------------------------------------------------------------ on demand
+
+    async def list_datasets(self) -> list[RemoteDataset]:
+        answer = await self.api.get(f"{self.cfg.url}/api/v1/datasets")
+        if isinstance(answer, RequestFailure):
+            raise answer.as_error()
+        if not isinstance(answer.data, list):
+            raise BackendError(f"dataset list is a JSON {json_kind(answer.data)}, not an array")
+        found: list[RemoteDataset] = []
+        for item in self.redactor.json(answer.data):
+            if not isinstance(item, dict):
+                continue
+            try:
+                dataset_id = normalize_dataset_id(str(item.get("id")))
+            except InvalidDatasetId:
+                continue
+            name = item.get("name")
+            name = name if isinstance(name, str) and name.strip() else None
+            if name:
+                self._names[dataset_id] = name
+            found.append(RemoteDataset(id=dataset_id, name=name))
+        return found
+
+    async def details(self, dataset_id: str) -> dict[str, Any]:
+        """Pipeline runs (with error_class, the only error detail Cognee exposes) and the
+        item count; either is left out when this server has no such route (404)."""
+        try:
+            canonical = normalize_dataset_id(dataset_id)
+        except InvalidDatasetId as exc:
+            raise BackendError(str(exc)) from None
+        runs_answer, count_answer = await asyncio.gather(
+            self.api.get(
+                f"{self.cfg.url}/api/v1/activity/pipeline-runs",
+                {"dataset_id": canonical, "limit": RUNS_LIMIT},
+            ),
+            self.api.get(f"{self.cfg.url}/api/v1/datasets/{canonical}/data/count"),
+        )
+        details: dict[str, Any] = {}
+        runs = _optional(runs_answer)
+        if isinstance(runs, dict):  # tolerate a wrapped list
+            runs = runs.get("runs", runs.get("items", runs.get("data")))
+        if isinstance(runs, list):
+            runs = [self.redactor.json(run) for run in runs if isinstance(run, dict)]
+            details["pipeline_runs"] = runs
+            details["error_classes"] = _latest_error_classes(runs)
+        count = _optional(count_answer)
+        if isinstance(count, dict) and isinstance(count.get("count"), int):
+            details["item_count"] = count["count"]
+        return details
+
+    def web_url(self, dataset_id: str) -> str | None:
+        return self.cfg.web_url.replace("{id}", dataset_id) if self.cfg.web_url else None
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+
+def _canonical_or_same(dataset_id: str) -> str:
+    try:
+        return normalize_dataset_id(dataset_id)
+    except InvalidDatasetId:
+        return dataset_id
+
+
+def _optional(answer: JsonAnswer | RequestFailure) -> Any:
+    """The body of an answer, None for a 404 (route or data absent); other failures raise."""
+    if isinstance(answer, JsonAnswer):
+        return answer.data
+    if answer.http_status == 404:
+        return None
+    raise answer.as_error()
+
+
+def _latest_error_classes(runs: list[dict[str, Any]]) -> dict[str, str]:
+    """{pipeline: error_class} of each pipeline's most recent failed run."""
+    latest: dict[str, tuple[str, str]] = {}  # pipeline -> (started_at, error_class)
+    for run in runs:
+        pipeline, error_class = run.get("pipeline_name"), run.get("error_class")
+        if not isinstance(pipeline, str) or not isinstance(error_class, str) or not error_class:
+            continue
+        started = str(run.get("started_at") or "")
+        if pipeline not in latest or started > latest[pipeline][0]:
+            latest[pipeline] = (started, error_class)
+    return {pipeline: error_class for pipeline, (_, error_class) in latest.items()}

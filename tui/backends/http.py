@@ -1,0 +1,445 @@
+"""The one way backends talk HTTP: a guarded httpx client and `get_json`.
+
+`get_json` never raises for network or server trouble: it returns a
+`JsonAnswer` (2xx with a JSON body) or a `RequestFailure` whose `Failure`
+says in one short sentence what went wrong. Bodies are streamed with a size
+cap, the whole request (auth retries and a trickling body included) is
+bounded by one deadline, and secrets are masked in everything kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import math
+import socket
+import ssl
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import ip_address
+from typing import Any
+
+import httpx
+
+from .. import __version__
+from ..config import BackendConfig, Settings
+from ..models import DatasetState, Failure, State
+from .auth import CredentialsError, Redactor
+from .base import BackendError
+
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a status answer is a few KB; 8 MiB is a broken server
+ERROR_BODY_CHARS = 4096  # what an error body keeps for the details screen
+_SECRET_MARGIN = 1024  # read past the cut so a secret straddling it is still masked
+_DETAIL_CHARS = 200  # what of an error body's `detail` goes into the message
+
+USER_AGENT = f"dswatch/{__version__}"
+
+
+class BackendConfigError(ValueError):
+    """A backend's config cannot be used safely (checked before any request)."""
+
+
+class InsecureTransportError(BackendConfigError):
+    """Credentials would travel in clear text to a host that is not this machine."""
+
+
+# ---------------------------------------------------------------- the client
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport_security(cfg: BackendConfig, has_credentials: bool) -> None:
+    """Credentials go over https, or plain http to this machine, or where the user allowed it."""
+    url = httpx.URL(cfg.url)
+    if not has_credentials or url.scheme == "https" or cfg.allow_insecure:
+        return
+    if is_loopback_host(url.host):
+        return
+    raise InsecureTransportError(
+        f"backend {cfg.name!r}: refusing to send credentials over plain http to {url.host}; "
+        "use an https:// url, or set allow_insecure = true if that network is trusted"
+    )
+
+
+def _tls_verify(cfg: BackendConfig) -> ssl.SSLContext | bool:
+    if not cfg.ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=cfg.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise BackendConfigError(
+            f"backend {cfg.name!r}: cannot load ca_bundle {cfg.ca_bundle}: {reason}"
+        ) from None
+
+
+class RequestCounter:
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+# Set by `counting_requests`; copied into the tasks a fetch spawns, so
+# concurrent fetches count their own requests (logins and auth retries too).
+_request_counter: ContextVar[RequestCounter | None] = ContextVar(
+    "dswatch_request_counter", default=None
+)
+
+
+@contextlib.contextmanager
+def counting_requests() -> Iterator[RequestCounter]:
+    counter = RequestCounter()
+    token = _request_counter.set(counter)
+    try:
+        yield counter
+    finally:
+        _request_counter.reset(token)
+
+
+async def _count_request(request: httpx.Request) -> None:
+    counter = _request_counter.get()
+    if counter is not None:
+        counter.count += 1
+
+
+def make_client(
+    cfg: BackendConfig,
+    settings: Settings,
+    *,
+    auth: httpx.Auth | None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """Keep-alive pool sized to the concurrency, redirects never followed, TLS verified.
+
+    Not following redirects means credentials never travel to a host the
+    user did not configure; a 3xx becomes a "redirect" failure.
+    """
+    slots = settings.max_concurrency
+    return httpx.AsyncClient(
+        auth=auth,
+        transport=transport,
+        timeout=httpx.Timeout(settings.timeout),
+        limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
+        follow_redirects=False,
+        verify=_tls_verify(cfg),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        event_hooks={"request": [_count_request]},
+    )
+
+
+# ---------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True, slots=True)
+class JsonAnswer:
+    """A 2xx answer with a parsed JSON body (not yet redacted: the caller picks what to keep)."""
+
+    status: int
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailure:
+    """A request that gave no usable answer; `failure` is safe to store and show."""
+
+    failure: Failure
+    retry_after: float | None = None  # seconds, from a Retry-After header
+    unauthorized: bool = False  # credentials refused (401 after renewal, or unusable)
+
+    @property
+    def http_status(self) -> int | None:
+        return self.failure.http_status
+
+    @property
+    def message(self) -> str:
+        return self.failure.message
+
+    def as_error(self) -> BackendError:
+        return BackendError(self.failure.message, http_status=self.failure.http_status)
+
+    def state(self, backend: str, dataset_id: str, state: State) -> DatasetState:
+        """The DatasetState a dataset gets when its request failed this way."""
+        return DatasetState(
+            backend=backend,
+            id=dataset_id,
+            state=state,
+            error=self.failure.message,
+            failure=self.failure,
+        )
+
+
+def json_kind(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    names = {dict: "object", list: "array", str: "string", bool: "boolean"}
+    return names.get(type(value), "number")
+
+
+def shape_failure(message: str, answer: JsonAnswer, redactor: Redactor) -> RequestFailure:
+    """A 2xx answer whose JSON is not shaped as the API documents."""
+    shown = json.dumps(redactor.json(answer.data))[:ERROR_BODY_CHARS]
+    failure = Failure(kind="body", message=message, http_status=answer.status, body=shown)
+    return RequestFailure(failure)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds (delta-seconds or an HTTP-date); None when absent or garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _http_reason(status: int) -> str:
+    try:
+        return httpx.codes(status).phrase
+    except ValueError:
+        return ""
+
+
+def _error_detail(text: str) -> str | None:
+    """The human part of an error body: FastAPI `detail` (string or list), or `error`."""
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    detail = payload.get("detail", payload.get("error", payload.get("message")))
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        detail = detail[0].get("msg")
+    if not isinstance(detail, str) or not detail.strip():
+        return None
+    detail = " ".join(detail.split())
+    return detail if len(detail) <= _DETAIL_CHARS else detail[: _DETAIL_CHARS - 3] + "..."
+
+
+def _kept_text(text: str, redactor: Redactor) -> str:
+    """What of a body is kept: masked first (a secret across the cut must not half
+    survive), then cut to ~4 KB."""
+    return redactor.text(text[: ERROR_BODY_CHARS + _SECRET_MARGIN])[:ERROR_BODY_CHARS]
+
+
+def _body_failure(message: str, text: str) -> RequestFailure:
+    return RequestFailure(Failure(kind="body", message=message, body=text[:ERROR_BODY_CHARS]))
+
+
+def _parse_json(raw: bytes, redactor: Redactor) -> JsonAnswer | RequestFailure:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        shown = _kept_text(raw.decode("utf-8", "replace"), redactor)
+        return _body_failure(f"response is not UTF-8 (bad byte at {exc.start})", shown)
+    shown = _kept_text(text, redactor)
+    if not text.strip():
+        return _body_failure("response is empty, not JSON", shown)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        cut_short = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        if cut_short:
+            return _body_failure("response is truncated JSON", shown)
+        return _body_failure(f"response is not JSON ({exc.msg} at char {exc.pos})", shown)
+    except RecursionError:
+        return _body_failure("response JSON is nested too deeply", shown)
+    except ValueError as exc:  # e.g. an integer too long to convert
+        return _body_failure(f"response JSON is unusable ({exc})"[:200], shown)
+    return JsonAnswer(status=200, data=data)
+
+
+async def _read_prefix(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to `limit` bytes of the (decoded) body, and whether there was more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
+
+
+async def _read_answer(
+    response: httpx.Response, redactor: Redactor, max_bytes: int
+) -> JsonAnswer | RequestFailure:
+    status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("Location", "")
+        try:
+            host = response.url.join(location).host if location else ""
+        except httpx.InvalidURL:
+            host = ""
+        message = f"redirect to {host or 'another location'} not followed (HTTP {status})"
+        return RequestFailure(Failure(kind="redirect", message=message, http_status=status))
+    if not 200 <= status < 300:
+        prefix, _ = await _read_prefix(response, ERROR_BODY_CHARS + _SECRET_MARGIN)
+        body = _kept_text(prefix.decode("utf-8", "replace"), redactor)
+        detail = _error_detail(body)
+        message = f"HTTP {status} {_http_reason(status)}".rstrip()
+        if detail:
+            message = f"{message}: {detail}"
+        failure = Failure(kind="http", message=message, http_status=status, body=body)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return RequestFailure(failure, retry_after=retry_after, unauthorized=status == 401)
+    too_large = RequestFailure(
+        Failure(
+            kind="too_large",
+            message=f"response larger than {max_bytes // (1024 * 1024)} MiB, not read",
+            http_status=status,
+        )
+    )
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return too_large
+    raw, more = await _read_prefix(response, max_bytes)
+    if more:
+        return too_large
+    parsed = _parse_json(raw, redactor)
+    if isinstance(parsed, JsonAnswer):
+        return JsonAnswer(status=status, data=parsed.data)
+    return parsed
+
+
+# ---------------------------------------------------------------- exceptions
+
+
+_DNS_WORDS = (
+    "name or service not known",
+    "name resolution",
+    "nodename nor servname",
+    "getaddrinfo",
+    "no address associated",
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def classify_exception(exc: BaseException, host: str, timeout: float) -> Failure:
+    """One short sentence for an exception raised while talking to `host`."""
+    chain = list(_chain(exc))
+    text = " ".join(str(e) for e in chain).lower()
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return Failure(kind="timeout", message=f"timed out after {timeout:g}s")
+    if isinstance(exc, httpx.DecodingError):
+        return Failure(kind="body", message=f"response could not be decoded: {_short(exc)}")
+    tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
+    if tls is not None or "certificate verify failed" in text or "[ssl" in text:
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            reason = getattr(tls, "verify_message", None) or "not trusted"
+            return Failure(kind="tls", message=f"TLS certificate of {host} rejected: {reason}")
+        reason = getattr(tls, "reason", None) or _short(tls or exc)
+        return Failure(kind="tls", message=f"TLS error with {host}: {reason}")
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(w in text for w in _DNS_WORDS):
+        return Failure(kind="dns", message=f"cannot resolve host {host}")
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        return Failure(kind="connect", message="connection refused")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return Failure(kind="protocol", message=f"connection closed mid-response ({_short(exc)})")
+    if isinstance(exc, httpx.ConnectError | httpx.ProxyError | httpx.UnsupportedProtocol):
+        return Failure(kind="connect", message=f"cannot connect to {host}: {_short(exc)}")
+    if isinstance(exc, httpx.ProtocolError | httpx.NetworkError | httpx.StreamError):
+        return Failure(kind="protocol", message=f"connection trouble: {_short(exc)}")
+    if isinstance(exc, OSError):
+        return Failure(kind="connect", message=f"cannot connect to {host}: {_short(exc)}")
+    return Failure(kind="protocol", message=f"request failed: {_short(exc)}")
+
+
+# ---------------------------------------------------------------- get_json
+
+
+async def get_json(
+    client: httpx.AsyncClient,
+    url: str,
+    params: Any = None,
+    *,
+    timeout: float,
+    redactor: Redactor | None = None,
+    max_bytes: int = MAX_BODY_BYTES,
+) -> JsonAnswer | RequestFailure:
+    """GET a JSON document. Never raises for network, server or credential trouble.
+
+    `timeout` bounds the whole call: httpx's own timeouts are per network
+    operation, so a body trickling one byte per second would never trip them.
+    """
+    redactor = redactor or Redactor()
+    host = httpx.URL(url).host
+    try:
+        async with asyncio.timeout(timeout):
+            request = client.build_request("GET", url, params=params)
+            response = await client.send(request, stream=True)
+            try:
+                return await _read_answer(response, redactor, max_bytes)
+            finally:
+                await response.aclose()
+    except CredentialsError as exc:
+        kind = "auth" if exc.refused else "login"
+        failure = Failure(kind=kind, message=redactor.text(str(exc)), http_status=exc.http_status)
+        return RequestFailure(failure, unauthorized=exc.refused)
+    except (httpx.HTTPError, OSError, ssl.SSLError) as exc:  # TimeoutError is an OSError
+        failure = classify_exception(exc, host, timeout)
+        masked = redactor.text(failure.message)
+        return RequestFailure(failure.model_copy(update={"message": masked}))
+
+
+class JsonApi:
+    """One backend's requests: its client, a concurrency cap, one deadline per request.
+
+    The semaphore (not just the connection pool) holds requests back, so a
+    request's deadline starts when it is sent, not while it queues.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, redactor: Redactor) -> None:
+        self.client = client
+        self.redactor = redactor
+        self.timeout = settings.timeout
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+
+    def __repr__(self) -> str:
+        return f"JsonApi(timeout={self.timeout:g})"
+
+    async def get(self, url: str, params: Any = None) -> JsonAnswer | RequestFailure:
+        async with self._slots:
+            return await get_json(
+                self.client, url, params, timeout=self.timeout, redactor=self.redactor
+            )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
