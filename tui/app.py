@@ -1,0 +1,519 @@
+"""The dashboard: one grid of every watched dataset, live.
+
+Data flows one way: the poller (a worker) posts `PollerUpdated` batches; the
+app applies each batch to its state in one synchronous pass and tells the
+widgets. Widgets and screens never touch HTTP; they ask the app, which runs
+the engine's backends in workers and answers with messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from .backends.base import BackendError
+from .config import ConfigError, ConfigWatcher, add_datasets, remove_datasets
+from .engine import Engine, demo_engine, load_engine
+from .history import History
+from .messages import DetailsFetched, PollerUpdated, RemoteListFetched
+from .models import DatasetState, Failure, State
+from .poller import BackendHealth, PollUpdate
+from .screens.add import AddDatasetsScreen, AddRequest
+from .screens.confirm import ConfirmScreen
+from .screens.details import DetailsScreen
+from .screens.help import HelpScreen
+from .text import sanitize
+from .widgets.cells import COLUMN_KEYS
+from .widgets.grid import DatasetGrid
+from .widgets.summary import AlertBanner, SummaryBar
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+# Reaching these is news worth a toast (and the bell, when enabled).
+NOTIFY_STATES = frozenset(
+    {State.READY, State.PARTIAL, State.ERROR, State.NOT_FOUND, State.UNAUTHORIZED}
+)
+MAX_TOASTS_PER_BATCH = 3  # more than this become one summary toast
+
+
+class DswatchApp(App[int]):
+    TITLE = "dswatch"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("e", "toggle_problems", "Problems"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse", show=False),
+        Binding("enter", "details", "Details"),
+        Binding("a", "add", "Add"),
+        Binding("d", "remove", "Remove"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("R", "refresh_all", "Refresh all", show=False),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("c", "copy_id", "Copy ID", show=False),
+        Binding("o", "open", "Open", show=False),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine | None,
+        *,
+        config_path: Path | None,
+        config_error: ConfigError | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.clock = clock  # epoch seconds: ages and durations (tests pin it)
+        self.engine = engine
+        self.config_path = config_path
+        self.config_error = config_error
+        self.watcher = ConfigWatcher(config_path) if config_path is not None else None
+        self.states: dict[Key, DatasetState] = {}
+        self.counts: Counter[State] = Counter()
+        self.health: dict[str, BackendHealth] = {}
+        self.history = History()
+        self.last_failures: dict[Key, Failure] = {}
+        self.last_poll: datetime | None = None
+        self.problems_only = False
+        self.filter_text = ""
+
+    # -- layout -------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield SummaryBar(id="summary")
+        yield AlertBanner(id="alerts")
+        yield DatasetGrid(id="grid", clock=self.clock)
+        yield Static(id="empty")
+        yield Input(
+            placeholder="filter: words, state:error, backend:NAME — esc clears", id="filter"
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#alerts", AlertBanner).display = False
+        self.query_one(DatasetGrid).focus()
+        if self.engine is not None:
+            self.start_engine(self.engine)
+        self.show_summary()
+        if self.watcher is not None:
+            self.set_interval(2.0, self.check_config_file)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    @property
+    def grid(self) -> DatasetGrid:
+        return self.query_one(DatasetGrid)
+
+    @property
+    def settings_bell(self) -> bool:
+        return self.engine is not None and self.engine.config.settings.bell
+
+    # -- the engine ---------------------------------------------------------
+
+    def start_engine(self, engine: Engine) -> None:
+        self.engine = engine
+        self.run_worker(
+            self._poll(engine), name="poller", group="poller", exclusive=True, exit_on_error=False
+        )
+
+    async def _poll(self, engine: Engine) -> None:
+        try:
+            await engine.poller.run(lambda update: self.post_message(PollerUpdated(update)))
+        finally:
+            await engine.aclose()
+
+    def on_poller_updated(self, message: PollerUpdated) -> None:
+        if self.engine is None:
+            return
+        self.apply_update(message.update)
+
+    def apply_update(self, update: PollUpdate) -> None:
+        """Apply one batch in one synchronous pass: one repaint, not one per dataset."""
+        grid = self.grid
+        news: list[DatasetState] = []
+        with self.batch_update():
+            if update.removed:
+                grid.remove(update.removed)
+                for key in update.removed:
+                    old = self.states.pop(key, None)
+                    if old is not None:
+                        self.counts[old.state] -= 1
+                    self.history.forget(key)
+                    self.last_failures.pop(key, None)
+            for state in update.states:
+                old = self.states.get(state.key)
+                if old is not None:
+                    self.counts[old.state] -= 1
+                    if (
+                        old.polled_at is not None
+                        and old.state != state.state
+                        and state.state in NOTIFY_STATES
+                    ):
+                        news.append(state)
+                self.counts[state.state] += 1
+                self.states[state.key] = state
+                self.history.record(state)
+                if state.failure is not None:
+                    self.last_failures[state.key] = state.failure.model_copy(
+                        update={"at": state.polled_at}
+                    )
+                if state.polled_at is not None and (
+                    self.last_poll is None or state.polled_at > self.last_poll
+                ):
+                    self.last_poll = state.polled_at
+            grid.apply(update.states)
+            self.health.update(update.health)
+            self.show_summary()
+        self.announce(news)
+        screen = self.screen
+        if isinstance(screen, DetailsScreen) and screen.key in {s.key for s in update.states}:
+            screen.show_state()
+
+    def announce(self, news: list[DatasetState]) -> None:
+        if not news:
+            return
+        if len(news) > MAX_TOASTS_PER_BATCH:
+            by_state = Counter(s.state.value for s in news)
+            summary = ", ".join(f"{n} {state}" for state, n in by_state.most_common())
+            self.notify(f"{len(news)} datasets changed: {summary}", title="dswatch")
+        else:
+            for state in news:
+                severity = "error" if state.is_problem else "information"
+                self.notify(
+                    f"{sanitize(state.label, max_len=60)} is now {state.state.value}",
+                    title=state.backend,
+                    severity=severity,
+                    markup=False,
+                )
+        if self.settings_bell:
+            self.bell()
+
+    def show_summary(self) -> None:
+        self.query_one(SummaryBar).show(
+            self.counts,
+            self.health,
+            last_poll=self.last_poll,
+            paused=self.engine is not None and self.engine.poller.paused,
+            shown=self.grid.visible_count,
+            total=len(self.states),
+        )
+        self.query_one(AlertBanner).show(self.health)
+        empty = self.query_one("#empty", Static)
+        has_rows = bool(self.states)
+        empty.display = not has_rows
+        self.grid.display = has_rows
+        if not has_rows:
+            empty.update(self.empty_text())
+
+    def empty_text(self) -> Text:
+        text = Text()
+        if self.config_error is not None:
+            text.append("The config file has an error:\n\n", "bold red")
+            text.append(str(self.config_error) + "\n\n")
+            text.append("Fix it in your editor: dswatch reloads it by itself.\n", "dim")
+            return text
+        text.append("No datasets are watched yet.\n\n", "bold")
+        if self.engine is not None and self.engine.config.backends:
+            text.append("Press ")
+            text.append("a", "bold reverse")
+            text.append(" to add datasets: paste IDs or pick from a backend's list.\n")
+        else:
+            text.append("No backend is configured. Add a [[backends]] table to the config\n")
+            text.append("file (config.example.toml documents every key), then press ")
+            text.append("a", "bold reverse")
+            text.append(" to add datasets.\n")
+        if self.config_path is not None:
+            text.append(f"\nConfig file: {self.config_path}\n", "dim")
+        text.append("\nJust looking? Run ")
+        text.append("dswatch --demo", "bold")
+        text.append(" for a live demo: no account, no network.\n")
+        return text
+
+    # -- config file --------------------------------------------------------
+
+    def check_config_file(self) -> None:
+        """Pick up edits made in another editor (or a fixed broken file)."""
+        if self.watcher is None or self.config_path is None or not self.watcher.changed():
+            return
+        try:
+            engine = load_engine(self.config_path)
+        except ConfigError as exc:
+            self.notify(str(exc), title="config not reloaded", severity="error", markup=False)
+            self.config_error = exc if self.engine is None else self.config_error
+            self.show_summary()
+            return
+        self.config_error = None
+        self.replace_engine(engine)
+        self.notify(f"reloaded {self.config_path}", title="config", markup=False)
+
+    def replace_engine(self, engine: Engine) -> None:
+        """Swap in a new engine, keeping what we know of datasets still watched."""
+        keep = {(b.name, i) for b in engine.config.backends for i in b.datasets}
+        gone = [k for k in self.states if k not in keep]
+        if gone:
+            self.apply_update(PollUpdate(removed=gone))
+        for key, state in self.states.items():
+            engine.poller.states[key] = state
+        self.health = {k: v for k, v in self.health.items() if engine.config.backend(k)}
+        self.start_engine(engine)
+
+    # -- requests from screens ------------------------------------------------
+
+    def request_details(self, key: Key) -> None:
+        self._fetch_details(key)
+
+    @work(group="details", exit_on_error=False)
+    async def _fetch_details(self, key: Key) -> None:
+        backend = self.engine.backends.get(key[0]) if self.engine else None
+        message: DetailsFetched
+        if backend is None:
+            message = DetailsFetched(key, None, "backend is gone")
+        else:
+            try:
+                message = DetailsFetched(key, await backend.details(key[1]))
+            except BackendError as exc:
+                message = DetailsFetched(key, None, str(exc))
+        self.screen.post_message(message)
+
+    def request_remote_list(self, backend_name: str) -> None:
+        self._fetch_remote_list(backend_name)
+
+    @work(group="remote-list", exclusive=True, exit_on_error=False)
+    async def _fetch_remote_list(self, backend_name: str) -> None:
+        backend = self.engine.backends.get(backend_name) if self.engine else None
+        message: RemoteListFetched
+        if backend is None:
+            message = RemoteListFetched(backend_name, None, "unknown backend")
+        else:
+            try:
+                datasets = await backend.list_datasets()
+                message = RemoteListFetched(backend_name, datasets)
+            except BackendError as exc:
+                message = RemoteListFetched(backend_name, None, str(exc))
+        self.screen.post_message(message)
+
+    def refresh_keys(self, keys: Iterable[Key]) -> None:
+        if self.engine is not None:
+            self.engine.poller.refresh(list(keys))
+
+    def copy_dataset_id(self, key: Key) -> None:
+        self.copy_to_clipboard(key[1])
+        self.notify(f"copied {key[1]}", title="clipboard", markup=False)
+
+    def open_dataset(self, key: Key) -> None:
+        backend = self.engine.backends.get(key[0]) if self.engine else None
+        url = backend.web_url(key[1]) if backend else None
+        if url is None:
+            self.notify(
+                f"{key[0]} has no web page for datasets (set web_url in the config)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.open_url(url)
+        self.notify(f"opening {url}", markup=False)
+
+    # -- actions --------------------------------------------------------------
+
+    def _selected(self) -> Key | None:
+        key = self.grid.cursor_key
+        if key is None:
+            self.notify("No dataset selected.", severity="warning")
+        return key
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.value = ""
+        field.display = False
+        self.grid.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self._apply_filter()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.grid.focus()
+
+    def _apply_filter(self) -> None:
+        self.grid.set_filter(self.filter_text, problems_only=self.problems_only)
+        self.show_summary()
+
+    def action_toggle_problems(self) -> None:
+        self.problems_only = not self.problems_only
+        self._apply_filter()
+        self.notify("problems only" if self.problems_only else "all datasets", timeout=2)
+
+    def action_cycle_sort(self) -> None:
+        columns = list(COLUMN_KEYS)
+        current = self.grid.sort_column
+        following = columns[(columns.index(current) + 1) % len(columns)]
+        self.grid.sort_by(following, reverse=False)
+        self.notify(f"sorted by {following}", timeout=2)
+
+    def action_reverse_sort(self) -> None:
+        self.grid.sort_by(self.grid.sort_column, reverse=not self.grid.sort_reverse)
+
+    @on(DatasetGrid.HeaderClicked)
+    def _header_clicked(self, event: DatasetGrid.HeaderClicked) -> None:
+        # The grid has sorted itself; say so, as `s` does.
+        order = "reversed" if event.reverse else "ascending"
+        self.notify(f"sorted by {event.column} ({order})", timeout=2)
+
+    def action_details(self) -> None:
+        key = self._selected()
+        if key is not None:
+            self.push_screen(DetailsScreen(key))
+
+    def action_add(self) -> None:
+        if self.engine is None or not self.engine.config.backends:
+            self.notify(
+                "No backend is configured: add a [[backends]] table to the config file first.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        watched: dict[str, set[str]] = {}
+        for backend, dataset_id in self.states:
+            watched.setdefault(backend, set()).add(dataset_id)
+        names = [b.name for b in self.engine.config.backends]
+        selected = self.grid.cursor_key
+        screen = AddDatasetsScreen(names, watched, selected[0] if selected else None)
+        self.push_screen(screen, self._add_datasets)
+
+    def _add_datasets(self, request: AddRequest | None) -> None:
+        if request is None or self.engine is None:
+            return
+        if self.config_path is not None:
+            try:
+                add_datasets(self.config_path, request.backend, request.ids)
+            except ConfigError as exc:
+                self.notify(str(exc), title="not added", severity="error", markup=False)
+                return
+            self._saved()
+            where = f"saved to {self.config_path}"
+        else:
+            where = "demo: not saved"
+        self.engine.poller.add(request.backend, request.ids)
+        self.notify(
+            f"watching {len(request.ids)} more on {request.backend} ({where})", markup=False
+        )
+
+    def action_remove(self) -> None:
+        key = self._selected()
+        if key is None:
+            return
+        state = self.states.get(key)
+        label = sanitize(state.label if state else key[1], max_len=60)
+        question = f"Stop watching {label}?"
+        detail = f"{key[0]} · {key[1]}" + (
+            f"\nIt is removed from {self.config_path}." if self.config_path else ""
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._remove(key)
+
+        self.push_screen(ConfirmScreen(question, detail), answered)
+
+    def _remove(self, key: Key) -> None:
+        if self.engine is None:
+            return
+        if self.config_path is not None:
+            try:
+                remove_datasets(self.config_path, key[0], [key[1]])
+            except ConfigError as exc:
+                self.notify(str(exc), title="not removed", severity="error", markup=False)
+                return
+            self._saved()
+        self.engine.poller.remove(key[0], [key[1]])
+
+    def _saved(self) -> None:
+        # Our own write is not an external edit to reload.
+        if self.watcher is not None:
+            self.watcher.changed()
+
+    def action_refresh(self) -> None:
+        key = self._selected()
+        if key is not None:
+            self.refresh_keys([key])
+            self.notify("refreshing", timeout=1)
+
+    def action_refresh_all(self) -> None:
+        if self.engine is not None:
+            self.engine.poller.refresh()
+            self.notify("refreshing everything", timeout=2)
+
+    def action_toggle_pause(self) -> None:
+        if self.engine is None:
+            return
+        poller = self.engine.poller
+        if poller.paused:
+            poller.resume()
+        else:
+            poller.pause()
+        self.show_summary()
+
+    def action_copy_id(self) -> None:
+        key = self._selected()
+        if key is not None:
+            self.copy_dataset_id(key)
+
+    def action_open(self) -> None:
+        key = self._selected()
+        if key is not None:
+            self.open_dataset(key)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.action not in ("quit",):
+                yield SystemCommand(
+                    binding.description,
+                    f"key: {binding.key.split(',')[0]}",
+                    lambda action=binding.action: self.run_action(action),
+                )
+
+
+def run_dashboard(*, config_path: Path, demo: bool) -> int:
+    """Open the dashboard; a broken config is shown in it, never as a traceback."""
+    engine: Engine | None = None
+    error: ConfigError | None = None
+    if demo:
+        engine = demo_engine()
+        path: Path | None = None
+    else:
+        path = config_path
+        try:
+            engine = load_engine(config_path)
+        except ConfigError as exc:
+            error = exc
+    app = DswatchApp(engine, config_path=path, config_error=error)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,63 @@
+"""State changes seen this run, per dataset, for the details screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .models import DatasetState, State
+
+MAX_ENTRIES = 200  # per dataset: a dashboard open for days must not grow without bound
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    at: datetime
+    state: State
+    status: str | None
+
+
+class History:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], list[Transition]] = {}
+
+    def record(self, state: DatasetState) -> bool:
+        """Append when state or status differs from the last entry; True if appended."""
+        if state.polled_at is None:
+            return False  # placeholder before the first poll
+        entries = self._entries.setdefault(state.key, [])
+        if entries and (entries[-1].state, entries[-1].status) == (state.state, state.status):
+            return False
+        entries.append(Transition(state.polled_at, state.state, state.status))
+        del entries[:-MAX_ENTRIES]
+        return True
+
+    def of(self, key: tuple[str, str]) -> list[Transition]:
+        return list(self._entries.get(key, ()))
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._entries.pop(key, None)
+
+
+def format_duration(seconds: float) -> str:
+    """4m12s, 2h05m, 3d04h: two units, the way people read durations."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def durations(entries: list[Transition], now: datetime) -> list[tuple[Transition, float]]:
+    """Each transition with how long it lasted (the last one: until now)."""
+    out = []
+    for index, entry in enumerate(entries):
+        end = entries[index + 1].at if index + 1 < len(entries) else now
+        out.append((entry, (end - entry.at).total_seconds()))
+    return out

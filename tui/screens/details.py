@@ -1,0 +1,214 @@
+"""Everything known about one dataset: the place to read why it failed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TextArea
+
+from ..backends.auth import Redactor
+from ..history import Transition, durations, format_duration
+from ..messages import DetailsFetched
+from ..models import DatasetState, Failure
+from ..text import sanitize
+from ..widgets.cells import STATE_LOOK, format_pipelines, format_progress
+
+MAX_RAW_CHARS = 200_000  # a huge body is cut for display, not for the copy on disk
+
+
+def pretty_json(value: Any) -> str:
+    """Raw response as pretty JSON with credential-looking keys masked."""
+    if value is None:
+        return "(no response yet)"
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(Redactor().json(value), indent=2, ensure_ascii=False, default=str)
+    if len(text) > MAX_RAW_CHARS:
+        text = text[:MAX_RAW_CHARS] + f"\n… ({len(text) - MAX_RAW_CHARS:,} more characters)"
+    return sanitize_block(text)
+
+
+def sanitize_block(text: str) -> str:
+    """Like `sanitize`, but keeps the line breaks of a multi-line text."""
+    return "\n".join(sanitize(line) for line in text.splitlines())
+
+
+def _when(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "—"
+    age = format_duration((now - moment).total_seconds())
+    return f"{moment.astimezone():%Y-%m-%d %H:%M:%S} ({age} ago)"
+
+
+def fields_table(state: DatasetState, now: datetime) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+
+    def row(label: str, value: str | None) -> None:
+        table.add_row(label, Text(value if value not in (None, "") else "—"))
+
+    row("backend", state.backend)
+    row("id", state.id)
+    row("name", sanitize(state.name or ""))
+    row("state", STATE_LOOK[state.state] + ("  (STALE)" if state.stale else ""))
+    row("status", sanitize(state.status or ""))
+    row("progress", format_progress(state.progress).strip())
+    for label, count in (
+        ("images", state.n_images),
+        ("videos", state.n_videos),
+        ("objects", state.n_objects),
+    ):
+        row(label, None if count is None else f"{count:,}")
+    row("pipelines", format_pipelines(state.pipelines))
+    row("last data", _when(state.fetched_at, now))
+    row("last change", _when(state.changed_at, now))
+    row("last poll", _when(state.polled_at, now))
+    if state.stale:
+        row("stale since", _when(state.stale_since, now))
+    return table
+
+
+def history_table(entries: list[Transition], now: datetime) -> Table | Text:
+    if not entries:
+        return Text("No state seen yet.", style="dim")
+    table = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        table.add_column(no_wrap=True)
+    for entry, seconds in durations(entries, now):
+        table.add_row(
+            f"{entry.at.astimezone():%H:%M:%S}",
+            STATE_LOOK[entry.state],
+            sanitize(entry.status or "", max_len=40),
+            f"for {format_duration(seconds)}",
+        )
+    return table
+
+
+def failure_text(failure: Failure | None, now: datetime) -> Text:
+    if failure is None:
+        return Text("No failure this run.", style="dim")
+    text = Text()
+    text.append(f"{_when(failure.at, now)}\n", "dim")
+    code = f"HTTP {failure.http_status} — " if failure.http_status else ""
+    text.append(f"{code}{sanitize(failure.message)}  [{failure.kind}]\n", "bold")
+    if failure.body:
+        text.append(sanitize_block(failure.body))
+    return text
+
+
+def extras_text(extras: dict[str, Any]) -> Text:
+    """Visual Layer tasks or Cognee pipeline runs, newest first, as plain lines."""
+    text = Text()
+    for task in extras.get("tasks", []):
+        if not isinstance(task, dict):
+            continue
+        line = "  ".join(
+            sanitize(str(task.get(k) or ""), max_len=40)
+            for k in ("task_type", "status", "start_time", "end_time")
+        )
+        pct = task.get("progress_percentage")
+        text.append(line + (f"  {pct}%" if pct is not None else "") + "\n")
+        if task.get("error_message"):
+            text.append("    " + sanitize(str(task["error_message"])) + "\n", "red")
+    for run in extras.get("pipeline_runs", extras.get("runs", [])):
+        if not isinstance(run, dict):
+            continue
+        line = "  ".join(
+            sanitize(str(run.get(k) or ""), max_len=40)
+            for k in ("pipeline_name", "status", "outcome", "started_at", "ended_at")
+        )
+        text.append(line + "\n")
+        if run.get("error_class"):
+            text.append("    " + sanitize(str(run["error_class"])) + "\n", "red")
+    if "data_count" in extras:
+        text.append(f"items in dataset: {extras['data_count']}\n")
+    return text if text.plain else Text("Nothing more from the backend.", style="dim")
+
+
+class DetailsScreen(Screen[None]):
+    """Opened with enter; follows live updates of its dataset; esc goes back."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("c", "copy_id", "Copy ID"),
+        Binding("o", "open", "Open in browser"),
+    ]
+
+    def __init__(self, key: tuple[str, str]) -> None:
+        super().__init__()
+        self.key = key
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="details"):
+            yield Static(id="title")
+            yield Static(id="fields")
+            yield Static("Error", classes="heading")
+            yield TextArea(id="error", read_only=True, soft_wrap=True)
+            yield Static("History (this run)", classes="heading")
+            yield Static(id="history")
+            yield Static("Last HTTP failure", classes="heading")
+            yield Static(id="failure")
+            yield Static("From the backend (tasks / pipeline runs)", classes="heading")
+            yield Static(Text("Fetching…", style="dim"), id="extras")
+            yield Static("Raw last response (secrets masked)", classes="heading")
+            yield TextArea(id="raw", read_only=True, soft_wrap=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show_state()
+        self.app.request_details(self.key)  # type: ignore[attr-defined]
+
+    def show_state(self) -> None:
+        """Redraw from the app's current knowledge of this dataset."""
+        app = self.app
+        now: datetime = app.now()  # type: ignore[attr-defined]
+        state: DatasetState | None = app.states.get(self.key)  # type: ignore[attr-defined]
+        if state is None:
+            self.query_one("#title", Static).update(Text("This dataset is no longer watched."))
+            return
+        title = Text(sanitize(state.label), style="bold")
+        title.append(f"  {state.backend} · {state.id}", style="dim")
+        self.query_one("#title", Static).update(title)
+        self.query_one("#fields", Static).update(fields_table(state, now))
+        error = self.query_one("#error", TextArea)
+        message = sanitize_block(state.error) if state.error else "No error."
+        if error.text != message:
+            error.load_text(message)
+        history = app.history.of(self.key)  # type: ignore[attr-defined]
+        self.query_one("#history", Static).update(history_table(history, now))
+        last_failure = app.last_failures.get(self.key)  # type: ignore[attr-defined]
+        self.query_one("#failure", Static).update(failure_text(last_failure, now))
+        raw = self.query_one("#raw", TextArea)
+        text = pretty_json(state.raw)
+        if raw.text != text:
+            raw.load_text(text)
+
+    def on_details_fetched(self, message: DetailsFetched) -> None:
+        if message.key != self.key:
+            return
+        extras = self.query_one("#extras", Static)
+        if message.error is not None:
+            extras.update(Text(f"Could not fetch: {sanitize(message.error)}", style="red"))
+        else:
+            extras.update(extras_text(message.extras or {}))
+
+    def action_refresh(self) -> None:
+        self.app.refresh_keys([self.key])  # type: ignore[attr-defined]
+        self.app.request_details(self.key)  # type: ignore[attr-defined]
+
+    def action_copy_id(self) -> None:
+        self.app.copy_dataset_id(self.key)  # type: ignore[attr-defined]
+
+    def action_open(self) -> None:
+        self.app.open_dataset(self.key)  # type: ignore[attr-defined]

@@ -1,0 +1,55 @@
+"""`?`: every key, grouped, with what it does."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Grid",
+        (
+            ("↑ ↓ PgUp PgDn Home End", "move the cursor"),
+            ("enter", "details of the selected dataset"),
+            ("/", "filter: words match name, id, backend, status; state:error backend:NAME"),
+            ("esc", "clear the filter"),
+            ("e", "problems only (error, not found, unauthorized, unreachable, stale)"),
+            ("s / S", "next sort column / reverse (or click a header)"),
+        ),
+    ),
+    (
+        "Datasets",
+        (
+            ("a", "add datasets (paste IDs or pick from the backend's list)"),
+            ("d", "remove the selected dataset (asks first)"),
+            ("r / R", "refresh the selected dataset / all now (R also retries refused logins)"),
+            ("p", "pause or resume polling"),
+            ("c", "copy the dataset ID (OSC 52 clipboard)"),
+            ("o", "open the dataset's web page"),
+        ),
+    ),
+    ("App", (("ctrl+p", "command palette: every action"), ("?", "this help"), ("q", "quit"))),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for group, keys in KEYS:
+            table.add_row(Text(group, style="bold underline"), "")
+            for key, what in keys:
+                table.add_row(key, what)
+            table.add_row("", "")
+        with VerticalScroll(id="dialog"):
+            yield Static(Text("dswatch keys", style="bold"), id="title")
+            yield Static(table)
+            yield Static(Text("esc to close", style="dim"))
