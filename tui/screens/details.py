@@ -99,8 +99,10 @@ def failure_text(failure: Failure | None, now: datetime) -> Text:
         return Text("No failure this run.", style="dim")
     text = Text()
     text.append(f"{_when(failure.at, now)}\n", "dim")
-    code = f"HTTP {failure.http_status} — " if failure.http_status else ""
-    text.append(f"{code}{sanitize(failure.message)}  [{failure.kind}]\n", "bold")
+    message = sanitize(failure.message)
+    if failure.http_status and str(failure.http_status) not in message:
+        message = f"HTTP {failure.http_status}: {message}"
+    text.append(f"{message}  [{failure.kind}]\n", "bold")
     if failure.body:
         text.append(sanitize_block(failure.body))
     return text

@@ -1,0 +1,5 @@
+"""dswatch's own widgets."""
+
+from .grid import DatasetGrid
+
+__all__ = ["DatasetGrid"]

@@ -1,0 +1,578 @@
+"""DatasetGrid: thousands of live DatasetStates in one grid, on Textual's Line API.
+
+Why not DataTable: see /work/shared/DESIGN.md ("The grid"). In short, every
+update there repaints everything. Here each row's rendered Strip is cached and
+an update drops only that row's Strip and repaints only its screen line (or
+nothing when it is off screen); sorting and filtering rebuild only the list of
+keys in display order; column widths only ever grow, and only when data needs
+it.
+
+Ages ("updated", "stale") change with the clock, not the data: a row's cached
+segments leave them out, and a 1 s tick re-splices them only into visible rows
+whose age *text* changed (mostly once a minute or less), repainting only those
+cells.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.timer import Timer
+
+from ..models import DatasetState
+from .cells import (
+    COLUMN_KEYS,
+    COLUMNS,
+    ORDER,
+    SORT_VALUE,
+    STATE_RANK,
+    STATIC_COLUMNS,
+    Key,
+    Row,
+    RowFilter,
+    age_cells,
+    changed_columns,
+    fit_widths,
+    layout_cell,
+    shorten_status,
+    static_cells,
+    static_styles,
+)
+
+FLASH_SECONDS = 2.0  # how long a changed cell stays highlighted
+AGE_TICK_SECONDS = 1.0
+_UPDATED_INDEX = COLUMN_KEYS.index("updated")
+# Columns whose width follows the data, up to their max_width (see Row.sized_texts).
+_SIZED_BY_DATA = tuple(COLUMN_KEYS.index(key) for key in ("backend", "name", "status", "pipelines"))
+_STATUS_COLUMN = COLUMN_KEYS.index("status")
+# The per-row caches are bounded: a long scroll through 20,000 rows must not
+# keep 20,000 Strips alive. A screen is < 100 lines, so this is plenty.
+_CACHE_ROWS = 1024
+
+
+class DatasetGrid(ScrollView, can_focus=True):
+    """A sortable, filterable grid of DatasetStates, updated in place."""
+
+    COLUMNS: ClassVar[list[str]] = list(COLUMN_KEYS)
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "cursor_to(0)", "First", show=False),
+        Binding("end", "cursor_to(-1)", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "datasetgrid--header",
+        "datasetgrid--cursor",
+        "datasetgrid--changed",
+        "datasetgrid--dim",
+        "datasetgrid--progress",
+        "datasetgrid--stale",
+        *(f"datasetgrid--state-{state}" for state in STATE_RANK),
+    }
+
+    DEFAULT_CSS = """
+    DatasetGrid {
+        background: $surface;
+        color: $foreground;
+        &:focus { background-tint: $foreground 5%; }
+        & > .datasetgrid--header { background: $panel; color: $foreground; text-style: bold; }
+        & > .datasetgrid--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .datasetgrid--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .datasetgrid--changed { background: $warning 30%; }
+        & > .datasetgrid--dim { color: $text-muted; }
+        & > .datasetgrid--progress { color: $accent; }
+        & > .datasetgrid--stale { color: $warning; text-style: bold; }
+        & > .datasetgrid--state-ready { color: $success; }
+        & > .datasetgrid--state-running { color: $accent; }
+        & > .datasetgrid--state-pending { color: $text-muted; }
+        & > .datasetgrid--state-partial { color: $warning; }
+        & > .datasetgrid--state-error { color: $error; text-style: bold; }
+        & > .datasetgrid--state-not_found { color: $error; }
+        & > .datasetgrid--state-unauthorized { color: $error; text-style: bold reverse; }
+        & > .datasetgrid--state-unreachable { color: $warning; }
+        & > .datasetgrid--state-unknown { color: $text-muted; }
+    }
+    """
+
+    class HeaderClicked(Message):
+        """A column header was clicked; the grid has already sorted by it."""
+
+        def __init__(self, grid: DatasetGrid, column: str, reverse: bool) -> None:
+            super().__init__()
+            self.grid = grid
+            self.column = column
+            self.reverse = reverse
+
+        @property
+        def control(self) -> DatasetGrid:
+            return self.grid
+
+    class CursorMoved(Message):
+        """The selected dataset changed (None: no rows)."""
+
+        def __init__(self, grid: DatasetGrid, key: Key | None) -> None:
+            super().__init__()
+            self.grid = grid
+            self.key = key
+
+        @property
+        def control(self) -> DatasetGrid:
+            return self.grid
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.clock = clock  # epoch seconds; tests substitute their own
+        self.sort_column = "name"
+        self.sort_reverse = False
+        self._rows: dict[Key, Row] = {}
+        # Every row, kept in sort order between rebuilds: re-sorting a nearly
+        # sorted list is close to linear (timsort), filtering it is one pass.
+        self._all: list[Row] = []
+        self._order: list[Key] = []  # visible rows, in display order
+        self._hidden: set[Key] = set()  # rows the filter hides
+        self._filter = RowFilter()
+        self._cursor: Key | None = None
+        self._cursor_index = 0  # where the cursor was, for when its row vanishes
+        self._widths = [max(c.width, len(c.title) + 2) for c in COLUMNS]  # + " ▲"
+        self._shown = list(self._widths)  # the widths drawn: _widths fitted to the screen
+        self._x: list[int] = []
+        self._total_width = 0
+        self._layout_columns()
+        self._styles: dict[str, Style] = {}
+        self._header: Strip | None = None
+        # Row without its ages (segments), and the full line; see module docstring.
+        self._static: LRUCache[Key, list[Segment]] = LRUCache(_CACHE_ROWS)
+        self._lines: LRUCache[Key, Strip] = LRUCache(_CACHE_ROWS)
+        self._flash_until: dict[Key, float] = {}
+        self._flash_timer: Timer | None = None
+
+    # ------------------------------------------------------------------ API
+
+    @property
+    def cursor_key(self) -> Key | None:
+        return self._cursor
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def visible_count(self) -> int:
+        return len(self._order)
+
+    def visible_keys(self) -> list[Key]:
+        """The shown rows' keys, in display order (a copy)."""
+        return list(self._order)
+
+    def state_of(self, key: Key) -> DatasetState | None:
+        row = self._rows.get(key)
+        return None if row is None else row.state
+
+    def select(self, key: Key) -> bool:
+        """Move the cursor to `key` (and scroll to it); False when it is not shown."""
+        index = self._index(key)
+        if index is not None:
+            self._move_cursor(index)
+        return index is not None
+
+    def apply(self, states: Iterable[DatasetState]) -> None:
+        """Upsert one batch of states; repaints only the lines that changed."""
+        now = self.clock()
+        rows, widths = self._rows, self._widths
+        sort_value = SORT_VALUE[self.sort_column]
+        match = self._filter.matches if self._filter else None
+        touched: list[Key] = []
+        reorder = widened = False
+        for state in states:
+            key = (state.backend, state.id)
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = Row(key, state)
+                self._all.append(row)
+                reorder = True
+            elif row.state is state:
+                continue
+            else:
+                changed = changed_columns(row.state, state)
+                row.set(state)
+                if changed:
+                    row.flash |= changed
+                    self._flash_until[key] = now + FLASH_SECONDS
+                self._static.discard(key)
+                self._lines.discard(key)
+                if match is not None and (key in self._hidden) == match(row):
+                    reorder = True
+            order = (sort_value(row), row.tie)
+            if order != row.order:
+                row.order = order
+                reorder = True
+            touched.append(key)
+            for index, text in zip(_SIZED_BY_DATA, row.sized_texts(), strict=True):
+                # Most texts are ASCII and fit: skip measuring those.
+                if len(text) > widths[index] or not text.isascii():
+                    widened = self._widen(index, text) or widened
+        if widened:
+            self._layout_columns()
+            self._invalidate()
+        if reorder:
+            self._reorder(touched)
+        elif not widened:
+            self._refresh_keys(touched)
+        if self._flash_until and self._flash_timer is None:
+            self._flash_timer = self.set_timer(FLASH_SECONDS, self._expire_flashes)
+
+    def remove(self, keys: Iterable[Key]) -> None:
+        gone = {key for key in keys if self._rows.pop(key, None) is not None}
+        if not gone:
+            return
+        for key in gone:
+            self._hidden.discard(key)
+            self._flash_until.pop(key, None)
+            self._static.discard(key)
+            self._lines.discard(key)
+        # Removal keeps the relative order: no need to sort.
+        self._all = [row for row in self._all if row.key not in gone]
+        self._set_order([key for key in self._order if key not in gone])
+        self.refresh()
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self._all.clear()
+        self._hidden.clear()
+        self._flash_until.clear()
+        self._widths = [max(c.width, len(c.title) + 2) for c in COLUMNS]
+        self._layout_columns()
+        self._invalidate()
+        self._set_order([])
+
+    def set_filter(self, text: str = "", *, problems_only: bool = False) -> None:
+        """Show only the rows matching every term of `text`.
+
+        Plain words match a substring of name, id, backend or status
+        (case-insensitive); `state:err` matches states starting with `err`
+        (`state:stale` the stale rows); `backend:NAME` one backend; a comma
+        gives alternatives (`state:error,unauthorized`). `problems_only` keeps
+        error/not_found/unauthorized/unreachable and stale rows.
+        """
+        self._filter = RowFilter.parse(text, problems_only)
+        self._reorder()
+        self._scroll_to_cursor()
+
+    def sort_by(self, column: str, *, reverse: bool = False) -> None:
+        """Sort by `column`, ties by (backend, name, id); `reverse` flips the whole order."""
+        if column not in SORT_VALUE:
+            raise ValueError(f"unknown column {column!r}")
+        self.sort_column, self.sort_reverse = column, reverse
+        sort_value = SORT_VALUE[column]
+        for row in self._all:
+            row.order = (sort_value(row), row.tie)
+        self._header = None
+        self._reorder()
+        self.refresh()
+        self._scroll_to_cursor()
+
+    # ------------------------------------------------------------ ordering
+
+    def _reorder(self, touched: Iterable[Key] = ()) -> None:
+        """Rebuild the display order, repainting only visible lines that changed."""
+        top, body = self._body_window()
+        before = self._order[top : top + body]
+        self._all.sort(key=ORDER, reverse=self.sort_reverse)
+        if self._filter:
+            match, hidden = self._filter.matches, self._hidden
+            hidden.clear()
+            order = []
+            for row in self._all:
+                if match(row):
+                    order.append(row.key)
+                else:
+                    hidden.add(row.key)
+            self._set_order(order)
+        else:
+            self._hidden.clear()
+            self._set_order([row.key for row in self._all])
+        after = self._order[top : top + body]
+        changed = set(touched)
+        self._refresh_body_lines(
+            y
+            for y in range(max(len(before), len(after)))
+            if y >= len(before) or y >= len(after) or before[y] != after[y] or after[y] in changed
+        )
+
+    def _set_order(self, order: list[Key]) -> None:
+        self._order = order
+        self.virtual_size = Size(self._total_width, len(order) + 1)
+        # Keep the cursor on its dataset; when that row is gone, stay at its place.
+        index = self._index(self._cursor)
+        if index is None and order:
+            index = min(self._cursor_index, len(order) - 1)
+        if index is None:
+            self._set_cursor(None, 0)
+        else:
+            self._set_cursor(order[index], index)
+
+    def _index(self, key: Key | None) -> int | None:
+        """Where `key` is shown, or None.
+
+        No key -> position dict: rebuilding one for 20,000 rows on every
+        reorder cost more than this scan (C speed; and the cursor, the usual
+        question, is mostly where it was).
+        """
+        order, guess = self._order, self._cursor_index
+        if key is None:
+            return None
+        if guess < len(order) and order[guess] == key:
+            return guess
+        try:
+            return order.index(key)
+        except ValueError:
+            return None
+
+    def _set_cursor(self, key: Key | None, index: int) -> None:
+        old = self._cursor
+        self._cursor, self._cursor_index = key, index
+        if key != old:
+            for k in (old, key):
+                if k is not None:
+                    self._refresh_keys([k])
+            self.post_message(self.CursorMoved(self, key))
+
+    # ------------------------------------------------------------ columns
+
+    def _widen(self, index: int, text: str) -> bool:
+        # Sanitized ASCII is one cell per character.
+        need = min(len(text) if text.isascii() else cell_len(text), COLUMNS[index].max_width)
+        if need > self._widths[index]:
+            self._widths[index] = need
+            return True
+        return False
+
+    def _layout_columns(self) -> None:
+        self._shown = fit_widths(self._widths, self.size.width)
+        # One blank cell before each column: the gap doubles as a left margin.
+        x, self._x = 1, []
+        for width in self._shown:
+            self._x.append(x)
+            x += width + 1
+        self._total_width = x
+        self.virtual_size = Size(x, self.virtual_size.height)
+
+    def _column_at(self, x: int) -> str | None:
+        for key, start, width in zip(COLUMN_KEYS, self._x, self._shown, strict=True):
+            if start - 1 <= x < start + width:
+                return key
+        return None
+
+    # ------------------------------------------------------------ rendering
+
+    def _style(self, name: str) -> Style:
+        # Our own cache: Textual's is cleared on every refresh().
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = (
+                self.get_component_rich_style(f"datasetgrid--{name}") if name else self.rich_style
+            )
+        return style
+
+    def on_resize(self) -> None:
+        shown = self._shown
+        self._layout_columns()
+        if self._shown != shown:
+            self._invalidate()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()  # theme, focus: colours may have changed
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._styles.clear()
+        self._static.clear()
+        self._lines.clear()
+        self._header = None
+        self.refresh()
+
+    def _header_strip(self) -> Strip:
+        if self._header is None:
+            style = self._style("header")
+            arrow = " ▼" if self.sort_reverse else " ▲"
+            segments = [Segment(" ", style)]
+            for column, width in zip(COLUMNS, self._shown, strict=True):
+                title = column.title + (arrow if column.key == self.sort_column else "")
+                segments += (
+                    Segment(layout_cell(title, width, column.right), style),
+                    Segment(" ", style),
+                )
+            self._header = Strip(segments, self._total_width)
+        return self._header
+
+    def _row_strip(self, key: Key) -> Strip:
+        line = self._lines.get(key)
+        if line is not None:
+            return line
+        row = self._rows[key]
+        static = self._static.get(key)
+        if static is None:
+            cells = zip(static_cells(row.state), static_styles(row.state), strict=True)
+            static = self._static[key] = self._segments(row, cells, 0)
+        row.ages = age_cells(row.fetched_ts, row.state.stale, row.stale_ts, self.clock())
+        ages = self._segments(row, zip(row.ages, ("dim", "stale"), strict=True), STATIC_COLUMNS)
+        line = self._lines[key] = Strip([*static, *ages], self._total_width)
+        return line
+
+    def _segments(self, row: Row, cells: Iterable[tuple[str, str]], first: int) -> list[Segment]:
+        gap = Segment(" ", self._style(""))
+        # A changed cell keeps its colour and gets the "changed" background.
+        flash = Style(bgcolor=self._style("changed").bgcolor) if row.flash else None
+        segments = [gap] if first == 0 else []
+        for index, (text, style_name) in enumerate(cells, first):
+            style = self._style(style_name)
+            if flash is not None and index in row.flash:
+                style += flash
+            column, width = COLUMNS[index], self._shown[index]
+            if index == _STATUS_COLUMN:
+                text = shorten_status(text, width)
+            segments += (Segment(layout_cell(text, width, column.right), style), gap)
+        return segments
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        right = scroll_x + self.size.width
+        if y == 0:  # the header stays put while the rows scroll
+            return self._header_strip().crop_extend(scroll_x, right, self._style("header"))
+        index = scroll_y + y - 1
+        if index >= len(self._order):
+            return Strip.blank(self.size.width, self._style(""))
+        key = self._order[index]
+        strip = self._row_strip(key)
+        if key != self._cursor:
+            return strip.crop_extend(scroll_x, right, self._style(""))
+        cursor = self._style("cursor")
+        strip = Strip(
+            [Segment(t, s + cursor if s else cursor) for t, s, _ in strip], strip.cell_length
+        )
+        return strip.crop_extend(scroll_x, right, cursor)
+
+    # ------------------------------------------------------------ repainting
+
+    def _body_window(self) -> tuple[int, int]:
+        """(index of the first visible row, how many rows fit)."""
+        # Not self.size: that includes the horizontal scrollbar's line.
+        return self.scroll_offset.y, max(self.scrollable_content_region.height - 1, 0)
+
+    def _refresh_body_lines(self, lines: Iterable[int], x: int = 0) -> None:
+        """Repaint these body lines (0 = first visible row), from column x on."""
+        width = self.size.width - x
+        regions = [Region(x, y + 1, width, 1) for y in lines] if width > 0 else []
+        if regions:  # refresh() without regions would repaint everything
+            self.refresh(*regions)
+
+    def _refresh_keys(self, keys: Iterable[Key]) -> None:
+        top, body = self._body_window()
+        shown = {key: y for y, key in enumerate(self._order[top : top + body])}
+        self._refresh_body_lines(shown[key] for key in keys if key in shown)
+
+    def on_mount(self) -> None:
+        # (Textual calls ScrollView.on_mount itself: handlers run for each class.)
+        self.set_interval(AGE_TICK_SECONDS, self._tick_ages)
+
+    def _tick_ages(self) -> None:
+        """Re-splice the age cells of visible rows whose age text changed."""
+        top, body = self._body_window()
+        if not body or not self._order:
+            return
+        now = self.clock()
+        lines = []
+        for y, key in enumerate(self._order[top : top + body]):
+            row = self._rows[key]
+            if age_cells(row.fetched_ts, row.state.stale, row.stale_ts, now) != row.ages:
+                self._lines.discard(key)  # the static segments stay cached
+                lines.append(y)
+        x = max(self._x[_UPDATED_INDEX] - self.scroll_offset.x, 0)
+        self._refresh_body_lines(lines, x)
+
+    def _expire_flashes(self) -> None:
+        self._flash_timer = None
+        now = self.clock() + 0.05  # timers fire a hair early or late: group them
+        expired = [key for key, until in self._flash_until.items() if until <= now]
+        for key in expired:
+            del self._flash_until[key]
+            self._rows[key].flash = frozenset()
+            self._static.discard(key)
+            self._lines.discard(key)
+        self._refresh_keys(expired)
+        if self._flash_until:
+            delay = min(self._flash_until.values()) - now
+            self._flash_timer = self.set_timer(max(delay, 0.1), self._expire_flashes)
+
+    # ------------------------------------------------------------ cursor & mouse
+
+    def _move_cursor(self, index: int) -> None:
+        if not self._order:
+            return
+        index = min(max(index, 0), len(self._order) - 1)
+        self._set_cursor(self._order[index], index)
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        index = self._index(self._cursor)
+        top, body = self._body_window()
+        if index is None or not body:
+            return
+        if index < top:
+            self.scroll_to(y=index, animate=False)
+        elif index >= top + body:
+            self.scroll_to(y=index - body + 1, animate=False)
+
+    def action_cursor(self, delta: int) -> None:
+        self._move_cursor(self._cursor_index + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_cursor(self._cursor_index + direction * max(self._body_window()[1] - 1, 1))
+
+    def action_cursor_to(self, index: int) -> None:
+        self._move_cursor(index if index >= 0 else len(self._order) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        scroll_x, scroll_y = self.scroll_offset
+        if offset.y == 0:
+            column = self._column_at(offset.x + scroll_x)
+            if column is not None:
+                reverse = column == self.sort_column and not self.sort_reverse
+                self.sort_by(column, reverse=reverse)
+                self.post_message(self.HeaderClicked(self, column, reverse))
+        elif scroll_y + offset.y - 1 < len(self._order):
+            self._move_cursor(scroll_y + offset.y - 1)
