@@ -70,6 +70,8 @@ def fields_table(state: DatasetState, now: datetime) -> Table:
     ):
         row(label, None if count is None else f"{count:,}")
     row("pipelines", format_pipelines(state.pipelines))
+    for pipeline, status in state.pipelines.items():
+        row(f"  {sanitize(pipeline, max_len=30)}", sanitize(status))
     row("last data", _when(state.fetched_at, now))
     row("last change", _when(state.changed_at, now))
     row("last poll", _when(state.polled_at, now))
@@ -132,8 +134,8 @@ def extras_text(extras: dict[str, Any]) -> Text:
         text.append(line + "\n")
         if run.get("error_class"):
             text.append("    " + sanitize(str(run["error_class"])) + "\n", "red")
-    if "data_count" in extras:
-        text.append(f"items in dataset: {extras['data_count']}\n")
+    if "item_count" in extras:
+        text.append(f"items in dataset: {sanitize(str(extras['item_count']))}\n")
     return text if text.plain else Text("Nothing more from the backend.", style="dim")
 
 

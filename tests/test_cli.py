@@ -1,0 +1,336 @@
+"""The one-shot commands, over real HTTP to the simulator on 127.0.0.1.
+
+Each test reads what a script would: stdout, stderr and the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tui.cli import main
+from tui.sim import SimServer, Simulator
+
+ERROR_MESSAGE = "Out of disk space while writing thumbnails"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Simulator:
+    return Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
+
+
+@pytest.fixture(scope="module")
+def server(sim: Simulator) -> Iterator[SimServer]:
+    with SimServer(sim) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Logs go to the platform's state dir: keep them in the test's own folder.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("DSWATCH_CONFIG", raising=False)
+
+
+def config_file(tmp_path: Path, url: str, vl: list[str], cognee: list[str] = ()) -> Path:
+    def ids(values: list[str] | tuple[str, ...]) -> str:
+        return ", ".join(f'"{v}"' for v in values)
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[settings]\npoll_interval = 0.1\nsettled_interval = 1\ntimeout = 2\n\n"
+        "# the image datasets\n"
+        f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
+        f"datasets = [{ids(vl)}]\n\n"
+        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
+        f"datasets = [{ids(cognee)}]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- status -------------------------------------------------------------------
+
+
+def test_status_prints_a_table_and_exits_0_when_everything_was_read(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ready = sim.add_vl_dataset(name="cats", status="READY", progress=100, n_images=1234)
+    failed = sim.add_vl_dataset(name="dogs", status="ERROR", fatal_error_msg=ERROR_MESSAGE)
+    notes = sim.add_cognee_dataset(
+        name="notes",
+        pipelines={
+            "add_pipeline": "DATASET_PROCESSING_COMPLETED",
+            "cognify_pipeline": "DATASET_PROCESSING_STARTED",
+        },
+    )
+    path = config_file(tmp_path, server.url, [ready, failed], [notes])
+    code, out, _ = run(capsys, "status", "--config", str(path))
+    assert code == 0  # an errored dataset was still read
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["BACKEND", "NAME", "STATE"]
+    cats = next(line for line in lines if "cats" in line)
+    assert "ready" in cats and "1,234" in cats and "100%" in cats
+    assert ERROR_MESSAGE in next(line for line in lines if "dogs" in line)
+    assert "running" in next(line for line in lines if "notes" in line)
+
+
+def test_status_json_has_the_documented_keys(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ready = sim.add_vl_dataset(name="birds", status="READ_ONLY", progress=50)
+    path = config_file(tmp_path, server.url, [ready])
+    code, out, _ = run(capsys, "status", "--json", "--config", str(path))
+    assert code == 0
+    [row] = json.loads(out)
+    assert set(row) == {
+        "backend",
+        "id",
+        "name",
+        "state",
+        "status",
+        "progress",
+        "n_images",
+        "n_videos",
+        "n_objects",
+        "pipelines",
+        "error",
+    }
+    assert (row["backend"], row["id"], row["name"]) == ("vl", ready, "birds")
+    assert (row["state"], row["status"], row["progress"]) == ("running", "READ_ONLY", 50)
+
+
+def test_status_exits_1_when_a_dataset_cannot_be_read(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ready = sim.add_vl_dataset(name="fish", status="READY", progress=100)
+    missing = "0b6ad7b4-0000-4000-8000-000000000404"
+    path = config_file(tmp_path, server.url, [ready, missing])
+    code, out, _ = run(capsys, "status", "--json", "--config", str(path))
+    assert code == 1
+    states = {row["id"]: row["state"] for row in json.loads(out)}
+    assert states == {ready: "ready", missing: "not_found"}
+
+
+def test_status_exits_1_when_the_backend_is_down(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = config_file(
+        tmp_path, f"http://127.0.0.1:{port}", ["0b6ad7b4-0000-4000-8000-000000000001"]
+    )
+    code, out, _ = run(capsys, "status", "--config", str(path))
+    assert code == 1
+    assert "unreachable" in out and "refused" in out
+
+
+def test_a_broken_config_exits_2_naming_file_line_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://x"\n'
+        'datasets = ["not-a-uuid"]\n'
+    )
+    code, out, err = run(capsys, "status", "--config", str(path))
+    assert code == 2 and out == ""
+    assert f"{path}:5" in err and "backends[0].datasets[0]" in err
+    assert "Traceback" not in err
+
+
+def test_an_unset_credential_variable_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DSWATCH_TEST_KEY", raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "http://127.0.0.1:1"\n'
+        'api_key_env = "DSWATCH_TEST_KEY"\n'
+    )
+    code, _, err = run(capsys, "status", "--config", str(path))
+    assert code == 2 and "DSWATCH_TEST_KEY" in err and "cg" in err
+
+
+def test_status_on_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "status", "--demo", "--json")
+    rows = json.loads(out)
+    assert len(rows) > 30
+    assert {r["backend"] for r in rows} == {"visual-layer", "cognee"}
+    assert code == 1  # the demo watches two IDs the backends do not know
+    assert sum(r["state"] == "not_found" for r in rows) == 2
+
+
+# -- wait ---------------------------------------------------------------------
+
+
+def test_wait_exits_0_once_ready_and_reports_progress_on_stderr(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    growing = sim.add_vl_dataset(name="growing")  # a fresh lifecycle: DRAFT -> ... -> READY
+    sim.set_vl_status(growing, "INDEXING", progress=90)
+    path = config_file(tmp_path, server.url, [growing])
+
+    def finish_soon() -> None:
+        time.sleep(0.5)
+        sim.set_vl_status(growing, "READY", progress=100)
+
+    import threading
+
+    threading.Thread(target=finish_soon, daemon=True).start()
+    code, out, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", growing)
+    assert code == 0 and out == ""
+    lines = err.splitlines()
+    assert "vl:growing running INDEXING 90%" in lines[0]
+    assert "vl:growing ready READY 100%" in lines[-1]
+
+
+def test_wait_exits_1_on_error_and_124_on_timeout(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failed = sim.add_vl_dataset(name="broken", status="ERROR", fatal_error_msg=ERROR_MESSAGE)
+    stuck = sim.add_vl_dataset(name="stuck", status="INDEXING", progress=10)
+    path = config_file(tmp_path, server.url, [failed, stuck])
+    code, _, err = run(capsys, "wait", "--config", str(path), f"vl:{failed}", stuck)
+    assert code == 1 and ERROR_MESSAGE in err
+    code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "0.6", stuck)
+    assert code == 124 and "timed out" in err and "stuck" in err
+
+
+def test_wait_partial_ok(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partial = sim.add_vl_dataset(name="half", status="PARTIAL INDEX", progress=100)
+    path = config_file(tmp_path, server.url, [partial])
+    code, _, _ = run(capsys, "wait", "--config", str(path), "--timeout", "0.6", partial)
+    assert code == 124
+    code, _, _ = run(capsys, "wait", "--config", str(path), "--partial-ok", partial)
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("not-a-uuid", "is not a dataset ID"),
+        ("nope:0b6ad7b4-0000-4000-8000-000000000001", "unknown backend 'nope'"),
+        ("0b6ad7b4-0000-4000-8000-000000000001", "say which backend"),
+    ],
+)
+def test_wait_usage_errors_exit_2_before_any_request(
+    spec: str,
+    message: str,
+    sim: Simulator,
+    server: SimServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = config_file(tmp_path, server.url, [])
+    before = sim.stats["vl"].total + sim.stats["cognee"].total
+    code, _, err = run(capsys, "wait", "--config", str(path), spec)
+    assert code == 2 and message in err
+    assert sim.stats["vl"].total + sim.stats["cognee"].total == before
+
+
+# -- add / remove ---------------------------------------------------------------
+
+
+def test_add_and_remove_edit_the_config_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path, "http://127.0.0.1:9", [])
+    first, second = "0b6ad7b4-0000-4000-8000-000000000001", "0B6AD7B4000040008000000000000002"
+    code, out, _ = run(capsys, "add", "vl", first, second, "--config", str(path))
+    assert code == 0 and "added 2" in out
+    text = path.read_text()
+    assert first in text and "0b6ad7b4-0000-4000-8000-000000000002" in text
+    assert "# the image datasets" in text
+    code, out, _ = run(capsys, "add", "vl", first, "--config", str(path))
+    assert code == 0 and "already watched" in out
+    assert path.read_text().count(first) == 1
+    code, out, _ = run(capsys, "remove", "vl", first, "--config", str(path))
+    assert code == 0 and first not in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "vl", "not-a-uuid"], "not a dataset ID"),
+        (["add", "nope", "0b6ad7b4-0000-4000-8000-000000000001"], "nope"),
+        (["remove", "vl", "12345"], "not a dataset ID"),
+    ],
+)
+def test_add_and_remove_refuse_bad_input_and_leave_the_file_untouched(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path, "http://127.0.0.1:9", [])
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    code, _, err = run(capsys, *args, "--config", str(path))
+    assert code == 2 and message in err
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+# -- the installed command --------------------------------------------------------
+
+
+def dswatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_version_and_help_everywhere() -> None:
+    from tui import __version__
+
+    assert dswatch("--version").stdout.strip() == f"dswatch {__version__}"
+    for command in ([], ["status"], ["wait"], ["add"], ["remove"], ["sim"]):
+        result = dswatch(*command, "--help")
+        assert result.returncode == 0 and "usage: dswatch" in result.stdout
+    assert dswatch("frobnicate").returncode == 2
+
+
+def test_sim_serves_both_apis_on_loopback(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "sim", "--port", str(port), "--vl", "3", "--cognee", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                datasets = httpx.get(f"{base}/vl/api/v1/datasets", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert len(datasets) == 3
+        cognee = httpx.get(f"{base}/cognee/api/v1/datasets", timeout=2).json()
+        assert len(cognee) == 2
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
