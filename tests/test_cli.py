@@ -334,3 +334,19 @@ def test_sim_serves_both_apis_on_loopback(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_readable_config_with_an_inline_secret_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "http://127.0.0.1:9"\n'
+        f'api_key_env = "{secret}"\n'
+    )
+    path.chmod(0o644)
+    code, out, err = run(capsys, "status", "--config", str(path))
+    assert code == 2
+    assert "readable by other users" in err and "chmod 600" in err
+    assert secret not in out + err

@@ -23,7 +23,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from .backends.base import BackendError
-from .config import ConfigError, ConfigWatcher, add_datasets, remove_datasets
+from .config import (
+    ConfigError,
+    ConfigWatcher,
+    add_datasets,
+    remove_datasets,
+    secret_warnings,
+)
 from .engine import Engine, demo_engine, load_engine
 from .history import History
 from .messages import DetailsFetched, PollerUpdated, RemoteListFetched
@@ -75,6 +81,7 @@ class DswatchApp(App[int]):
         *,
         config_path: Path | None,
         config_error: ConfigError | None = None,
+        warnings: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -82,6 +89,7 @@ class DswatchApp(App[int]):
         self.engine = engine
         self.config_path = config_path
         self.config_error = config_error
+        self.warnings = list(warnings)
         self.watcher = ConfigWatcher(config_path) if config_path is not None else None
         self.states: dict[Key, DatasetState] = {}
         self.counts: Counter[State] = Counter()
@@ -113,6 +121,8 @@ class DswatchApp(App[int]):
         self.show_summary()
         if self.watcher is not None:
             self.set_interval(2.0, self.check_config_file)
+        for warning in self.warnings:
+            self.notify(warning, title="config", severity="warning", timeout=30, markup=False)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -514,6 +524,7 @@ def run_dashboard(*, config_path: Path, demo: bool) -> int:
             engine = load_engine(config_path)
         except ConfigError as exc:
             error = exc
-    app = DswatchApp(engine, config_path=path, config_error=error)
+    warnings = secret_warnings(path) if path is not None else []
+    app = DswatchApp(engine, config_path=path, config_error=error, warnings=warnings)
     app.run()
     return app.return_code or 0

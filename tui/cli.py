@@ -20,7 +20,13 @@ from pathlib import Path
 import platformdirs
 
 from . import __version__
-from .config import ConfigError, add_datasets, default_config_path, remove_datasets
+from .config import (
+    ConfigError,
+    add_datasets,
+    default_config_path,
+    remove_datasets,
+    secret_warnings,
+)
 from .engine import Engine, demo_engine, load_engine
 from .models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
 from .poller import PollUpdate
@@ -147,7 +153,10 @@ def config_path(args: argparse.Namespace) -> Path:
 def open_engine(args: argparse.Namespace) -> Engine:
     if args.demo:
         return demo_engine()
-    return load_engine(config_path(args))
+    path = config_path(args)
+    for warning in secret_warnings(path):
+        print(f"dswatch: warning: {warning}", file=sys.stderr)
+    return load_engine(path)
 
 
 def setup_logging(*, debug: bool) -> None:
