@@ -68,7 +68,9 @@ class Server:
         pipelines = request.url.params.get_list("pipeline")
         self.status_calls.append(asked)
         self.pipeline_params.append(pipelines)
-        if self.forbidden & set(asked):
+        # A real 1.6.5 server also refuses the batch when an id appears twice.
+        duplicated = len({a.lower() for a in asked}) != len(asked)
+        if self.forbidden & set(asked) or duplicated:
             detail = (
                 "Request owner does not have necessary permission: [read] for all "
                 "datasets requested. [PermissionDeniedError]"
@@ -237,7 +239,42 @@ async def test_ids_in_the_answer_are_matched_whatever_their_spelling() -> None:
     assert result.states[0].state is State.READY
 
 
+async def test_the_real_nested_shape_leaves_out_pipelines_that_never_ran() -> None:
+    """1.6.5 lists only pipelines with a run: a missing key is "not run yet", i.e. pending,
+    unless another rule decides (REAL_SERVER_NOTES.md, difference 2)."""
+    a, b, c, d, e = ids(5)
+    body = {
+        a: {ADD: COMPLETED},  # /add done, cognify never ran
+        b: {},  # POST /datasets: nothing ran
+        c: {COGNIFY: COMPLETED},  # an empty dataset's cognify: add never ran
+        d: {ADD: ERRORED},  # another rule decides: error
+        e: {ADD: STARTED},  # and here: running
+    }
+    states = by_id(await poll(Server(body), [a, b, c, d, e]))
+    assert (states[a].state, states[a].status, states[a].pipelines) == (
+        State.PENDING,
+        None,
+        {ADD: COMPLETED},
+    )
+    assert (states[b].state, states[b].pipelines) == (State.PENDING, {})
+    assert (states[c].state, states[c].pipelines) == (State.PENDING, {COGNIFY: COMPLETED})
+    assert states[d].state is State.ERROR
+    assert states[e].state is State.RUNNING
+    assert all(s.error is None for s in (states[a], states[b], states[c]))
+
+
 # ---------------------------------------------------------------- batching
+
+
+async def test_the_same_dataset_is_never_sent_twice() -> None:
+    """A duplicate makes a real server refuse the whole batch (403), so however an id is
+    spelled, it goes out once, and every spelling gets its answer."""
+    spellings = [ID, ID.upper(), ID.replace("-", ""), ID2, ID]
+    server = Server({ID: {ADD: COMPLETED, COGNIFY: COMPLETED}, ID2: {ADD: COMPLETED}})
+    result = await poll(server, spellings)
+    assert server.status_calls == [[ID, ID2]]  # one clean request, no 403 to isolate
+    assert [s.id for s in result.states] == spellings
+    assert [s.state for s in result.states] == [State.READY] * 3 + [State.PENDING, State.READY]
 
 
 async def test_ids_are_chunked_by_100_with_every_pipeline() -> None:
@@ -454,6 +491,47 @@ async def test_still_401_after_login_is_unauthorized() -> None:
     assert server.paths == [STATUS_PATH, LOGIN_PATH, STATUS_PATH]  # one login, then give up
     assert result.requests == 3
     assert result.states[0].error == "HTTP 401 Unauthorized: Unauthorized"
+
+
+REAL_401 = (
+    "Authentication required (auth posture: default (no env vars set)). For single-user "
+    "local use, set ENABLE_BACKEND_ACCESS_CONTROL=false and restart. To keep authentication "
+    "and log in instead, set DEFAULT_USER_PASSWORD to make the default account loginable — "
+    "see docs/minimal-docker-compose.md."
+)
+
+
+async def test_the_real_401_is_unauthorized_with_the_servers_words() -> None:
+    """1.6.5's one 401 (no WWW-Authenticate, a long detail): refused credentials, shown
+    shortened; a JWT login tries once more, a static token does not."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == LOGIN_PATH:
+            return httpx.Response(200, json={"access_token": "jwt-not-honoured-0001"})
+        return httpx.Response(401, json={"detail": REAL_401})
+
+    for extra, environ, status_requests in (
+        ({}, {}, 1),
+        ({"token_env": "TOKEN"}, {"TOKEN": "jwt-static-token-0001"}, 1),
+        ({"username_env": "U", "password_env": "P"}, {"U": "me@example.com", "P": "pw"}, 2),
+    ):
+        seen: list[str] = []
+
+        def counting(request: httpx.Request, seen: list[str] = seen) -> httpx.Response:
+            seen.append(request.url.path)
+            return handler(request)
+
+        b = make_backend(
+            config(**extra), Settings(), transport=httpx.MockTransport(counting), environ=environ
+        )
+        result = await b.fetch([ID], {})
+        await b.aclose()
+        state = result.states[0]
+        assert result.unauthorized is True and state.state is State.UNAUTHORIZED
+        assert state.failure is not None and state.failure.http_status == 401
+        assert (state.error or "").startswith("HTTP 401 Unauthorized: Authentication required")
+        assert len(state.error or "") < 260  # the detail is cut, not pasted whole
+        assert seen.count(STATUS_PATH) == status_requests, extra
 
 
 async def test_a_refused_login_is_unauthorized_and_keeps_the_password_out() -> None:
@@ -684,8 +762,66 @@ async def test_details_runs_and_count() -> None:
         "item_count": 12,
     }
     runs_url = next(u for u in seen if u.path == "/api/v1/activity/pipeline-runs")
-    assert dict(runs_url.params) == {"dataset_id": ID, "limit": "20"}
+    assert dict(runs_url.params) == {"dataset_id": ID, "limit": "40"}  # 2 rows per run
     assert any(u.path == f"/api/v1/datasets/{ID}/data/count" for u in seen)
+
+
+def real_rows(run_id: str, pipeline: str, end: str | None, error_class: str | None) -> list[Any]:
+    """The two rows a real 1.6.5 server logs for one run, newest first."""
+    started = {
+        "pipeline_run_id": run_id,
+        "pipeline_name": pipeline,
+        "status": STARTED,
+        "outcome": None,
+        "error_class": None,
+        "started_at": f"2026-11-22T13:{run_id}:00.000001",
+        "ended_at": None,
+    }
+    if end is None:
+        return [started]
+    ended = {
+        **started,
+        "status": end,
+        "outcome": "failed" if end == ERRORED else "succeeded",
+        "error_class": error_class,
+        "ended_at": f"2026-11-22T13:{run_id}:30.000001",
+    }
+    return [ended, started]
+
+
+async def test_details_show_each_real_run_once() -> None:
+    """Two activity rows per run on a real server (STARTED, then the outcome): one shown."""
+    feed = (
+        real_rows("40", COGNIFY, None, None)  # still running
+        + real_rows("30", COGNIFY, ERRORED, "InternalServerError")
+        + real_rows("20", ADD, COMPLETED, None)
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/data/count"):
+            return httpx.Response(200, json={"count": 2})
+        return httpx.Response(200, json=feed)
+
+    b = backend(handler)
+    details = await b.details(ID)
+    await b.aclose()
+    assert [(r["pipeline_name"], r["status"]) for r in details["pipeline_runs"]] == [
+        (COGNIFY, STARTED),
+        (COGNIFY, ERRORED),
+        (ADD, COMPLETED),
+    ]
+    assert details["error_classes"] == {COGNIFY: "InternalServerError"}
+
+    # Oldest first (not what 1.6.5 does): still the outcome row of each run.
+    feed.reverse()
+    b = backend(handler)
+    details = await b.details(ID)
+    await b.aclose()
+    assert [(r["pipeline_name"], r["status"]) for r in details["pipeline_runs"]] == [
+        (ADD, COMPLETED),
+        (COGNIFY, ERRORED),
+        (COGNIFY, STARTED),
+    ]
 
 
 async def test_details_leave_out_what_the_server_lacks() -> None:

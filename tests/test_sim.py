@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ import pytest
 
 from tui.config import Config
 from tui.sim import FAULT_STATUSES, SimControl, SimServer, Simulator
+from tui.sim.auth import COGNEE_UNAUTHORIZED
 from tui.sim.cognee import PERMISSION_DENIED
 from tui.sim.cognee_world import (
     COMPLETED,
@@ -32,6 +35,7 @@ from tui.sim.vl_world import VL_STATUSES, VlLifecycle
 
 ADD, COGNIFY = "add_pipeline", "cognify_pipeline"
 FORBIDDEN = PERMISSION_DENIED.format(action="read")
+REAL_401 = COGNEE_UNAUTHORIZED.format(posture="default (no env vars set)")
 UNKNOWN_ID = "5b0f54a4-3f0e-4b8e-9d0c-7e6f2b1a9c3d"
 VL_KEY, VL_SECRET = "vl-key-123", "vl-secret-0123456789abcdef0123456789abcdef"
 
@@ -332,6 +336,165 @@ async def test_cognee_nested_shape_has_empty_maps_for_no_runs(
         assert three == {ids["running"]: {ADD: COMPLETED, COGNIFY: STARTED}}
 
 
+async def test_cognee_the_same_id_twice_fails_the_whole_batch(
+    pinned_cognee: tuple[Simulator, dict[str, str]],
+) -> None:
+    """The real server compares counts: a duplicate is refused like an unknown ID."""
+    sim, ids = pinned_cognee
+    twice = [ids["running"], ids["added"], ids["running"]]
+    async with client_for(sim) as client:
+        for pipelines in (None, [ADD], [ADD, COGNIFY]):
+            response = await client.get(status_url(twice, pipelines))
+            assert response.status_code == 403
+            assert response.json() == {"detail": FORBIDDEN}
+        progress = await client.get(
+            "/cognee/api/v1/datasets/status/progress", params={"dataset": twice}
+        )
+        assert progress.status_code == 403 and progress.json() == {"detail": FORBIDDEN}
+        cognify = await client.post(
+            "/cognee/api/v1/cognify", json={"datasetIds": [ids["empty"], ids["empty"]]}
+        )
+        assert cognify.status_code == 403
+        assert cognify.json() == {"detail": PERMISSION_DENIED.format(action="write")}
+        # Deduplicated, the same batch is fine.
+        once = await client.get(status_url(list(dict.fromkeys(twice)), [ADD]))
+        assert once.status_code == 200
+
+
+async def test_cognee_unknown_pipeline_names_give_no_entries(
+    pinned_cognee: tuple[Simulator, dict[str, str]],
+) -> None:
+    sim, ids = pinned_cognee
+    async with client_for(sim) as client:
+        unknown = await client.get(status_url(list(ids.values()), ["no_such_pipeline"]))
+        assert unknown.status_code == 200 and unknown.json() == {}
+
+
+async def test_cognee_per_dataset_routes_answer_403_for_unknown_ids(
+    pinned_cognee: tuple[Simulator, dict[str, str]],
+) -> None:
+    """/data/count, /processing-status, /status/progress, activity: 403, never 404/409."""
+    sim, ids = pinned_cognee
+    async with client_for(sim) as client:
+        for path in (
+            f"/cognee/api/v1/datasets/{UNKNOWN_ID}/data/count",
+            f"/cognee/api/v1/datasets/{UNKNOWN_ID}/processing-status",
+            f"/cognee/api/v1/activity/pipeline-runs?dataset_id={UNKNOWN_ID}",
+            f"/cognee/api/v1/datasets/status/progress?dataset={ids['running']}&dataset={UNKNOWN_ID}",
+        ):
+            response = await client.get(path)
+            assert response.status_code == 403, path
+            assert response.json() == {"detail": FORBIDDEN}
+        cognify = await client.post("/cognee/api/v1/cognify", json={"datasetIds": [UNKNOWN_ID]})
+        assert cognify.status_code == 403
+        assert cognify.json() == {"detail": PERMISSION_DENIED.format(action="write")}
+        deleted = await client.delete(f"/cognee/api/v1/datasets/{ids['empty']}")
+        assert deleted.status_code == 200 and deleted.json() is None
+        after = await client.get(status_url([ids["running"], ids["empty"]]))
+        assert after.status_code == 403
+
+
+async def test_cognee_validation_errors_are_400_with_a_body_member(
+    pinned_cognee: tuple[Simulator, dict[str, str]],
+) -> None:
+    sim, ids = pinned_cognee
+    async with client_for(sim) as client:
+        empty = await client.get("/cognee/api/v1/datasets/status?dataset=")
+        assert empty.status_code == 400 and empty.json()["body"] is None
+        assert empty.json()["detail"][0]["type"] == "uuid_parsing"
+        joined = await client.get(
+            "/cognee/api/v1/datasets/status", params={"dataset": f"{ids['running']},{ids['old']}"}
+        )
+        assert joined.status_code == 400
+        assert joined.json()["detail"][0]["loc"] == ["query", "dataset", 0]
+        limit = await client.get("/cognee/api/v1/activity/pipeline-runs", params={"limit": 0})
+        assert limit.status_code == 400
+        assert limit.json() == {
+            "detail": [
+                {
+                    "type": "greater_than_equal",
+                    "loc": ["query", "limit"],
+                    "msg": "Input should be greater than or equal to 1",
+                    "input": "0",
+                    "ctx": {"ge": 1},
+                }
+            ],
+            "body": None,
+        }
+        assert (
+            await client.get("/cognee/api/v1/activity/pipeline-runs", params={"limit": 501})
+        ).status_code == 400
+        no_name = await client.post("/cognee/api/v1/datasets", json={})
+        assert no_name.status_code == 400
+        assert no_name.json() == {
+            "detail": [
+                {"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": {}}
+            ],
+            "body": {},
+        }
+
+
+async def test_cognee_trailing_slash_redirects_and_head_is_not_allowed(
+    pinned_cognee: tuple[Simulator, dict[str, str]],
+) -> None:
+    sim, _ = pinned_cognee
+    async with client_for(sim) as client:
+        slash = await client.get("/cognee/api/v1/datasets/status/")
+        assert slash.status_code == 307
+        assert slash.headers["location"] == "http://sim/cognee/api/v1/datasets/status"
+        head = await client.head("/cognee/health")
+        assert head.status_code == 405
+        unknown = await client.get("/cognee/api/v1/nope")
+        assert unknown.status_code == 404 and unknown.json() == {"detail": "Not Found"}
+
+
+async def test_cognee_timestamps_and_ids_as_a_real_server_writes_them() -> None:
+    """Naive UTC everywhere but createdAt of a POST /datasets that created the dataset;
+    ids are UUIDv5 of name + owner."""
+    clock = FakeClock()
+    sim = Simulator(seed=21, vl_datasets=0, cognee_datasets=5, clock=clock)
+    async with client_for(sim) as client:
+        created = (await client.post("/cognee/api/v1/datasets", json={"name": "notes"})).json()
+        assert created["createdAt"].endswith("Z") and created["updatedAt"] is None
+        expected_id = uuid.uuid5(uuid.NAMESPACE_OID, f"notes{sim.cognee.owner_id}None")
+        assert created["id"] == str(expected_id)
+        again = (await client.post("/cognee/api/v1/datasets", json={"name": "notes"})).json()
+        assert again["id"] == created["id"]
+        assert again["createdAt"] == created["createdAt"].removesuffix("Z")
+        listing = (await client.get("/cognee/api/v1/datasets")).json()
+        stamps = [d["createdAt"] for d in listing] + [
+            d["updatedAt"] for d in listing if d["updatedAt"]
+        ]
+        for stamp in stamps:
+            assert not stamp.endswith("Z") and "+" not in stamp
+            assert datetime.fromisoformat(stamp).tzinfo is None
+        clock.advance(300)
+        rows = (await client.get("/cognee/api/v1/activity/pipeline-runs")).json()
+        assert rows
+        for row in rows:
+            for key in ("created_at", "started_at", "ended_at"):
+                if row[key] is not None:
+                    assert datetime.fromisoformat(row[key]).tzinfo is None
+
+
+async def test_cognee_errored_cognify_leaves_items_pending(
+    pinned_cognee: tuple[Simulator, dict[str, str]],
+) -> None:
+    sim, ids = pinned_cognee
+    async with client_for(sim) as client:
+        body = (
+            await client.get(f"/cognee/api/v1/datasets/{ids['failed']}/processing-status")
+        ).json()
+        assert body["completed"] == 0 and body["pending"] == body["total"] == 3
+        adds = (
+            await client.get(
+                f"/cognee/api/v1/datasets/{ids['failed']}/processing-status",
+                params={"pipeline": ADD},
+            )
+        ).json()
+        assert adds["completed"] == 3 and adds["pending"] == 0
+
+
 async def test_cognee_one_unknown_or_foreign_id_fails_the_whole_batch(
     pinned_cognee: tuple[Simulator, dict[str, str]],
 ) -> None:
@@ -477,7 +640,11 @@ async def test_cognee_auth_bearer_cookie_api_key_and_expiry() -> None:
         )
         assert login.status_code == 200 and login.json()["token_type"] == "bearer"
         token = login.json()["access_token"]
-        assert not client.cookies  # only the JSON token, no cookie
+        # A real server also sets the token as an HttpOnly cookie.
+        assert client.cookies["auth_token"] == token
+        set_cookie = login.headers["set-cookie"].lower()
+        assert "httponly" in set_cookie and "path=/" in set_cookie and "samesite=lax" in set_cookie
+        client.cookies.clear()  # test each transport alone
         bearer = {"Authorization": f"Bearer {token}"}
         assert (await client.get(url, headers=bearer)).status_code == 200
         cookie = await client.get(url, headers={"Cookie": f"auth_token={token}"})
@@ -488,11 +655,114 @@ async def test_cognee_auth_bearer_cookie_api_key_and_expiry() -> None:
         assert (await client.get(url, headers={"X-Api-Key": key})).status_code == 200
         assert (await client.get(url, headers={"X-Api-Key": "bogus"})).status_code == 401
         assert (await client.get(url, headers={"Authorization": "Bearer junk"})).status_code == 401
+        # Keys only work in X-Api-Key.
+        key_as_bearer = await client.get(url, headers={"Authorization": f"Bearer {key}"})
+        assert key_as_bearer.status_code == 401
+        # Logout revokes nothing: tokens are stateless.
+        logout = await client.post("/cognee/api/v1/auth/logout", headers=bearer)
+        assert logout.status_code == 200 and logout.json() == {}
+        assert (await client.get(url, headers=bearer)).status_code == 200
         clock.advance(61)  # the JWT expires on the simulator's clock; API keys do not
         assert (await client.get(url, headers=bearer)).status_code == 401
         assert (await client.get(url, headers={"X-Api-Key": key})).status_code == 200
+        # A bad credential beside a good one is fine.
+        both = await client.get(url, headers={**bearer, "X-Api-Key": key})
+        assert both.status_code == 200
         python_key = sim.create_cognee_api_key()
         assert (await client.get(url, headers={"X-Api-Key": python_key})).status_code == 200
+
+
+async def test_cognee_every_refusal_is_the_real_401() -> None:
+    """No credentials, garbage, expired, a wrong key, a key as Bearer: one body, no
+    WWW-Authenticate (REAL_SERVER_NOTES.md, difference 4)."""
+    clock = FakeClock()
+    sim = Simulator(
+        seed=12, vl_datasets=0, cognee_datasets=1, clock=clock, cognee_auth=True,
+        cognee_jwt_lifetime=5.0,
+    )  # fmt: skip
+    key = sim.create_cognee_api_key()
+    async with client_for(sim) as client:
+        login = await client.post(
+            "/cognee/api/v1/auth/login",
+            data={"username": "default_user@example.com", "password": "password"},
+        )
+        client.cookies.clear()
+        token = login.json()["access_token"]
+        clock.advance(6)
+        refusals = [
+            {},
+            {"Authorization": "Bearer not-a-jwt"},
+            {"Authorization": f"Bearer {token}"},  # expired
+            {"Cookie": f"auth_token={token}"},  # expired
+            {"X-Api-Key": "wrong-key"},
+            {"Authorization": f"Bearer {key}"},
+        ]
+        for headers in refusals:
+            for path in ("/cognee/api/v1/datasets", "/cognee/api/v1/datasets/status"):
+                response = await client.get(path, headers=headers)
+                assert response.status_code == 401, headers
+                assert response.json() == {"detail": REAL_401}
+                assert "www-authenticate" not in response.headers
+        assert REAL_401.startswith("Authentication required (auth posture: default")
+
+
+async def test_cognee_login_failures_are_400_and_email_is_case_insensitive() -> None:
+    sim = Simulator(
+        seed=12, vl_datasets=0, cognee_datasets=0, cognee_auth=True,
+        cognee_user=("me@example.com", "s3cret"),
+    )  # fmt: skip
+    login_url = "/cognee/api/v1/auth/login"
+    refused = {"detail": "LOGIN_BAD_CREDENTIALS"}
+    async with client_for(sim) as client:
+        missing = await client.post(login_url, data={"username": "me@example.com"})
+        assert missing.status_code == 400 and missing.json() == refused
+        as_json = await client.post(
+            login_url, json={"username": "me@example.com", "password": "s3cret"}
+        )
+        assert as_json.status_code == 400 and as_json.json() == refused
+        nothing = await client.post(login_url)
+        assert nothing.status_code == 400 and nothing.json() == refused
+        shouting = await client.post(
+            login_url, data={"username": "Me@Example.COM", "password": "s3cret"}
+        )
+        assert shouting.status_code == 200
+    assert sim.cognee_login.logins == 1
+
+
+async def test_cognee_api_keys_shape_and_body_rules() -> None:
+    sim = Simulator(seed=12, vl_datasets=0, cognee_datasets=1, cognee_auth=True)
+    url = "/cognee/api/v1/auth/api-keys"
+    async with client_for(sim) as client:
+        login = await client.post(
+            "/cognee/api/v1/auth/login",
+            data={"username": "default_user@example.com", "password": "password"},
+        )
+        client.cookies.clear()
+        bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        named = await client.post(url, json={"name": "dswatch"}, headers=bearer)
+        assert named.status_code == 200
+        body = named.json()
+        assert set(body) == {"key", "label", "name", "id"}
+        assert len(body["key"]) == 64 and int(body["key"], 16) >= 0
+        assert body["label"] == body["key"][:8] + "****"
+        assert body["name"] == "dswatch"
+        assert str(uuid.UUID(body["id"])) == body["id"]
+        unnamed = await client.post(url, json={}, headers=bearer)
+        assert unnamed.status_code == 200 and unnamed.json()["name"] is None
+        no_body = await client.post(url, headers=bearer)
+        assert no_body.status_code == 400
+        assert no_body.json() == {
+            "detail": [
+                {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
+            ],
+            "body": None,
+        }
+        listed = await client.get(url, headers=bearer)
+        assert listed.json() == [body, unnamed.json()]
+        by_key = await client.get(status_url(sim.cognee_ids), headers={"X-Api-Key": body["key"]})
+        assert by_key.status_code == 200
+        me = (await client.get("/cognee/api/v1/users/me", headers=bearer)).json()
+        assert me["email"] == "default_user@example.com" and me["id"] == sim.cognee.owner_id
 
 
 async def test_cognee_add_and_cognify_drive_a_lifecycle() -> None:
@@ -535,10 +805,74 @@ async def test_cognee_add_and_cognify_drive_a_lifecycle() -> None:
                 "/cognee/api/v1/activity/pipeline-runs", params={"dataset_id": dataset_id}
             )
         ).json()
-        assert [r["pipeline_name"] for r in runs] == [COGNIFY, COGNIFY, ADD]
-        assert runs[0]["error_class"] and runs[1]["error_class"] is None
+        # Each run wrote a STARTED row and a terminal row, newest first.
+        assert [(r["pipeline_name"], r["status"]) for r in runs] == [
+            (COGNIFY, ERRORED), (COGNIFY, STARTED), (COGNIFY, COMPLETED), (COGNIFY, STARTED),
+            (ADD, COMPLETED), (ADD, STARTED),
+        ]  # fmt: skip
+        assert runs[0]["pipeline_run_id"] == runs[1]["pipeline_run_id"]
+        assert runs[0]["started_at"] == runs[1]["started_at"]
+        # The real server's failed cognify (no LLM): InternalServerError, tokens 0.
+        assert runs[0]["outcome"] == "failed" and runs[0]["error_class"] == "InternalServerError"
+        assert (runs[0]["tokens_in"], runs[0]["tokens_out"], runs[0]["embedding_tokens"]) == (
+            0, 0, 0,
+        )  # fmt: skip
+        assert runs[1]["outcome"] is None and runs[1]["ended_at"] is None
+        assert runs[1]["tokens_in"] is None and runs[1]["error_class"] is None
+        assert runs[2]["outcome"] == "succeeded" and runs[2]["error_class"] is None
         missing = await client.post("/cognee/api/v1/add", data={})
         assert missing.status_code == 400
+
+
+async def test_cognee_cognify_of_an_empty_dataset_completes_at_once() -> None:
+    clock = FakeClock()
+    sim = Simulator(seed=13, vl_datasets=0, cognee_datasets=0, clock=clock)
+    sim.configure(cognify_seconds=300.0, cognify_error_rate=1.0)
+    async with client_for(sim) as client:
+        created = (await client.post("/cognee/api/v1/datasets", json={"name": "empty"})).json()
+        started = await client.post(
+            "/cognee/api/v1/cognify", json={"datasetIds": [created["id"]], "runInBackground": True}
+        )
+        answer = started.json()[created["id"]]
+        assert answer["status"] == "PipelineRunStarted"
+        assert answer["payload"] == [] and answer["data_ingestion_info"] is None
+        both = (await client.get(status_url([created["id"]], [ADD, COGNIFY]))).json()
+        assert both == {created["id"]: {COGNIFY: COMPLETED}}
+
+
+async def test_cognee_add_answers_like_a_real_server() -> None:
+    clock = FakeClock()
+    sim = Simulator(seed=13, vl_datasets=0, cognee_datasets=0, clock=clock)
+    async with client_for(sim) as client:
+        blocking = await client.post(
+            "/cognee/api/v1/add",
+            data={"datasetName": "alpha"},
+            files=[
+                ("data", ("a.txt", b"a", "text/plain")),
+                ("data", ("b.txt", b"b", "text/plain")),
+            ],
+        )
+        body = blocking.json()
+        assert body["status"] == "PipelineRunCompleted" and body["payload"] is None
+        assert len(body["data_ingestion_info"]) == 2
+        assert (
+            body["data_ingestion_info"][0]["run_info"]["pipeline_run_id"] == body["pipeline_run_id"]
+        )
+        assert set(body["data_ingestion_info"][0]) == {"run_info", "data_id"}
+        background = await client.post(
+            "/cognee/api/v1/add",
+            data={"datasetName": "alpha", "run_in_background": "true"},
+            files={"data": ("c.txt", b"c", "text/plain")},
+        )
+        body = background.json()
+        assert body["status"] == "PipelineRunStarted"
+        assert body["payload"] == [] and body["data_ingestion_info"] is None
+        alpha = body["dataset_id"]
+        assert (await client.get(status_url([alpha], [ADD]))).json() == {alpha: STARTED}
+        clock.advance(0.5)
+        assert (await client.get(status_url([alpha], [ADD]))).json() == {alpha: COMPLETED}
+        count = await client.get(f"/cognee/api/v1/datasets/{alpha}/data/count")
+        assert count.json() == {"count": 3}
 
 
 def test_cognee_seeded_lifecycles_progress_and_never_go_back() -> None:

@@ -12,6 +12,16 @@ Fixtures:
 - ``cognee_server_factory`` (session): ``start(jwt_lifetime_seconds=5, ...)`` gives further
   servers with other settings; every server it started is stopped at the end of the session
   (or earlier with ``server.stop()``).
+- ``live_world`` (session): datasets on the shared server for the dswatch contract tests
+  (one made by ``/add``, one by ``POST /datasets``, an unknown id) and ready credentials.
+- ``background_cognify`` (session): a dataset whose cognify runs in the background (STARTED
+  for ~5 minutes, then ERRORED), and an empty one whose cognify completed at once.
+- ``RecordingTransport``: an httpx transport that logs what dswatch sent and got back.
+
+Tests marked ``cognee_slow`` (minutes long: a cognify's ERRORED end takes ~5 min without an
+LLM) are skipped unless ``--run-slow`` is given::
+
+    pytest -m cognee_live tests/live --run-slow
 
 What the real server does, request by request, is in REAL_SERVER_NOTES.md beside this file.
 """
@@ -49,15 +59,33 @@ _SERVER_CONTROL_VARS = ("PORT", "JWT_LIFETIME_SECONDS", "ENABLE_BACKEND_ACCESS_C
 _SERVER_ENV_PREFIX = "COGNEE_SERVER_ENV_"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run the cognee_slow live tests (minutes long)",
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark everything in tests/live as cognee_live, even a test file that forgot to.
+    """Mark everything in tests/live as cognee_live, even a test file that forgot to; skip
+    cognee_slow tests without --run-slow.
 
     tryfirst: this has to happen before ``-m`` deselects by marker.
     """
+    # default=False: when this conftest is not an initial one (`pytest` from the root),
+    # the option was never registered.
+    run_slow = bool(config.getoption("--run-slow", default=False))
+    skip_slow = pytest.mark.skip(reason="minutes long: run with --run-slow")
     for item in items:
-        if LIVE_DIR in item.path.parents and item.get_closest_marker("cognee_live") is None:
+        if LIVE_DIR not in item.path.parents:
+            continue
+        if item.get_closest_marker("cognee_live") is None:
             item.add_marker(pytest.mark.cognee_live)
+        if not run_slow and item.get_closest_marker("cognee_slow") is not None:
+            item.add_marker(skip_slow)
 
 
 def unique_name(prefix: str = "ds") -> str:
@@ -344,3 +372,138 @@ def cognee_server_factory() -> Iterator[StartServer]:
 def cognee_server(cognee_server_factory: StartServer) -> CogneeServer:
     """The shared real Cognee server (auth on, JWT lifetime 3600 s)."""
     return cognee_server_factory()
+
+
+# ---------------------------------------------------------------------- dswatch contract tests
+
+
+@dataclass(frozen=True)
+class LiveWorld:
+    """What the dswatch contract tests poll on the shared server."""
+
+    server: CogneeServer
+    added_id: str  # POST /api/v1/add: add_pipeline COMPLETED, cognify never ran
+    added_name: str
+    empty_id: str  # POST /api/v1/datasets: no runs at all
+    empty_name: str
+    unknown_id: str  # a valid UUID that is no dataset: the server answers 403 for a batch
+    token: str  # a JWT from the form login (valid for the server's 3600 s)
+    api_key: str  # from POST /api/v1/auth/api-keys, for X-Api-Key
+
+
+@pytest.fixture(scope="session")
+def live_world(cognee_server: CogneeServer) -> LiveWorld:
+    added_name, empty_name = unique_name("added"), unique_name("empty")
+    added_id = cognee_server.add_dataset(added_name)
+    empty_id = cognee_server.create_dataset(empty_name)
+    return LiveWorld(
+        server=cognee_server,
+        added_id=added_id,
+        added_name=added_name,
+        empty_id=empty_id,
+        empty_name=empty_name,
+        unknown_id=str(uuid.uuid4()),
+        token=cognee_server.login(),
+        api_key=cognee_server.create_api_key("dswatch-live"),
+    )
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: httpx.URL
+    status: int
+    headers: httpx.Headers  # the request's
+
+
+class RecordingTransport(httpx.AsyncHTTPTransport):
+    """The real network, with a log of every request dswatch sent and the status it got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exchanges: list[Exchange] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        self.exchanges.append(
+            Exchange(request.method, request.url, response.status_code, request.headers.copy())
+        )
+        return response
+
+    def to(self, path: str, method: str = "GET") -> list[Exchange]:
+        return [e for e in self.exchanges if e.url.path == path and e.method == method]
+
+
+# How dswatch is told to log in: config keys naming environment variables, and their values.
+AUTH_KEYS: dict[str, dict[str, str]] = {
+    "bearer": {"token_env": "COGNEE_TOKEN"},
+    "api_key": {"api_key_env": "COGNEE_API_KEY"},
+    "password": {"username_env": "COGNEE_USER", "password_env": "COGNEE_PASSWORD"},
+    "none": {},
+}
+
+
+def auth_environ(world: LiveWorld, auth: str) -> dict[str, str]:
+    values = {
+        "bearer": {"COGNEE_TOKEN": world.token},
+        "api_key": {"COGNEE_API_KEY": world.api_key},
+        "password": {
+            "COGNEE_USER": world.server.username,
+            "COGNEE_PASSWORD": world.server.password,
+        },
+        "none": {},
+    }
+    return values[auth]
+
+
+def write_config(
+    path: Path,
+    url: str,
+    datasets: Sequence[str],
+    *,
+    auth: str,
+    pipelines: Sequence[str] = (ADD_PIPELINE, COGNIFY_PIPELINE),
+    poll_interval: float = 1.0,
+    settled_interval: float = 30.0,
+) -> Path:
+    """A dswatch config file with one Cognee backend named "cognee"."""
+
+    def strings(values: Iterable[str]) -> str:
+        return ", ".join(f'"{v}"' for v in values)
+
+    keys = "".join(f'{key} = "{value}"\n' for key, value in AUTH_KEYS[auth].items())
+    path.write_text(
+        "[settings]\n"
+        f"poll_interval = {poll_interval}\nsettled_interval = {settled_interval}\n"
+        "timeout = 30.0\n\n"
+        "[[backends]]\n"
+        f'name = "cognee"\ntype = "cognee"\nurl = "{url}"\n{keys}'
+        f"pipelines = [{strings(pipelines)}]\n"
+        f"datasets = [{strings(datasets)}]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@dataclass(frozen=True)
+class BackgroundCognify:
+    """A dataset whose cognify was started in the background (and one that was empty)."""
+
+    dataset_id: str  # /add, then cognify: STARTED for ~5 minutes, then ERRORED
+    name: str
+    empty_id: str  # POST /datasets, then cognify: COMPLETED at once, add_pipeline never ran
+    started_at: float  # time.monotonic() of the cognify call
+
+
+@pytest.fixture(scope="session")
+def background_cognify(cognee_server: CogneeServer) -> BackgroundCognify:
+    """Shared, so the slow test's wait for ERRORED overlaps the tests that run before it."""
+    name = unique_name("cognify")
+    dataset_id = cognee_server.add_dataset(name, texts=("Alice knows Bob.\n", "Bob knows Eve.\n"))
+    empty_id = cognee_server.create_dataset(unique_name("cognify-empty"))
+    started_at = time.monotonic()
+    # One call each, as recorded (in one call, the empty one stayed STARTED > 30 s here).
+    assert set(cognee_server.cognify([dataset_id])) == {dataset_id}
+    assert set(cognee_server.cognify([empty_id])) == {empty_id}
+    cognee_server.wait_for_status(empty_id, COGNIFY_PIPELINE, {COMPLETED}, timeout=30)
+    return BackgroundCognify(dataset_id, name, empty_id, started_at)

@@ -35,6 +35,9 @@ from .http import (
 )
 
 RUNS_LIMIT = 20  # pipeline runs shown on the details screen
+# A real server writes two activity rows per run (STARTED, then the outcome), so twice as
+# many rows are asked for as runs are shown.
+ROWS_PER_RUN = 2
 
 # One pipeline run's status, in either vocabulary (the docs' and the server's).
 _RUN_STATES: dict[str, State] = {
@@ -314,7 +317,7 @@ class CogneeBackend(Backend):
         runs_answer, count_answer = await asyncio.gather(
             self.api.get(
                 f"{self.cfg.url}/api/v1/activity/pipeline-runs",
-                {"dataset_id": canonical, "limit": RUNS_LIMIT},
+                {"dataset_id": canonical, "limit": RUNS_LIMIT * ROWS_PER_RUN},
             ),
             self.api.get(f"{self.cfg.url}/api/v1/datasets/{canonical}/data/count"),
         )
@@ -324,7 +327,7 @@ class CogneeBackend(Backend):
             runs = runs.get("runs", runs.get("items", runs.get("data")))
         if isinstance(runs, list):
             runs = [self.redactor.json(run) for run in runs if isinstance(run, dict)]
-            details["pipeline_runs"] = runs
+            details["pipeline_runs"] = _one_row_per_run(runs)[:RUNS_LIMIT]
             details["error_classes"] = _latest_error_classes(runs)
         count = _optional(count_answer)
         if isinstance(count, dict) and isinstance(count.get("count"), int):
@@ -352,6 +355,28 @@ def _optional(answer: JsonAnswer | RequestFailure) -> Any:
     if answer.http_status == 404:
         return None
     raise answer.as_error()
+
+
+def _one_row_per_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The activity feed's rows, one per pipeline run: its ended row when it has one.
+
+    A real 1.6.5 server logs a STARTED row when a run begins and another row when it
+    ends, both with the same pipeline_run_id; shown as is, every finished run would
+    appear twice, once as still STARTED. Rows without a run id are kept as they are.
+    """
+    kept: list[dict[str, Any]] = []
+    index_of: dict[str, int] = {}
+    for row in rows:
+        run_id = row.get("pipeline_run_id")
+        if not isinstance(run_id, str) or not run_id:
+            kept.append(row)
+            continue
+        if run_id not in index_of:
+            index_of[run_id] = len(kept)
+            kept.append(row)
+        elif row.get("ended_at") and not kept[index_of[run_id]].get("ended_at"):
+            kept[index_of[run_id]] = row  # the feed was oldest first: keep the outcome
+    return kept
 
 
 def _latest_error_classes(runs: list[dict[str, Any]]) -> dict[str, str]:

@@ -4,12 +4,15 @@ Visual Layer: the client signs its own HS256 JWT with the API secret (header
 kid = API key; claims sub, iat, exp, iss="sdk"); no credentials configured
 means an on-prem install that checks nothing. Cognee: a JWT from
 POST /auth/login (fastapi-users style, expiring), a non-expiring API key in
-X-Api-Key, or the same JWT in the `auth_token` cookie.
+X-Api-Key, or the same JWT in the `auth_token` cookie. Every Cognee refusal is
+the one 401 a real 1.6.5 server sends (tests/live/REAL_SERVER_NOTES.md).
 """
 
 from __future__ import annotations
 
 import random
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -19,6 +22,16 @@ from .responses import ApiError, detail
 from .world import SimClock
 
 _BEARER = {"WWW-Authenticate": "Bearer"}
+# What a real Cognee 1.6.5 answers to every refused request on /api/v1 (no credentials,
+# a garbage or expired JWT, a wrong API key, an API key sent as Bearer): the same 401, no
+# WWW-Authenticate header. The parenthesis is the server's "auth posture".
+COGNEE_POSTURE_DEFAULT = "default (no env vars set)"
+COGNEE_UNAUTHORIZED = (
+    "Authentication required (auth posture: {posture}). For single-user local use, set "
+    "ENABLE_BACKEND_ACCESS_CONTROL=false and restart. To keep authentication and log in "
+    "instead, set DEFAULT_USER_PASSWORD to make the default account loginable — see "
+    "docs/minimal-docker-compose.md."
+)
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -75,6 +88,22 @@ class VlAuth:
             raise _unauthorized("Could not validate credentials: subject does not match key")
 
 
+@dataclass(frozen=True, slots=True)
+class CogneeApiKey:
+    """One key of POST /api/v1/auth/api-keys: 64 hex digits, shown as its label."""
+
+    key: str
+    name: str | None
+    id: str
+
+    @property
+    def label(self) -> str:
+        return self.key[:8] + "****"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "name": self.name, "id": self.id}
+
+
 class CogneeAuth:
     """Cognee's three ways in, with tokens that expire on the simulator's clock."""
 
@@ -97,11 +126,20 @@ class CogneeAuth:
         self.clock = clock
         self._rng = rng
         self._secret = f"dswatch-sim-{rng.getrandbits(256):064x}"
-        self.api_keys: set[str] = set()
+        self.api_keys: dict[str, CogneeApiKey] = {}
+        self.posture = COGNEE_POSTURE_DEFAULT
+        self.logins = 0  # successful logins (tests count re-logins)
 
     def login(self, username: str | None, password: str | None) -> str:
-        if username != self.email or password != self.password:
+        # Wrong password, a missing field, a JSON body: all the same 400. The email is
+        # matched case-insensitively.
+        if (
+            username is None
+            or username.casefold() != self.email.casefold()
+            or password != self.password
+        ):
             raise detail(400, "LOGIN_BAD_CREDENTIALS")
+        self.logins += 1
         return self.issue_token()
 
     def issue_token(self) -> str:
@@ -113,10 +151,14 @@ class CogneeAuth:
         }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
-    def create_api_key(self) -> str:
-        key = f"{self._rng.getrandbits(192):048x}"
-        self.api_keys.add(key)
-        return key
+    def create_api_key(self, name: str | None = None) -> CogneeApiKey:
+        key = f"{self._rng.getrandbits(256):064x}"
+        api_key = CogneeApiKey(key, name, str(uuid.UUID(int=self._rng.getrandbits(128), version=4)))
+        self.api_keys[key] = api_key
+        return api_key
+
+    def unauthorized(self) -> ApiError:
+        return detail(401, COGNEE_UNAUTHORIZED.format(posture=self.posture))
 
     def _token_valid(self, token: str) -> bool:
         try:
@@ -149,9 +191,5 @@ class CogneeAuth:
             return
         if cookie and self._token_valid(cookie):
             return
-        if api_key is None and token is None and cookie is None:
-            raise _unauthorized(
-                "Unauthorized: no credentials. Send 'Authorization: Bearer <token>' "
-                "(POST /api/v1/auth/login), an 'X-Api-Key' header or the 'auth_token' cookie."
-            )
-        raise _unauthorized("Unauthorized")
+        # Missing, garbage, expired, an API key as Bearer: one answer for all.
+        raise self.unauthorized()

@@ -1,10 +1,14 @@
-"""The Cognee API as a real 1.6.5 server answers it (see shared/api/cognee.md).
+"""The Cognee API as a real 1.6.5 server answers it.
 
-Mounted under /cognee. The status route's rules are the point: repeatable
-`dataset` and `pipeline`; no pipeline means cognify_pipeline; one distinct
-pipeline gives a flat {id: status} that omits IDs without a run; two or more
-give {id: {pipeline: status}} with {} for no runs; one unknown or foreign ID
-fails the whole batch with 403; a malformed UUID is a 400 validation list.
+Sources: shared/api/cognee.md and, where they differ, what a real server did
+(tests/live/REAL_SERVER_NOTES.md). Mounted under /cognee. The status route's
+rules are the point: repeatable `dataset` and `pipeline`; no pipeline means
+cognify_pipeline; one distinct pipeline gives a flat {id: status} that omits
+IDs without a run; two or more give {id: {pipeline: status}} listing only the
+pipelines that have a run ({} for none); one unknown or foreign ID, or the
+same ID twice, fails the whole batch with 403; a malformed UUID is a 400
+validation list with "body": null. No HEAD on any route (405), and a trailing
+slash is a 307 to the slash-less URL.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .auth import CogneeAuth
+from .auth import COGNEE_POSTURE_DEFAULT, COGNEE_UNAUTHORIZED, CogneeAuth
 from .cognee_world import (
     ADD_PIPELINE,
+    BACKGROUND_ADD_SECONDS,
     DEFAULT_PIPELINE,
     CogneeDataset,
     CogneeWorld,
@@ -60,7 +65,7 @@ def cognee_error_body(status: int) -> tuple[bytes, str]:
         # An unhandled exception in FastAPI: Starlette's plain-text page.
         return b"Internal Server Error", "text/plain; charset=utf-8"
     bodies: dict[int, Any] = {
-        401: {"detail": "Unauthorized"},
+        401: {"detail": COGNEE_UNAUTHORIZED.format(posture=COGNEE_POSTURE_DEFAULT)},
         403: {"detail": PERMISSION_DENIED.format(action="read")},
         404: {"detail": "Not Found"},
         409: STATUS_UNAVAILABLE,
@@ -84,9 +89,12 @@ class CogneeApi:
             Route("/", self._guard(self.root, open_)),
             Route("/health", self._guard(self.health, open_)),
             Route("/api/v1/auth/login", self._guard(self.login, open_), methods=["POST"]),
+            Route("/api/v1/auth/logout", self._guard(self.logout, closed), methods=["POST"]),
+            Route("/api/v1/users/me", self._guard(self.me, closed)),
             Route(
                 "/api/v1/auth/api-keys", self._guard(self.create_api_key, closed), methods=["POST"]
             ),
+            Route("/api/v1/auth/api-keys", self._guard(self.list_api_keys, closed)),
             Route("/api/v1/datasets", self._guard(self.list_datasets, closed), methods=["GET"]),
             Route("/api/v1/datasets", self._guard(self.create_dataset, closed), methods=["POST"]),
             Route("/api/v1/datasets/status", self._guard(self.status, closed)),
@@ -97,9 +105,18 @@ class CogneeApi:
                 self._guard(self.processing_status, closed),
             ),
             Route("/api/v1/activity/pipeline-runs", self._guard(self.pipeline_runs, closed)),
+            Route(
+                "/api/v1/datasets/{dataset_id}",
+                self._guard(self.delete_dataset, closed),
+                methods=["DELETE"],
+            ),
             Route("/api/v1/add", self._guard(self.add, closed), methods=["POST"]),
             Route("/api/v1/cognify", self._guard(self.cognify, closed), methods=["POST"]),
         ]
+        for route in self.routes:
+            # FastAPI, unlike Starlette, does not answer HEAD for a GET route: 405.
+            if isinstance(route, Route) and route.methods:
+                route.methods.discard("HEAD")
         self.app = fastapi_like_app(self.routes)
 
     def _guard(self, handler: Handler, needs_auth: bool) -> Handler:
@@ -108,19 +125,22 @@ class CogneeApi:
     # -- helpers ------------------------------------------------------------
 
     def _authorized(self, ids: list[str], action: str = "read") -> list[CogneeDataset]:
-        """The datasets asked for; none asked means all readable. Any refusal: 403 for all."""
+        """The datasets asked for; none asked means all readable. Any refusal: 403 for all.
+
+        The real check compares how many datasets it found with how many IDs were
+        asked for, so the same ID twice is refused like an unknown one.
+        """
         world = self.world
         if not ids:
             return [d for d in list(world.datasets.values()) if not d.foreign]
         datasets: list[CogneeDataset] = []
-        seen: set[str] = set()
         for dataset_id in ids:
             dataset = world.readable(dataset_id)
             if dataset is None:
                 raise permission_denied(action)
-            if dataset_id not in seen:
-                seen.add(dataset_id)
-                datasets.append(dataset)
+            datasets.append(dataset)
+        if len({d.id for d in datasets}) != len(ids):
+            raise permission_denied(action)
         return datasets
 
     def _query_ids(self, request: Request) -> list[str]:
@@ -136,9 +156,10 @@ class CogneeApi:
             raise validation_error(400, errors)
         return ids
 
-    def _dataset(self, request: Request) -> CogneeDataset:
+    def _dataset(self, request: Request, action: str = "read") -> CogneeDataset:
+        """The path's dataset: 400 when malformed, 403 (never 404) when unknown."""
         dataset_id = path_uuid(request, "dataset_id", 400)
-        return self._authorized([dataset_id])[0]
+        return self._authorized([dataset_id], action)[0]
 
     def _batch(self, request: Request, value: Callable[[CogneeDataset, str], Any]) -> Any:
         """The flat-or-nested shape shared by /status and /status/progress."""
@@ -176,26 +197,56 @@ class CogneeApi:
         username = (form.get("username") or [None])[0]
         password = (form.get("password") or [None])[0]
         token = self.auth.login(username, password)
-        # The bearer login answers JSON and sets no cookie (as measured on
-        # 1.6.5), so a client that forgets the Authorization header fails here
-        # as it would there. The auth_token cookie is still accepted.
-        return JSONResponse({"access_token": token, "token_type": "bearer"})
+        # Also the auth_token cookie, as a real server sets it.
+        response = JSONResponse({"access_token": token, "token_type": "bearer"})
+        response.set_cookie(
+            "auth_token", token, httponly=True, path="/", samesite="lax", max_age=None
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        # Tokens are stateless: logging out revokes nothing.
+        return JSONResponse({})
+
+    async def me(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "id": self.auth.user_id,
+                "email": self.auth.email,
+                "is_active": True,
+                "is_superuser": True,
+                "is_verified": True,
+                "tenant_id": None,
+                "parent_user_id": None,
+            }
+        )
 
     async def create_api_key(self, request: Request) -> Response:
+        if not await request.body():
+            error = {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
+            raise ApiError(400, {"detail": [error], "body": None})
         payload = await read_json(request, 400)
-        name = payload.get("name") if isinstance(payload, dict) else None
-        if not isinstance(name, str):
+        if not isinstance(payload, dict):
             error = {
-                "type": "missing",
-                "loc": ["body", "name"],
-                "msg": "Field required",
+                "type": "model_attributes_type",
+                "loc": ["body"],
+                "msg": "Input should be a valid dictionary or object to extract fields from",
                 "input": payload,
             }
             raise ApiError(400, {"detail": [error], "body": payload})
-        key = self.auth.create_api_key()
-        return JSONResponse(
-            {"key": key, "label": name, "name": name, "id": derived_uuid(self.world.owner_id, key)}
-        )
+        name = payload.get("name")
+        if name is not None and not isinstance(name, str):
+            error = {
+                "type": "string_type",
+                "loc": ["body", "name"],
+                "msg": "Input should be a valid string",
+                "input": name,
+            }
+            raise ApiError(400, {"detail": [error], "body": payload})
+        return JSONResponse(self.auth.create_api_key(name).as_json())
+
+    async def list_api_keys(self, request: Request) -> Response:
+        return JSONResponse([key.as_json() for key in self.auth.api_keys.values()])
 
     async def list_datasets(self, request: Request) -> Response:
         readable = [d for d in list(self.world.datasets.values()) if not d.foreign]
@@ -212,13 +263,24 @@ class CogneeApi:
                 "input": payload,
             }
             raise ApiError(400, {"detail": [error], "body": payload})
-        return JSONResponse(self.world.listing(self._by_name_or_new(name)))
+        existing = self._by_name(name)
+        dataset = existing or self.world.add_named(name)
+        return JSONResponse(self.world.listing(dataset, just_created=existing is None))
 
-    def _by_name_or_new(self, name: str) -> CogneeDataset:
+    async def delete_dataset(self, request: Request) -> Response:
+        dataset = self._dataset(request, "delete")
+        self.world.datasets.pop(dataset.id, None)
+        return JSONResponse(None)
+
+    def _by_name(self, name: str) -> CogneeDataset | None:
         for dataset in list(self.world.datasets.values()):
             if dataset.name == name and not dataset.foreign:
                 return dataset
-        return self.world.add(name=name)
+        return None
+
+    def _by_name_or_new(self, name: str) -> CogneeDataset:
+        found = self._by_name(name)
+        return found or self.world.add_named(name)
 
     async def status(self, request: Request) -> Response:
         now = self.world.clock.now()
@@ -258,7 +320,7 @@ class CogneeApi:
         )
 
     async def pipeline_runs(self, request: Request) -> Response:
-        limit = int_query(request, "limit", 50, 400, ge=1, le=1000)
+        limit = int_query(request, "limit", 50, 400, ge=1, le=500)
         pipeline_name = request.query_params.get("pipeline_name")
         raw_id = request.query_params.get("dataset_id")
         ids: list[str] = []
@@ -274,8 +336,9 @@ class CogneeApi:
             for run in world.runs_of(dataset, now, limit):
                 if pipeline_name and run.pipeline != pipeline_name:
                     continue
-                records.append(world.run_record(dataset, run, now))
-        records.sort(key=lambda record: record["started_at"], reverse=True)
+                records.extend(world.run_records(dataset, run, now))
+        # Newest row first (a run's terminal row before its STARTED row).
+        records.sort(key=lambda record: record["created_at"], reverse=True)
         return JSONResponse(records[:limit])
 
     async def add(self, request: Request) -> Response:
@@ -292,18 +355,27 @@ class CogneeApi:
             dataset = self._authorized([canonical or ""], "write")[0]
         else:
             dataset = self._by_name_or_new(name)
-        dataset.data_count += max(1, len(form.get("data", [])))
+        files = max(1, len(form.get("data", [])))
+        dataset.data_count += files
         # Blocking add (the default) has finished when the answer comes.
-        run = self.world.start_run(dataset, ADD_PIPELINE, 2.0 if background else 0.0)
-        return JSONResponse(
+        duration = BACKGROUND_ADD_SECONDS if background else 0.0
+        run = self.world.start_run(dataset, ADD_PIPELINE, duration)
+        info = {
+            "status": "PipelineRunStarted" if background else "PipelineRunCompleted",
+            "pipeline_run_id": run.run_id,
+            "dataset_id": dataset.id,
+            "dataset_name": dataset.name,
+        }
+        if background:
+            return JSONResponse({**info, "payload": [], "data_ingestion_info": None})
+        ingested = [
             {
-                "status": "PipelineRunStarted" if background else "PipelineRunCompleted",
-                "pipeline_run_id": run.run_id,
-                "dataset_id": dataset.id,
-                "dataset_name": dataset.name,
-                "payload": None,
+                "run_info": {**info, "payload": None, "data_ingestion_info": None},
+                "data_id": derived_uuid(dataset.id, f"data:{dataset.data_count - 1 - index}"),
             }
-        )
+            for index in range(files)
+        ]
+        return JSONResponse({**info, "payload": None, "data_ingestion_info": ingested})
 
     async def cognify(self, request: Request) -> Response:
         payload = await read_json(request, 400)
@@ -338,6 +410,7 @@ class CogneeApi:
                 "pipeline_run_id": run.run_id,
                 "dataset_id": dataset.id,
                 "dataset_name": dataset.name,
-                "payload": None,
+                "payload": [] if background else None,
+                "data_ingestion_info": None,
             }
         return JSONResponse(answer)

@@ -4,17 +4,21 @@ As on a real server, a dataset's status per pipeline is the status of its
 latest run of that pipeline; no run means no status. Lifecycles: add_pipeline
 STARTED -> COMPLETED, then cognify_pipeline STARTED -> COMPLETED or ERRORED;
 some datasets never ran anything, some are stuck on an old INITIATED row, and
-some re-run cognify periodically so a demo stays lively.
+some re-run cognify periodically so a demo stays lively. Shapes and details
+follow a real 1.6.5 server (tests/live/REAL_SERVER_NOTES.md): naive timestamps,
+two activity rows per run, a cognify that fails with InternalServerError, an
+empty dataset's cognify completing at once.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .world import SimClock, derived_uuid, iso_naive, iso_offset, iso_z, random_uuid, unit_hash
+from .world import SimClock, derived_uuid, iso_naive, iso_z, random_uuid, unit_hash
 
 INITIATED = "DATASET_PROCESSING_INITIATED"
 STARTED = "DATASET_PROCESSING_STARTED"
@@ -48,6 +52,10 @@ STAGES = {
     ),
     CODE_GRAPH_PIPELINE: ("get_repo_file_dependencies", "add_data_points"),
 }
+# The error_class a real 1.6.5 server records when a POST /cognify run fails (no LLM).
+COGNIFY_ERROR_CLASS = "InternalServerError"
+# A background POST /add stays STARTED about this long (s).
+BACKGROUND_ADD_SECONDS = 0.3
 ERROR_CLASSES = (
     "LLMAPIKeyNotSetError",
     "RateLimitError",
@@ -171,10 +179,15 @@ class CogneeWorld:
     # -- creation -----------------------------------------------------------
 
     def add(
-        self, *, name: str | None = None, start: float | None = None, foreign: bool = False
+        self,
+        *,
+        name: str | None = None,
+        start: float | None = None,
+        foreign: bool = False,
+        dataset_id: str | None = None,
     ) -> CogneeDataset:
         rng = self.rng
-        dataset_id = random_uuid(rng)
+        dataset_id = dataset_id or random_uuid(rng)
         start = self.clock.now() if start is None else start
         created = self.clock.wall(start)
         dataset = CogneeDataset(
@@ -261,15 +274,31 @@ class CogneeWorld:
         run = self._run(dataset, pipeline, self.clock.now(), duration, error_class)
         dataset.runs.append(run)
         dataset.pins.pop(pipeline, None)
-        dataset.updated_wall = self.clock.wall()
+        # A run does not touch the dataset row: updatedAt stays as it was (a real /add
+        # or /cognify leaves it null).
         return run
+
+    def add_named(self, name: str) -> CogneeDataset:
+        """A dataset created through the API (POST /datasets, /add): its id derived from
+        the name, updatedAt null."""
+        dataset = self.add(name=name, dataset_id=self.named_id(name))
+        dataset.updated_wall = None
+        return dataset
+
+    def named_id(self, name: str) -> str:
+        """The id a real server gives a dataset created by name: UUIDv5 of name + owner
+        (+ tenant, None here), so a name always maps to the same id for a user."""
+        return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{name}{self.owner_id}None"))
 
     def start_cognify(self, dataset: CogneeDataset, *, background: bool) -> Run:
         """POST /cognify: a run of cognify_seconds (instant when blocking), failing at
-        cognify_error_rate (decided per dataset and run, so reproducible)."""
+        cognify_error_rate (decided per dataset and run, so reproducible) with the
+        InternalServerError a real server records. An empty dataset completes at once."""
+        if dataset.data_count == 0:
+            return self.start_run(dataset, COGNIFY_PIPELINE, 0.0)
         attempt = len(dataset.runs)
         failing = unit_hash(dataset.id, attempt) < self.cognify_error_rate
-        error_class = ERROR_CLASSES[attempt % len(ERROR_CLASSES)] if failing else None
+        error_class = COGNIFY_ERROR_CLASS if failing else None
         duration = self.cognify_seconds if background else 0.0
         return self.start_run(dataset, COGNIFY_PIPELINE, duration, error_class)
 
@@ -313,49 +342,84 @@ class CogneeWorld:
         }
 
     def completed_items(self, dataset: CogneeDataset, pipeline: str, now: float) -> int:
+        """Items stamped done for the pipeline: all after COMPLETED, some while STARTED,
+        none after ERRORED (a real errored cognify leaves every item pending)."""
         raw = self.raw_status(dataset, pipeline, now)
         if raw == COMPLETED:
             return dataset.data_count
-        if raw in (STARTED, ERRORED):
+        if raw == STARTED:
             run = dataset.latest_run(pipeline, now)
-            fraction = run.fraction_done(now) if run and raw == STARTED else 0.5
+            fraction = run.fraction_done(now) if run else 0.5
             return min(dataset.data_count, int(dataset.data_count * fraction))
         return 0
 
-    def listing(self, dataset: CogneeDataset) -> dict[str, Any]:
-        """One entry of GET /api/v1/datasets (camelCase, as the real DTO)."""
-        # Real servers answer timestamps with or without a zone suffix.
-        with_z = unit_hash(dataset.id, "tz") < 0.5
-        fmt = iso_z if with_z else iso_offset
+    def listing(self, dataset: CogneeDataset, *, just_created: bool = False) -> dict[str, Any]:
+        """One entry of GET /api/v1/datasets (camelCase, as the real DTO).
+
+        Timestamps are naive UTC (no Z), except createdAt in the answer of the
+        POST /datasets that created the dataset: that one has the Z.
+        """
         return {
             "id": dataset.id,
             "name": dataset.name,
-            "createdAt": fmt(dataset.created_wall),
+            "createdAt": (iso_z if just_created else iso_naive)(dataset.created_wall),
             "updatedAt": None if dataset.updated_wall is None else iso_naive(dataset.updated_wall),
             "ownerId": dataset.owner_id,
         }
 
-    def run_record(self, dataset: CogneeDataset, run: Run, now: float) -> dict[str, Any]:
-        """One entry of GET /api/v1/activity/pipeline-runs."""
+    def run_records(self, dataset: CogneeDataset, run: Run, now: float) -> list[dict[str, Any]]:
+        """The rows of GET /api/v1/activity/pipeline-runs one run wrote, newest first.
+
+        As on a real server: a STARTED row when the run began and, once it ended, a
+        terminal row sharing its pipeline_run_id and started_at. Naive timestamps.
+        """
         status = run.status_at(now)
-        finished = status in (COMPLETED, ERRORED)
+        start_wall = self.clock.wall(run.start)
+        if status in (STARTED, INITIATED):  # not ended: its first row is all there is
+            return [self._row(dataset, run, status, "start", start_wall, None)]
+        end_wall = self.clock.wall(run.start + run.duration)
+        return [
+            self._row(dataset, run, status, "end", start_wall, end_wall),
+            self._row(dataset, run, STARTED, "start", start_wall, None),
+        ]
+
+    def _row(
+        self,
+        dataset: CogneeDataset,
+        run: Run,
+        status: str,
+        tag: str,
+        start_wall: float,
+        end_wall: float | None,
+    ) -> dict[str, Any]:
         outcome = {COMPLETED: "succeeded", ERRORED: "failed"}.get(status)
         if outcome is None and status not in (STARTED, INITIATED):
-            outcome = "noop"
+            outcome = "noop"  # a pinned status the server vocabulary does not have
+        tokens = None if end_wall is None else 0
         return {
-            "id": derived_uuid(run.run_id, "row"),
-            "pipeline_run_id": run.run_id,
+            "id": derived_uuid(run.run_id, f"row:{tag}"),
+            "kind": "pipeline",
             "pipeline_name": run.pipeline,
             "status": status,
-            "outcome": outcome,
-            "error_class": run.error_class if status == ERRORED else None,
             "dataset_id": dataset.id,
             "dataset_name": dataset.name,
             "owner_id": dataset.owner_id,
             "owner_email": self.owner_email,
-            "created_at": iso_offset(self.clock.wall(run.start)),
-            "started_at": iso_offset(self.clock.wall(run.start)),
-            "ended_at": iso_offset(self.clock.wall(run.start + run.duration)) if finished else None,
+            "created_at": iso_naive(start_wall if end_wall is None else end_wall),
+            "pipeline_run_id": run.run_id,
+            "operation_name": run.pipeline,
+            "origin": "api",
+            "outcome": outcome,
+            "background": None,
+            "error_class": run.error_class if end_wall is not None else None,
+            "tokens_in": tokens,
+            "tokens_out": tokens,
+            "embedding_tokens": tokens,
+            "started_at": iso_naive(start_wall),
+            "ended_at": None if end_wall is None else iso_naive(end_wall),
+            "user_id": dataset.owner_id,
+            "session_id": None,
+            "parent_operation_id": None,
         }
 
     def runs_of(self, dataset: CogneeDataset, now: float, limit: int) -> list[Run]:

@@ -201,8 +201,8 @@ class Simulator:
         datasets: dict[str, Any] = self.vl.datasets if backend == "vl" else self.cognee.datasets
         del datasets[dataset_id]
 
-    def create_cognee_api_key(self) -> str:
-        return self.cognee_login.create_api_key()
+    def create_cognee_api_key(self, name: str | None = None) -> str:
+        return self.cognee_login.create_api_key(name).key
 
     # -- knobs --------------------------------------------------------------
 
