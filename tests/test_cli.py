@@ -350,3 +350,19 @@ def test_a_readable_config_with_an_inline_secret_is_warned_about(
     assert code == 2
     assert "readable by other users" in err and "chmod 600" in err
     assert secret not in out + err
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_options_work_before_and_after_the_command(
+    order: str,
+    sim: Simulator,
+    server: SimServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ready = sim.add_vl_dataset(name="either-way", status="READY", progress=100)
+    path = config_file(tmp_path, server.url, [ready])
+    options = ["--config", str(path)]
+    args = [*options, "status", "--json"] if order == "before" else ["status", "--json", *options]
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and json.loads(out)[0]["name"] == "either-way"

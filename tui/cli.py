@@ -46,24 +46,44 @@ class UsageError(Exception):
 # -- argument parsing ---------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def shared_options(*, in_subcommand: bool) -> tuple[argparse.ArgumentParser, ...]:
+    """--config/--debug/--demo, accepted before and after the command.
+
+    In a subcommand they default to SUPPRESS, so `dswatch --config X status`
+    keeps X instead of the subcommand resetting it to its own default.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if in_subcommand else value
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
+        default=default(None),
         help=f"config file (default: $DSWATCH_CONFIG or {default_config_path()})",
     )
-    common.add_argument("--debug", action="store_true", help="verbose log file")
+    common.add_argument(
+        "--debug", action="store_true", default=default(False), help="verbose log file"
+    )
     demo = argparse.ArgumentParser(add_help=False)
     demo.add_argument(
-        "--demo", action="store_true", help="use the built-in simulator (no account, no network)"
+        "--demo",
+        action="store_true",
+        default=default(False),
+        help="use the built-in simulator (no account, no network)",
     )
+    return common, demo
 
+
+def build_parser() -> argparse.ArgumentParser:
+    top_common, top_demo = shared_options(in_subcommand=False)
+    common, demo = shared_options(in_subcommand=True)
     parser = argparse.ArgumentParser(
         prog="dswatch",
         description="Watch dataset processing on Visual Layer and Cognee, live.",
-        parents=[common, demo],
+        parents=[top_common, top_demo],
         epilog="Run without a command to open the dashboard.",
     )
     parser.add_argument("--version", action="version", version=f"dswatch {__version__}")
