@@ -24,8 +24,10 @@ from textual.widgets import Footer, Input, Static
 
 from .backends.base import BackendError
 from .config import (
+    BackendConfig,
     ConfigError,
     ConfigWatcher,
+    add_backend,
     add_datasets,
     remove_datasets,
     secret_warnings,
@@ -36,6 +38,7 @@ from .messages import DetailsFetched, PollerUpdated, RemoteListFetched
 from .models import DatasetState, Failure, State
 from .poller import BackendHealth, PollUpdate
 from .screens.add import AddDatasetsScreen, AddRequest
+from .screens.backend import AddBackendScreen
 from .screens.confirm import ConfirmScreen
 from .screens.details import DetailsScreen
 from .screens.help import HelpScreen
@@ -245,10 +248,12 @@ class DswatchApp(App[int]):
             text.append("a", "bold reverse")
             text.append(" to add datasets: paste IDs or pick from a backend's list.\n")
         else:
-            text.append("No backend is configured. Add a [[backends]] table to the config\n")
-            text.append("file (config.example.toml documents every key), then press ")
+            text.append("Press ")
             text.append("a", "bold reverse")
-            text.append(" to add datasets.\n")
+            text.append(" to define a backend (Visual Layer or Cognee), then ")
+            text.append("a", "bold reverse")
+            text.append(" again to add its datasets.\n")
+            text.append("Or edit the config file: config.example.toml documents every key.\n")
         if self.config_path is not None:
             text.append(f"\nConfig file: {self.config_path}\n", "dim")
         text.append("\nJust looking? Run ")
@@ -403,11 +408,10 @@ class DswatchApp(App[int]):
 
     def action_add(self) -> None:
         if self.engine is None or not self.engine.config.backends:
-            self.notify(
-                "No backend is configured: add a [[backends]] table to the config file first.",
-                severity="warning",
-                markup=False,
-            )
+            if self.config_path is None or self.config_error is not None:
+                self.notify("Fix the config file first.", severity="warning")
+                return
+            self.push_screen(AddBackendScreen(), self._add_backend)
             return
         watched: dict[str, set[str]] = {}
         for backend, dataset_id in self.states:
@@ -416,6 +420,20 @@ class DswatchApp(App[int]):
         selected = self.grid.cursor_key
         screen = AddDatasetsScreen(names, watched, selected[0] if selected else None)
         self.push_screen(screen, self._add_datasets)
+
+    def _add_backend(self, backend: BackendConfig | None) -> None:
+        if backend is None or self.config_path is None:
+            return
+        try:
+            add_backend(self.config_path, backend)
+            engine = load_engine(self.config_path)
+        except ConfigError as exc:
+            self.notify(str(exc), title="backend not added", severity="error", markup=False)
+            return
+        self._saved()
+        self.replace_engine(engine)
+        self.show_summary()
+        self.notify(f"added backend {backend.name}: now press a to add datasets", markup=False)
 
     def _add_datasets(self, request: AddRequest | None) -> None:
         if request is None or self.engine is None:

@@ -25,7 +25,11 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Datasets",
         (
-            ("a", "add datasets (paste IDs or pick from the backend's list)"),
+            (
+                "a",
+                "add datasets (paste IDs or pick from the backend's list);"
+                " with no backend yet, define one",
+            ),
             ("d", "remove the selected dataset (asks first)"),
             ("r / R", "refresh the selected dataset / all now (R also retries refused logins)"),
             ("p", "pause or resume polling"),

@@ -56,14 +56,17 @@ class SummaryBar(Static):
             text.append("no datasets  ", "dim")
         if shown != total:
             text.append(f"(showing {shown} of {total})  ", "bold")
-        text.append("│ ", "dim")
+        if health:
+            text.append("│ ", "dim")
         for name, backend in health.items():
             word, colour = HEALTH_LOOK[backend.health]
             text.append(f"{name} ", "bold")
             text.append(word, colour)
             text.append("  ")
         text.append("│ ", "dim")
-        if paused:
+        if not health:
+            text.append("no backend configured", "dim")
+        elif paused:
             text.append("⏸ PAUSED (p to resume)", "bold yellow")
         elif last_poll is not None:
             text.append(f"polled {last_poll.astimezone():%H:%M:%S}", "dim")

@@ -1,0 +1,97 @@
+"""First run: define a backend (saved to the config file) so datasets can be added."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from ..config import BackendConfig
+from ..text import sanitize
+
+DEFAULT_URLS = {"visual_layer": "https://app.visual-layer.com", "cognee": "http://127.0.0.1:8000"}
+KEY_HINTS = {
+    "visual_layer": ("VL_API_KEY", "VL_API_SECRET"),
+    "cognee": ("COGNEE_API_KEY", ""),
+}
+
+
+def describe(error: ValidationError) -> str:
+    """The first problem, as `field: message`, without echoing the input."""
+    first = error.errors(include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "backend"
+    return f"{where}: {first['msg']}"
+
+
+class AddBackendScreen(ModalScreen[BackendConfig | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Save", priority=True),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Add a backend", id="title")
+            yield Static(
+                Text(
+                    "Credentials are the NAMES of environment variables; "
+                    "their values never go into the file.",
+                    style="dim",
+                )
+            )
+            yield Select(
+                [("Visual Layer", "visual_layer"), ("Cognee", "cognee")],
+                value="visual_layer",
+                allow_blank=False,
+                id="type",
+            )
+            yield Input(placeholder="name shown in the grid, e.g. vl", id="name")
+            yield Input(value=DEFAULT_URLS["visual_layer"], id="url")
+            yield Input(placeholder="API key variable (optional)", id="key-env")
+            yield Input(placeholder="API secret variable (Visual Layer, optional)", id="secret-env")
+            yield Static(id="problem")
+            with Horizontal(id="buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()
+
+    @on(Select.Changed, "#type")
+    def _type_changed(self, event: Select.Changed) -> None:
+        kind = str(event.value)
+        self.query_one("#url", Input).value = DEFAULT_URLS[kind]
+        key, secret = KEY_HINTS[kind]
+        self.query_one("#key-env", Input).placeholder = f"API key variable, e.g. {key} (optional)"
+        self.query_one("#secret-env", Input).disabled = not secret
+
+    def backend(self) -> BackendConfig:
+        def value(selector: str) -> str | None:
+            field = self.query_one(selector, Input)
+            return (field.value.strip() or None) if not field.disabled else None
+
+        return BackendConfig(
+            name=value("#name") or "",
+            type=str(self.query_one("#type", Select).value),  # type: ignore[arg-type]
+            url=value("#url") or "",
+            api_key_env=value("#key-env"),
+            api_secret_env=value("#secret-env"),
+        )
+
+    @on(Button.Pressed, "#save")
+    def action_submit(self) -> None:
+        try:
+            backend = self.backend()
+        except ValidationError as exc:
+            self.query_one("#problem", Static).update(Text(sanitize(describe(exc)), "red"))
+            return
+        self.dismiss(backend)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
