@@ -153,8 +153,8 @@ class DswatchApp(App[int]):
             await engine.aclose()
 
     def on_poller_updated(self, message: PollerUpdated) -> None:
-        if self.engine is None:
-            return
+        if self.engine is None or not self.query(DatasetGrid):
+            return  # a last batch arriving while the app shuts down
         self.apply_update(message.update)
 
     def apply_update(self, update: PollUpdate) -> None:

@@ -72,14 +72,19 @@ class SummaryBar(Static):
             text.append(f"polled {last_poll.astimezone():%H:%M:%S}", "dim")
         else:
             text.append("polling…", "dim")
-        self.update(text)
+        self.update(text, layout=False)  # one line, always: no layout pass per batch
 
 
 class AlertBanner(Static):
     """Backends that need attention, one line each; hidden when all is well."""
 
+    _shown: tuple[BackendHealth, ...] | None = None
+
     def show(self, health: dict[str, BackendHealth]) -> None:
         alerts = [h for h in health.values() if h.health not in (Health.OK, Health.UNKNOWN)]
+        if tuple(alerts) == self._shown:
+            return  # most batches change no backend's health
+        self._shown = tuple(alerts)
         self.display = bool(alerts)
         self.set_class(any(h.health is Health.UNAUTHORIZED for h in alerts), "-unauthorized")
         text = Text()
