@@ -445,3 +445,25 @@ async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -
             await until(pilot, lambda: "first-one" in grid_text(app))
             await until(pilot, lambda: app.states[("local", dataset)].state is State.READY)
             assert dataset in path.read_text()
+
+
+async def test_details_show_hostile_server_text_literally(world: World) -> None:
+    evil = "[bold]boom[/] [@click=app.quit]click[/] \x1b[2J\x1b]52;c;SGVsbG8=\x07 שלום 🎉"
+    dataset = world.sim.add_vl_dataset(name=HOSTILE_ESCAPES, status="ERROR", fatal_error_msg=evil)
+    write_config(world.path, [dataset], [])
+    app = make_app(world)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: polled(app) >= 1)
+        select(app, "vl", dataset)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailsScreen)
+        error = screen.query_one("#error").text  # type: ignore[attr-defined]
+        assert "[bold]boom[/] [@click=app.quit]click[/]" in error
+        assert "שלום 🎉" in error
+        raw = screen.query_one("#raw").text  # type: ignore[attr-defined]
+        title = shown(screen.query_one("#title"))
+        for text in (error, raw, title, shown(screen.query_one("#fields"))):
+            assert "\x1b" not in text and "\x07" not in text
+        assert "evil" in title and "link" in title
+        assert app.is_running  # the [@click=app.quit] was text, not an action
