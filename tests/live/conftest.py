@@ -59,15 +59,6 @@ _SERVER_CONTROL_VARS = ("PORT", "JWT_LIFETIME_SECONDS", "ENABLE_BACKEND_ACCESS_C
 _SERVER_ENV_PREFIX = "COGNEE_SERVER_ENV_"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--run-slow",
-        action="store_true",
-        default=False,
-        help="also run the cognee_slow live tests (minutes long)",
-    )
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark everything in tests/live as cognee_live, even a test file that forgot to; skip

@@ -250,7 +250,7 @@ def _body_failure(message: str, text: str) -> RequestFailure:
     return RequestFailure(Failure(kind="body", message=message, body=text[:ERROR_BODY_CHARS]))
 
 
-def _parse_json(raw: bytes, redactor: Redactor) -> JsonAnswer | RequestFailure:
+def _parse_json(raw: bytes | bytearray, redactor: Redactor) -> JsonAnswer | RequestFailure:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -273,16 +273,20 @@ def _parse_json(raw: bytes, redactor: Redactor) -> JsonAnswer | RequestFailure:
     return JsonAnswer(status=200, data=data)
 
 
-async def _read_prefix(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """Up to `limit` bytes of the (decoded) body, and whether there was more."""
-    chunks: list[bytes] = []
-    size = 0
+async def _read_prefix(response: httpx.Response, limit: int) -> tuple[bytearray, bool]:
+    """Up to `limit` bytes of the (decoded) body, and whether there was more.
+
+    One buffer, filled in place: an oversized body costs `limit` bytes of memory
+    while it is refused, not several copies of it.
+    """
+    buffer = bytearray()
     async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks)[:limit], True
-    return b"".join(chunks), False
+        room = limit - len(buffer)
+        if len(chunk) > room:
+            buffer += chunk[:room]
+            return buffer, True
+        buffer += chunk
+    return buffer, False
 
 
 async def _read_answer(

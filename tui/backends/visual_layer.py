@@ -159,7 +159,7 @@ class VisualLayerBackend(Backend):
         except InvalidDatasetId as exc:
             return self._not_a_dataset(dataset_id, str(exc)), None
         url = f"{self.cfg.url}/api/v1/dataset/{canonical}"
-        if previous is not None and previous.state in _CREATING:
+        if _being_created(previous):
             # Still being created last time: ask for the creation status too, in
             # parallel. Settled datasets cost exactly one request per poll.
             creation_url = f"{self.cfg.url}/api/v1/datasets/{canonical}/creation-status"
@@ -174,6 +174,10 @@ class VisualLayerBackend(Backend):
             return failed.state(self.name, dataset_id, State.UNREACHABLE), None
         state = dataset_state(self.name, dataset_id, self.redactor.json(answer.data))
         creation_status = _creation_status(creation)
+        if _unreadable(creation) and previous is not None:
+            # The side request failed this time: keep the last creation status known
+            # rather than dropping it from the row until the next poll.
+            creation_status = previous.pipelines.get("creation")
         if creation_status is not None and state.state is not State.READY:
             creation_status = self.redactor.text(creation_status)
             state = state.model_copy(update={"pipelines": {"creation": creation_status}})
@@ -245,6 +249,23 @@ class VisualLayerBackend(Backend):
 
     async def aclose(self) -> None:
         await self.api.aclose()
+
+
+def _being_created(previous: DatasetState | None) -> bool:
+    """Was the dataset being created when last seen? A stale row (the last poll
+    failed) is judged by the status it kept, so recovering asks as before."""
+    if previous is None:
+        return False
+    if previous.stale and previous.status is not None:
+        return state_of(previous.status) in _CREATING
+    return previous.state in _CREATING
+
+
+def _unreadable(answer: JsonAnswer | RequestFailure | None) -> bool:
+    """A creation-status request that gave no answer (a 404 is one: nothing to show)."""
+    if isinstance(answer, RequestFailure):
+        return answer.http_status != 404
+    return isinstance(answer, JsonAnswer) and not isinstance(answer.data, dict)
 
 
 def _creation_status(answer: JsonAnswer | RequestFailure | None) -> str | None:
