@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,11 @@ import httpx
 import pytest
 
 from tests.faultservers import free_port
+from tui.backends.base import Backend, FetchResult, RemoteDataset
 from tui.config import BackendConfig, Config, Settings
 from tui.engine import build_engine
 from tui.models import DatasetState, State
-from tui.poller import PollUpdate
+from tui.poller import Poller, PollUpdate
 from tui.sim import SimControl
 
 VL_KEY, VL_SECRET = "soak-vl-key-0123456789", "soak-vl-secret-abcdefghijklmnopqrstuvwxyz"
@@ -315,3 +316,42 @@ async def test_soak(
         if r.levelno >= logging.ERROR or (r.levelno >= logging.WARNING and r.name.startswith("tui"))
     ]
     assert not logged, [r.getMessage() for r in logged[:10]]
+
+
+# ---------------------------------------------------------------- stopping
+
+
+class _Settled(Backend):
+    """Every dataset READY at once: after one poll the scheduler sleeps."""
+
+    name = "b"
+
+    async def fetch(self, ids: Sequence[str], previous: Mapping[str, DatasetState]) -> FetchResult:
+        return FetchResult(states=[DatasetState(backend="b", id=i, state=State.READY) for i in ids])
+
+    async def list_datasets(self) -> list[RemoteDataset]:
+        return []
+
+    async def details(self, dataset_id: str) -> dict[str, Any]:
+        return {}
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_cancel_stops_the_poller_even_as_a_wake_up_arrives() -> None:
+    """Found by this soak: stopping hung when cancel() met a wake-up (a poll finishing,
+    a refresh) in the same loop turn; asyncio.wait_for on 3.11 swallowed the cancel."""
+    settings = Settings(poll_interval=100, settled_interval=100)
+    poller = Poller(
+        settings, {"b": _Settled()}, {"b": [f"{n:08d}-0000-4000-8000-{n:012d}" for n in range(3)]}
+    )
+    task = asyncio.create_task(poller.run(lambda update: None))
+    while not all(s.polled_at for s in poller.states.values()):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # the scheduler now sleeps for 100 s
+    poller.schedulers["b"].wake.set()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done, "Poller.run survived cancel()"
+    assert task.cancelled()

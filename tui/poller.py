@@ -187,8 +187,11 @@ class _BackendScheduler:
 
     async def _sleep(self, seconds: float | None) -> None:
         self.wake.clear()
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancel() that arrives
+        # as the wake-up does, and the loop (and Poller.run) would never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self.wake.wait()
 
     async def _poll_chunk(self, chunk: list[str], *, release: bool) -> None:
         try:
