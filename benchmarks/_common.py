@@ -295,3 +295,45 @@ def header_line(what: str, args: argparse.Namespace) -> str:
     return (
         f"{what}: {stamp}, {os.cpu_count()} CPUs, latency {args.latency * 1000:g} ms, {runs}{quick}"
     )
+
+
+@dataclass
+class EngineSweep:
+    wall: float
+    cpu: float
+    requests: int  # as counted by the client (FetchResult.requests)
+    ready: int
+
+
+async def engine_sweep(
+    url: str, backend_type: str, ids: list[str], concurrency: int
+) -> EngineSweep:
+    """One full poll of `ids` through dswatch's own engine, timed, requests counted."""
+    from tui.backends.base import FetchResult
+    from tui.config import BackendConfig, Config, Settings
+    from tui.engine import build_engine
+    from tui.models import State
+
+    config = Config(
+        settings=Settings(max_concurrency=concurrency, timeout=30.0),
+        backends=[BackendConfig(name="b", type=backend_type, url=url, datasets=ids)],  # type: ignore[arg-type]
+    )
+    engine = build_engine(config, None, environ={})
+    backend = engine.backends["b"]
+    fetch = backend.fetch
+    made = 0
+
+    async def counting_fetch(*args: object, **kwargs: object) -> FetchResult:
+        nonlocal made
+        result = await fetch(*args, **kwargs)  # type: ignore[arg-type]
+        made += result.requests
+        return result
+
+    backend.fetch = counting_fetch  # type: ignore[method-assign]
+    try:
+        with timed() as t:
+            states = await engine.poller.poll_all_once()
+    finally:
+        await engine.aclose()
+    ready = sum(1 for s in states.values() if s.state is State.READY)
+    return EngineSweep(t.wall, t.cpu, made, ready)

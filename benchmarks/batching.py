@@ -21,6 +21,7 @@ import httpx
 from _common import (
     Row,
     SimProcess,
+    engine_sweep,
     header_line,
     median,
     missed,
@@ -32,11 +33,6 @@ from _common import (
     timed,
     times,
 )
-
-from tui.backends.base import FetchResult
-from tui.config import BackendConfig, Config, Settings
-from tui.engine import build_engine
-from tui.models import State
 
 STATUS_ROUTE = "GET /api/v1/datasets/status"
 NAMES_ROUTE = "GET /api/v1/datasets"
@@ -56,29 +52,8 @@ class Sweep:
 
 
 async def dswatch_sweep(url: str, ids: list[str], concurrency: int) -> Sweep:
-    config = Config(
-        settings=Settings(max_concurrency=concurrency, timeout=30.0),
-        backends=[BackendConfig(name="cognee", type="cognee", url=f"{url}/cognee", datasets=ids)],
-    )
-    engine = build_engine(config, None, environ={})
-    backend = engine.backends["cognee"]
-    fetch = backend.fetch
-    made = 0
-
-    async def counting_fetch(*args: object, **kwargs: object) -> FetchResult:
-        nonlocal made
-        result = await fetch(*args, **kwargs)  # type: ignore[arg-type]
-        made += result.requests
-        return result
-
-    backend.fetch = counting_fetch  # type: ignore[method-assign]
-    try:
-        with timed() as t:
-            states = await engine.poller.poll_all_once()
-    finally:
-        await engine.aclose()
-    ready = sum(1 for s in states.values() if s.state is State.READY)
-    return Sweep(len(ids), t.wall, t.cpu, made, ready=ready)
+    run = await engine_sweep(f"{url}/cognee", "cognee", ids, concurrency)
+    return Sweep(len(ids), run.wall, run.cpu, run.requests, ready=run.ready)
 
 
 async def one_per_dataset(url: str, ids: list[str], concurrency: int) -> Sweep:

@@ -22,6 +22,7 @@ import requests
 from _common import (
     Row,
     SimProcess,
+    engine_sweep,
     floor_seconds,
     header_line,
     median,
@@ -34,11 +35,6 @@ from _common import (
     timed,
     times,
 )
-
-from tui.backends.base import FetchResult
-from tui.config import BackendConfig, Config, Settings
-from tui.engine import build_engine
-from tui.models import State
 
 DATASET_ROUTE = "GET /api/v1/dataset/{dataset_id}"
 SPEEDUP_TARGET = 10.0  # at N = 1,000: at least this many times faster than the docs' loop
@@ -60,29 +56,8 @@ class Sweep:
 
 
 async def dswatch_sweep(url: str, ids: list[str], concurrency: int) -> Sweep:
-    config = Config(
-        settings=Settings(max_concurrency=concurrency, timeout=30.0),
-        backends=[BackendConfig(name="vl", type="visual_layer", url=f"{url}/vl", datasets=ids)],
-    )
-    engine = build_engine(config, None, environ={})
-    backend = engine.backends["vl"]
-    fetch = backend.fetch
-    made = 0
-
-    async def counting_fetch(*args: object, **kwargs: object) -> FetchResult:
-        nonlocal made
-        result = await fetch(*args, **kwargs)  # type: ignore[arg-type]
-        made += result.requests
-        return result
-
-    backend.fetch = counting_fetch  # type: ignore[method-assign]
-    try:
-        with timed() as t:
-            states = await engine.poller.poll_all_once()
-    finally:
-        await engine.aclose()
-    ready = sum(1 for s in states.values() if s.state is State.READY)
-    return Sweep(len(ids), t.wall, t.cpu, made, 0, ready)
+    run = await engine_sweep(f"{url}/vl", "visual_layer", ids, concurrency)
+    return Sweep(len(ids), run.wall, run.cpu, run.requests, 0, run.ready)
 
 
 def docs_loop(base: str, ids: list[str]) -> Sweep:

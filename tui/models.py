@@ -7,6 +7,7 @@ Nothing here knows about HTTP or Textual.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterable
@@ -127,8 +128,13 @@ def changed_fields(old: DatasetState | None, new: DatasetState) -> frozenset[str
     return frozenset(f for f in VISIBLE_FIELDS if getattr(old, f) != getattr(new, f))
 
 
-def merge(previous: DatasetState | None, observed: DatasetState, now: datetime) -> DatasetState:
+def merge(
+    previous: DatasetState | None, observed: DatasetState, now: datetime
+) -> tuple[DatasetState, frozenset[str]]:
     """Stamp a backend observation with times and carry good data over a failure.
+
+    Returns the new state and the visible fields that changed (computed once
+    here: the poller needs them too, for highlights and notifications).
 
     A failed poll (unreachable, unauthorized) keeps the last good status, progress and
     counts, marks the row stale and remembers since when. Any other answer is
@@ -151,12 +157,12 @@ def merge(previous: DatasetState | None, observed: DatasetState, now: datetime) 
         update.update(stale=False, stale_since=None, fetched_at=now)
         if previous is not None and observed.name is None:
             update["name"] = previous.name
-    merged = observed.model_copy(update=update)
-    if previous is None or changed_fields(previous, merged) - {"stale"}:
-        merged = merged.model_copy(update={"changed_at": now})
+    changed = changed_fields(previous, observed.model_copy(update=update))
+    if previous is not None and not changed - {"stale"}:
+        update["changed_at"] = previous.changed_at  # same data, just polled again
     else:
-        merged = merged.model_copy(update={"changed_at": previous.changed_at})
-    return merged
+        update["changed_at"] = now
+    return observed.model_copy(update=update), changed
 
 
 def utcnow() -> datetime:
@@ -172,6 +178,7 @@ class InvalidDatasetId(ValueError):
     """A dataset ID that must not go into a URL."""
 
 
+@functools.lru_cache(maxsize=65_536)  # called on every poll with the same few IDs
 def normalize_dataset_id(raw: str) -> str:
     """Return the canonical (lower-case, hyphenated) UUID, or raise InvalidDatasetId.
 

@@ -34,7 +34,6 @@ from .models import (
     DatasetState,
     Failure,
     State,
-    changed_fields,
     merge,
     utcnow,
 )
@@ -242,9 +241,9 @@ class _BackendScheduler:
                 continue  # removed while in flight
             key = (self.name, observed.id)
             old = poller.states.get(key)
-            new = merge(old, observed, stamp)
+            new, changed = merge(old, observed, stamp)
             poller.states[key] = new
-            poller.publish(new, changed_fields(old, new))
+            poller.publish(new, changed)
             if observed.state in (State.UNREACHABLE, State.UNAUTHORIZED):
                 failures = self.failures.get(observed.id, 0) + 1
                 self.failures[observed.id] = failures
@@ -276,9 +275,9 @@ class _BackendScheduler:
                 error="unauthorized",
                 failure=failure,
             )
-            new = merge(old, observed, stamp)
+            new, changed = merge(old, observed, stamp)
             self.poller.states[key] = new
-            self.poller.publish(new, changed_fields(old, new))
+            self.poller.publish(new, changed)
 
     def _update_health(self, result: FetchResult, stamp: datetime, now: float) -> None:
         failed = [s for s in result.states if s.state in (State.UNREACHABLE, State.UNAUTHORIZED)]
