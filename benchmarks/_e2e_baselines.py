@@ -23,7 +23,7 @@ from _datatable_grid import DataTableGrid
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 
-from tui.engine import Engine, load_engine
+from tui.engine import Engine, load_engine, tune_gc
 from tui.messages import PollerUpdated
 
 
@@ -73,6 +73,7 @@ def main() -> int:
     args = p.parse_args()
     exit_with_parent(args.max_seconds + 10)
     engine = load_engine(args.config)
+    tune_gc()  # the process settings dswatch runs with, so only the UI differs
     if args.what == "poller":
         asyncio.run(poller_only(engine, args.max_seconds))
     else:

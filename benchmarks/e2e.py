@@ -3,16 +3,21 @@
     /work/.venv/bin/python benchmarks/e2e.py [--runs 1] [--seconds 30] [--quick]
 
 The simulator runs in its own process with N Cognee datasets whose every
-pipeline flips STARTED/COMPLETED each second (churn). `dswatch --config
+pipeline changes status each second, STARTED <-> INITIATED: every dataset is
+busy all the time, and every read of it is a change. `dswatch --config
 <tmp config>` runs in a detached tmux session of 200x60 on a private tmux
 socket; after its first sweep has answered (and a few seconds more), its
 process CPU (utime + stime from /proc/<pid>/stat) is read over --seconds.
 
 Two configs by default (--intervals): the default intervals (poll_interval
-5 s, settled_interval 60 s: what a user runs; a dataset seen READY is then
-read again a minute later) and 1 s / 1 s, where every dataset is read every
-second so every status flip reaches the screen (5,000 row updates a second:
-the stress case).
+5 s, settled_interval 60 s: what a user runs; each busy dataset is read every
+5 s, 1,000 row updates a second) and 1 s / 1 s, where every dataset is read
+every second so every status change reaches the screen (5,000 row updates a
+second: the stress case).
+
+--settling flips STARTED <-> COMPLETED instead: a dataset read as COMPLETED
+is then read at settled_interval, so at the default intervals most of the
+window is idle (this was the benchmark's first churn).
 
 Baselines, same run, same config: (a) the poller alone, no UI
 (`_e2e_baselines.py poller`); (b) a minimal DataTable-based UI
@@ -237,6 +242,11 @@ def main() -> int:
         help="poll_interval/settled_interval pairs, one config each (default: 5/60 1/1)",
     )
     p.add_argument("--no-datatable", action="store_true", help="skip the DataTable UI baseline")
+    p.add_argument(
+        "--settling",
+        action="store_true",
+        help="churn STARTED/COMPLETED (datasets may be read as done) instead of always busy",
+    )
     args = p.parse_args()
     if shutil.which("tmux") is None:
         print("e2e: tmux is not installed", file=sys.stderr)
@@ -252,15 +262,21 @@ def main() -> int:
         SimProcess(latency=args.latency) as sim,
     ):
         sim.control.add_cognee_datasets(n)
-        sim.control.set_churn("cognee", True)
+        sim.control.set_churn("cognee", True, settles=args.settling)
         for intervals in pairs:
             rows += run_config(sim, Path(tmp), n, intervals, args)
 
+    churn = (
+        "STARTED/COMPLETED: read as done, a dataset waits settled_interval"
+        if args.settling
+        else "STARTED/INITIATED: always busy, every read a change"
+    )
     intro = [
         header_line("End to end", args),
-        f"dswatch --config in tmux {SIZE[0]}x{SIZE[1]}; {n:,} Cognee datasets with churn on "
-        "(every status flips each second). Per config (poll_interval/settled_interval): "
-        "process CPU over the window after the first sweep and a warm-up. Baselines: the "
+        f"dswatch --config in tmux {SIZE[0]}x{SIZE[1]}; {n:,} Cognee datasets whose every "
+        f"pipeline changes status each second ({churn}). Per config "
+        "(poll_interval/settled_interval): process CPU over the window after the first "
+        "sweep and a warm-up. Baselines: the "
         "poller alone (no UI) / a minimal DataTable UI; ratio for the poller: dswatch / "
         "poller (what the UI adds), for the DataTable UI: DataTable / dswatch.",
     ]

@@ -467,3 +467,39 @@ async def test_details_show_hostile_server_text_literally(world: World) -> None:
             assert "\x1b" not in text and "\x07" not in text
         assert "evil" in title and "link" in title
         assert app.is_running  # the [@click=app.quit] was text, not an action
+
+
+async def test_a_flood_of_news_makes_one_toast_per_quiet_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    import tui.app
+    from tui.models import DatasetState
+    from tui.poller import PollUpdate
+
+    monkeypatch.setattr(tui.app, "NEWS_QUIET_SECONDS", 0.5)
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def batch(state: State, names: range) -> PollUpdate:
+        states = [
+            DatasetState(backend="b", id=f"id{i}", name=f"set{i}", state=state, polled_at=stamp)
+            for i in names
+        ]
+        return PollUpdate(states=states)
+
+    app = DswatchApp(None, config_path=None)
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.apply_update(batch(State.RUNNING, range(10)))
+        app.apply_update(batch(State.READY, range(1)))  # news, told at once
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["set0 is now ready"]
+        for _ in range(5):  # a flood while the last toast is fresh: nothing yet
+            app.apply_update(batch(State.READY, range(1, 10)))
+            app.apply_update(batch(State.RUNNING, range(5, 10)))
+            app.apply_update(batch(State.ERROR, range(9, 10)))
+        await pilot.pause()
+        assert len(app._notifications) == 1
+        await pilot.pause(0.7)  # the quiet spell is over: the news still true, in one toast
+        messages = [n.message for n in app._notifications]
+        assert messages[1:] == ["5 datasets changed: 4 ready, 1 error"]

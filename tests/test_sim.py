@@ -1082,6 +1082,12 @@ async def test_ten_thousand_datasets_in_one_status_call_and_churn() -> None:
         second = (await client.get(status_url([]))).json()
         assert set(first.values()) == {STARTED, COMPLETED}
         assert all(first[i] != second[i] for i in ids)  # every dataset changed
+        sim.set_churn("cognee", settles=False)  # busy: never seen done
+        first = (await client.get(status_url([]))).json()
+        clock.advance(1.0)
+        second = (await client.get(status_url([]))).json()
+        assert set(first.values()) == {STARTED, INITIATED}
+        assert all(first[i] != second[i] for i in ids)
 
 
 async def test_vl_bulk_and_churn() -> None:
@@ -1094,6 +1100,12 @@ async def test_vl_bulk_and_churn() -> None:
     clock.advance(1.0)
     after = [sim.vl.snapshot(sim.vl.datasets[i], sim.now()).status for i in ids]
     assert all(b != a for b, a in zip(before, after, strict=True))
+    sim.set_churn("vl", settles=False)  # busy: always INDEXING, a new progress each second
+    before = [sim.vl.snapshot(sim.vl.datasets[i], sim.now()) for i in ids]
+    clock.advance(1.0)
+    after = [sim.vl.snapshot(sim.vl.datasets[i], sim.now()) for i in ids]
+    assert {s.status for s in before + after} == {"INDEXING"}
+    assert all(b.progress != a.progress for b, a in zip(before, after, strict=True))
 
 
 # -- over a real socket -------------------------------------------------------------

@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from .backends.base import BackendError
@@ -32,7 +33,7 @@ from .config import (
     remove_datasets,
     secret_warnings,
 )
-from .engine import Engine, demo_engine, load_engine
+from .engine import Engine, demo_engine, load_engine, tune_gc
 from .history import History
 from .messages import DetailsFetched, PollerUpdated, RemoteListFetched
 from .models import DatasetState, Failure, State
@@ -55,6 +56,9 @@ NOTIFY_STATES = frozenset(
     {State.READY, State.PARTIAL, State.ERROR, State.NOT_FOUND, State.UNAUTHORIZED}
 )
 MAX_TOASTS_PER_BATCH = 3  # more than this become one summary toast
+# News arriving sooner than this after the last toast waits, and is told in one go:
+# a flood of changes makes one toast every few seconds, not one per poll batch.
+NEWS_QUIET_SECONDS = 3.0
 
 
 class DswatchApp(App[int]):
@@ -102,6 +106,8 @@ class DswatchApp(App[int]):
         self.last_poll: datetime | None = None
         self.problems_only = False
         self.filter_text = ""
+        self._news: dict[Key, DatasetState] = {}  # not told yet: the newest per dataset
+        self._news_timer: Timer | None = None  # running while toasts must wait
 
     # -- layout -------------------------------------------------------------
 
@@ -170,27 +176,30 @@ class DswatchApp(App[int]):
                         self.counts[old.state] -= 1
                     self.history.forget(key)
                     self.last_failures.pop(key, None)
+            states, counts, history = self.states, self.counts, self.history
+            last_poll = self.last_poll
             for state in update.states:
-                old = self.states.get(state.key)
+                key = (state.backend, state.id)
+                old = states.get(key)
                 if old is not None:
-                    self.counts[old.state] -= 1
+                    counts[old.state] -= 1
                     if (
-                        old.polled_at is not None
-                        and old.state != state.state
+                        old.state is not state.state
                         and state.state in NOTIFY_STATES
+                        and old.polled_at is not None
                     ):
                         news.append(state)
-                self.counts[state.state] += 1
-                self.states[state.key] = state
-                self.history.record(state)
+                counts[state.state] += 1
+                states[key] = state
+                history.record(state)
                 if state.failure is not None:
-                    self.last_failures[state.key] = state.failure.model_copy(
+                    self.last_failures[key] = state.failure.model_copy(
                         update={"at": state.polled_at}
                     )
-                if state.polled_at is not None and (
-                    self.last_poll is None or state.polled_at > self.last_poll
-                ):
-                    self.last_poll = state.polled_at
+                polled_at = state.polled_at
+                if polled_at is not None and (last_poll is None or polled_at > last_poll):
+                    last_poll = polled_at
+            self.last_poll = last_poll
             grid.apply(update.states)
             self.health.update(update.health)
             self.show_summary()
@@ -200,7 +209,22 @@ class DswatchApp(App[int]):
             screen.show_state()
 
     def announce(self, news: list[DatasetState]) -> None:
+        """Toast datasets that reached a state worth knowing (and ring, when enabled)."""
+        for state in news:
+            self._news[state.key] = state
+        if self._news and self._news_timer is None:
+            self._tell_news()
+
+    def _tell_news(self) -> None:
+        # Only what is still true: a dataset may have moved on (or gone) while it waited.
+        news = [
+            current
+            for key, told in self._news.items()
+            if (current := self.states.get(key)) is not None and current.state is told.state
+        ]
+        self._news.clear()
         if not news:
+            self._news_timer = None
             return
         if len(news) > MAX_TOASTS_PER_BATCH:
             by_state = Counter(s.state.value for s in news)
@@ -217,6 +241,12 @@ class DswatchApp(App[int]):
                 )
         if self.settings_bell:
             self.bell()
+        self._news_timer = self.set_timer(NEWS_QUIET_SECONDS, self._news_quiet_over)
+
+    def _news_quiet_over(self) -> None:
+        self._news_timer = None
+        if self._news:
+            self._tell_news()
 
     def show_summary(self) -> None:
         self.query_one(SummaryBar).show(
@@ -544,5 +574,6 @@ def run_dashboard(*, config_path: Path, demo: bool) -> int:
             error = exc
     warnings = secret_warnings(path) if path is not None else []
     app = DswatchApp(engine, config_path=path, config_error=error, warnings=warnings)
+    tune_gc()
     app.run()
     return app.return_code or 0

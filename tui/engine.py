@@ -5,6 +5,7 @@ Shared by the one-shot commands, the dashboard and the benchmarks; no Textual.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,3 +96,21 @@ def demo_engine(seed: int | None = None, **poller_options: object) -> Engine:
     config = demo_config(simulator)
     transport = httpx.ASGITransport(app=simulator.app)
     return build_engine(config, None, transport=transport, simulator=simulator, **poller_options)
+
+
+# Container allocations between two young-generation collections (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Garbage collection for a long watch: most objects die young, the rest never do.
+
+    Each poll replaces thousands of states, so the young generation fills (and is
+    collected) hundreds of times a second, and survivors trigger full collections
+    that walk everything alive. Everything alive at start (modules, Textual, the
+    config) is frozen out of those walks, and the young generation is collected
+    less often. benchmarks/README.md has the figures.
+    """
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)

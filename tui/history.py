@@ -25,9 +25,12 @@ class History:
         """Append when state or status differs from the last entry; True if appended."""
         if state.polled_at is None:
             return False  # placeholder before the first poll
-        entries = self._entries.setdefault(state.key, [])
-        if entries and (entries[-1].state, entries[-1].status) == (state.state, state.status):
-            return False
+        key = (state.backend, state.id)
+        entries = self._entries.get(key)
+        if entries is None:
+            entries = self._entries[key] = []
+        elif entries[-1].state is state.state and entries[-1].status == state.status:
+            return False  # the common case: polled again, nothing new
         entries.append(Transition(state.polled_at, state.state, state.status))
         del entries[:-MAX_ENTRIES]
         return True

@@ -124,8 +124,12 @@ _CARRIED_OVER = ("name", "status", "progress", "n_images", "n_videos", "n_object
 
 def changed_fields(old: DatasetState | None, new: DatasetState) -> frozenset[str]:
     if old is None:
-        return frozenset(VISIBLE_FIELDS)
+        return _ALL_VISIBLE
     return frozenset(f for f in VISIBLE_FIELDS if getattr(old, f) != getattr(new, f))
+
+
+_ALL_VISIBLE = frozenset(VISIBLE_FIELDS)
+_NOTHING: frozenset[str] = frozenset()
 
 
 def merge(
@@ -157,12 +161,20 @@ def merge(
         update.update(stale=False, stale_since=None, fetched_at=now)
         if previous is not None and observed.name is None:
             update["name"] = previous.name
-    changed = changed_fields(previous, observed.model_copy(update=update))
-    if previous is not None and not changed - {"stale"}:
-        update["changed_at"] = previous.changed_at  # same data, just polled again
+    if previous is None:
+        changed = _ALL_VISIBLE
     else:
-        update["changed_at"] = now
+        # What the merged state will hold, compared field by field without building
+        # it twice: this runs for every dataset on every poll.
+        changed = frozenset(
+            f for f in VISIBLE_FIELDS if getattr(previous, f) != update.get(f, getattr(observed, f))
+        )
+    same_data = previous is not None and changed <= _STALE_ONLY
+    update["changed_at"] = previous.changed_at if same_data else now  # type: ignore[union-attr]
     return observed.model_copy(update=update), changed
+
+
+_STALE_ONLY = frozenset({"stale"})
 
 
 def utcnow() -> datetime:

@@ -473,9 +473,13 @@ class Poller:
     # -- batching results for the sink ---------------------------------------
 
     def publish(self, state: DatasetState, changed: frozenset[str]) -> None:
-        self._outbox.states.append(state)
-        self._outbox.changed[state.key] = self._outbox.changed.get(state.key, frozenset()) | changed
-        self._schedule_flush()
+        outbox = self._outbox
+        outbox.states.append(state)
+        key = (state.backend, state.id)
+        before = outbox.changed.get(key)
+        outbox.changed[key] = changed if before is None else before | changed
+        if self._flush_handle is None:
+            self._schedule_flush()
 
     def publish_health(self, health: BackendHealth) -> None:
         self._outbox.health[health.backend] = health
@@ -493,10 +497,9 @@ class Poller:
         if self._sink is None:
             return
         # Several polls of one dataset in a batch: keep the newest.
-        latest: dict[Key, DatasetState] = {}
-        for state in update.states:
-            latest[state.key] = state
-        update.states = [s for k, s in latest.items() if k in self.states]
+        latest = {(state.backend, state.id): state for state in update.states}
+        states = self.states
+        update.states = [s for k, s in latest.items() if k in states]
         outcome = self._sink(update)
         if asyncio.iscoroutine(outcome):
             task = asyncio.ensure_future(outcome)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import shlex
@@ -63,6 +64,7 @@ _MAX_ROTATING = 8
 _MIN_SECRET_LENGTH = 6
 
 
+@functools.lru_cache(maxsize=65_536)  # every poll asks again about the same keys (IDs)
 def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY_RE.search(key.replace("-", "_")))
 
@@ -78,6 +80,7 @@ class Redactor:
     def __init__(self) -> None:
         self._static: set[str] = set()
         self._rotating: OrderedDict[str, None] = OrderedDict()
+        self._longest_first: tuple[str, ...] = ()  # every secret; see text()
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._static) + len(self._rotating)} secrets)"
@@ -87,31 +90,47 @@ class Redactor:
             return
         if not rotating:
             self._static.add(value)
-            return
-        self._rotating[value] = None
-        self._rotating.move_to_end(value)
-        while len(self._rotating) > _MAX_ROTATING:
-            self._rotating.popitem(last=False)
+        else:
+            self._rotating[value] = None
+            self._rotating.move_to_end(value)
+            while len(self._rotating) > _MAX_ROTATING:
+                self._rotating.popitem(last=False)
+        # Longest first, so a secret that contains another is masked whole.
+        secrets = (*self._static, *self._rotating)
+        self._longest_first = tuple(sorted(secrets, key=len, reverse=True))
 
     def text(self, text: str) -> str:
-        # Longest first, so a secret that contains another is masked whole.
-        for secret in sorted((*self._static, *self._rotating), key=len, reverse=True):
+        for secret in self._longest_first:
             if secret in text:
                 text = text.replace(secret, MASK)
         return text
 
     def json(self, value: Any) -> Any:
-        """A copy of parsed JSON with credential-looking keys and known secrets masked."""
-        if isinstance(value, dict):
-            return {
-                key: MASK if isinstance(key, str) and is_secret_key(key) else self.json(item)
-                for key, item in value.items()
-            }
-        if isinstance(value, list):
-            return [self.json(item) for item in value]
+        """Parsed JSON with credential-looking keys and known secrets masked.
+
+        Only what changes is copied: this walks every poll's whole answer, which
+        mostly holds nothing to mask, and is then returned as it came.
+        """
         if isinstance(value, str):
-            return self.text(value)
+            return self.text(value) if self._longest_first else value
+        if isinstance(value, dict):
+            for key, item in value.items():
+                masked = MASK if isinstance(key, str) and is_secret_key(key) else self.json(item)
+                if masked is not item:
+                    return self._masked_dict(value)
+            return value
+        if isinstance(value, list):
+            for item in value:
+                if self.json(item) is not item:
+                    return [self.json(item) for item in value]
+            return value
         return value
+
+    def _masked_dict(self, value: dict[Any, Any]) -> dict[Any, Any]:
+        return {
+            key: MASK if isinstance(key, str) and is_secret_key(key) else self.json(item)
+            for key, item in value.items()
+        }
 
 
 class CredentialsError(Exception):

@@ -391,7 +391,7 @@ def classify_exception(exc: BaseException, host: str, timeout: float) -> Failure
 
 async def get_json(
     client: httpx.AsyncClient,
-    url: str,
+    url: str | httpx.URL,
     params: Any = None,
     *,
     timeout: float,
@@ -439,7 +439,7 @@ class JsonApi:
     def __repr__(self) -> str:
         return f"JsonApi(timeout={self.timeout:g})"
 
-    async def get(self, url: str, params: Any = None) -> JsonAnswer | RequestFailure:
+    async def get(self, url: str | httpx.URL, params: Any = None) -> JsonAnswer | RequestFailure:
         async with self._slots:
             return await get_json(
                 self.client, url, params, timeout=self.timeout, redactor=self.redactor

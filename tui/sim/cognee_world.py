@@ -171,7 +171,10 @@ class CogneeWorld:
         self.owner_id = random_uuid(rng)
         self.owner_email = owner_email
         self.vocabulary: Vocabulary = "server"
-        self.churn = False  # every dataset's every pipeline flips STARTED/COMPLETED each second
+        # Benchmarks: every dataset's every pipeline flips each second, STARTED/COMPLETED
+        # (churn_settles: a reader may see it done) or STARTED/INITIATED (always busy).
+        self.churn = False
+        self.churn_settles = True
         # Runs started by POST /cognify with runInBackground: how long, how often they fail.
         self.cognify_seconds = 20.0
         self.cognify_error_rate = 0.25
@@ -312,7 +315,9 @@ class CogneeWorld:
         """The server-vocabulary status of the latest run, None when there is none."""
         if self.churn:
             flip = unit_hash(dataset.id, "churn") < 0.5
-            return STARTED if (math.floor(now) + flip) % 2 == 0 else COMPLETED
+            if (math.floor(now) + flip) % 2 == 0:
+                return STARTED
+            return COMPLETED if self.churn_settles else INITIATED
         if pipeline in dataset.pins:
             return dataset.pins[pipeline]
         run = dataset.latest_run(pipeline, now)

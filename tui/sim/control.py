@@ -11,7 +11,7 @@ Every route answers JSON; a bad request is 400 {"detail": "..."}.
     POST /_sim/faults                {"backend": "vl"|"cognee"|"*", <knob>: value, ...}
     POST /_sim/faults/clear          {"backend": ...}
     POST /_sim/config                {<Simulator.configure knob>: value, ...}
-    POST /_sim/churn                 {"backend": ..., "on": true}
+    POST /_sim/churn                 {"backend": ..., "on": true, "settles": true}
     POST /_sim/vl/datasets           {"name", "status", "progress", "fields": {}} -> {"id"}
                                      or {"count": N, "status": "READY"} -> {"ids"}
     POST /_sim/vl/status             {"id", "status", "fields": {}}
@@ -67,7 +67,8 @@ def control_app(sim: Simulator) -> Starlette:
         return sim.config_json()
 
     def churn(body: dict[str, Any]) -> Any:
-        sim.set_churn(body.get("backend", "cognee"), bool(body.get("on", True)))
+        settles = bool(body.get("settles", True))
+        sim.set_churn(body.get("backend", "cognee"), bool(body.get("on", True)), settles=settles)
         return sim.config_json()
 
     def vl_datasets(body: dict[str, Any]) -> Any:
@@ -183,8 +184,8 @@ class SimControl:
     def configure(self, **knobs: Any) -> None:
         self._post("/config", knobs)
 
-    def set_churn(self, backend: str, on: bool = True) -> None:
-        self._post("/churn", {"backend": backend, "on": on})
+    def set_churn(self, backend: str, on: bool = True, *, settles: bool = True) -> None:
+        self._post("/churn", {"backend": backend, "on": on, "settles": settles})
 
     def add_vl_datasets(self, count: int, *, status: str | None = "READY") -> list[str]:
         return list(self._post("/vl/datasets", {"count": count, "status": status})["ids"])

@@ -222,13 +222,17 @@ class Simulator:
         for name in self._backends(backend):
             self.faults[name] = Faults()
 
-    def set_churn(self, backend: Literal["vl", "cognee", "*"], on: bool = True) -> None:
-        """Every dataset of the backend changes status every second (benchmarks)."""
+    def set_churn(
+        self, backend: Literal["vl", "cognee", "*"], on: bool = True, *, settles: bool = True
+    ) -> None:
+        """Every dataset of the backend changes status every second (benchmarks).
+
+        `settles`: every other second it shows as done (READY / COMPLETED), so a
+        client may poll it at its settled pace; otherwise it stays busy.
+        """
         for name in self._backends(backend):
-            if name == "vl":
-                self.vl.churn = on
-            else:
-                self.cognee.churn = on
+            world = self.vl if name == "vl" else self.cognee
+            world.churn, world.churn_settles = on, settles
 
     def configure(
         self,
@@ -272,8 +276,10 @@ class Simulator:
             "vl_unknown_status_rate": self.vl.unknown_status_rate,
             "vl_status_fields": self.vl.status_fields,
             "vl_churn": self.vl.churn,
+            "vl_churn_settles": self.vl.churn_settles,
             "cognee_vocabulary": self.cognee.vocabulary,
             "cognee_churn": self.cognee.churn,
+            "cognee_churn_settles": self.cognee.churn_settles,
             "cognify_seconds": self.cognee.cognify_seconds,
             "cognify_error_rate": self.cognee.cognify_error_rate,
         }

@@ -249,7 +249,10 @@ class VlWorld:
         # with legacy values (older servers); "future": status_new renamed to
         # `status` (announced).
         self.status_fields: StatusFields = "both"
-        self.churn = False  # every dataset flips INDEXING/READY each second
+        # Benchmarks: every dataset changes each second, INDEXING/READY (churn_settles)
+        # or INDEXING with a new progress (always busy).
+        self.churn = False
+        self.churn_settles = True
 
     # -- creation -----------------------------------------------------------
 
@@ -308,7 +311,7 @@ class VlWorld:
     def snapshot(self, dataset: VlDataset, now: float) -> VlSnapshot:
         if self.churn:
             phase = unit_hash(dataset.id, "churn")
-            if (math.floor(now) + (phase < 0.5)) % 2 == 0:
+            if not self.churn_settles or (math.floor(now) + (phase < 0.5)) % 2 == 0:
                 progress = int((now * 7 + phase * 100) % 100)
                 return VlSnapshot(INDEXING, progress, INDEXING, 100, None, math.floor(now))
             return VlSnapshot(READY, 100, READY, 100, None, math.floor(now))

@@ -54,8 +54,17 @@ from .cells import (
 FLASH_SECONDS = 2.0  # how long a changed cell stays highlighted
 AGE_TICK_SECONDS = 1.0
 _UPDATED_INDEX = COLUMN_KEYS.index("updated")
-# Columns whose width follows the data, up to their max_width (see Row.sized_texts).
-_SIZED_BY_DATA = tuple(COLUMN_KEYS.index(key) for key in ("backend", "name", "status", "pipelines"))
+# Columns whose width follows the data, up to their max_width: index -> Row attribute.
+_SIZED_BY_DATA = {
+    COLUMN_KEYS.index(column): attribute
+    for column, attribute in (
+        ("backend", "backend"),
+        ("name", "name"),
+        ("status", "status"),
+        ("pipelines", "pipes"),
+    )
+}
+_SIZED_COLUMNS = frozenset(_SIZED_BY_DATA)
 _STATUS_COLUMN = COLUMN_KEYS.index("status")
 # The per-row caches are bounded: a long scroll through 20,000 rows must not
 # keep 20,000 Strips alive. A screen is < 100 lines, so this is plenty.
@@ -221,6 +230,7 @@ class DatasetGrid(ScrollView, can_focus=True):
                 row = rows[key] = Row(key, state)
                 self._all.append(row)
                 reorder = True
+                sized: Iterable[int] = _SIZED_BY_DATA
             elif row.state is state:
                 continue
             else:
@@ -233,14 +243,18 @@ class DatasetGrid(ScrollView, can_focus=True):
                 self._lines.discard(key)
                 if match is not None and (key in self._hidden) == match(row):
                     reorder = True
+                sized = changed & _SIZED_COLUMNS
             order = (sort_value(row), row.tie)
             if order != row.order:
                 row.order = order
                 reorder = True
             touched.append(key)
-            for index, text in zip(_SIZED_BY_DATA, row.sized_texts(), strict=True):
-                # Most texts are ASCII and fit: skip measuring those.
-                if len(text) > widths[index] or not text.isascii():
+            for index in sized:
+                text = getattr(row, _SIZED_BY_DATA[index])
+                # Most texts fit: skip measuring those (sanitized ASCII is a cell per
+                # character, any other character at most two).
+                width = widths[index]
+                if len(text) > width or (2 * len(text) > width and not text.isascii()):
                     widened = self._widen(index, text) or widened
         if widened:
             self._layout_columns()
