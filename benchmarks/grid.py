@@ -24,6 +24,8 @@ rows never drawn -> frame); CPU % over --seconds idle, with ages under a
 minute (the 1 s age tick repaints visible age cells) and over a minute;
 CPU % with one 10% batch per second; peak RSS of the process once the
 N rows are shown (before the later steps build extra copies of the data).
+Both widgets run with the garbage collection settings of `dswatch`
+(`tui.engine.tune_gc`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from _common import HERE, PYTHON, Row, median, missed, ms, pct, print_table, tim
 from _datatable_grid import DataTableGrid
 from textual.app import App, ComposeResult
 
+from tui.engine import tune_gc
 from tui.models import DatasetState, State
 from tui.widgets import grid as grid_module
 from tui.widgets.grid import DatasetGrid
@@ -78,6 +81,12 @@ METRICS: list[tuple[str, str]] = [
     ("rss", "peak RSS (N rows shown)"),
 ]
 CPU_METRICS = {"idle_cpu", "idle_cpu_old", "churn_cpu"}
+# Metrics whose work grows with N by definition: (metric, label, share of rows touched).
+PER_ROW: list[tuple[str, str, float]] = [
+    ("first_screen", "first full screen", 1.0),
+    ("batch_10", "10% batch -> frame", 0.1),
+    ("batch_100", "100% batch -> frame", 1.0),
+]
 
 
 # ---------------------------------------------------------------- data
@@ -339,6 +348,7 @@ def main() -> int:
     repeat = args.repeat or (1 if args.quick else 3)
     settle = args.settle if args.settle is not None else (0.1 if args.quick else FLASH_SECONDS + 1)
     if args.child:
+        tune_gc()  # the garbage collection settings `dswatch` runs with, for both widgets
         result = asyncio.run(measure(args.child, sizes[0], seconds, repeat, settle))
         print(json.dumps(result))
         return 0
@@ -403,6 +413,18 @@ def main() -> int:
                     f"{growth:.2f}×",
                     "≤ 2×",
                     growth <= 2.0,
+                )
+            )
+        # What the growth is made of: work per row, which is what must not grow.
+        for metric, label, share in PER_ROW:
+            at_target = value("dswatch", target_n, metric) / (target_n * share)
+            at_big = value("dswatch", big, metric) / (big * share)
+            rows.append(
+                Row(
+                    f"{label}, per row",
+                    f"{at_target * 1e6:.1f} µs -> {at_big * 1e6:.1f} µs",
+                    "-",
+                    f"{at_big / at_target:.2f}×" if at_target > 0 else "-",
                 )
             )
         print_table(f"Grid scaling: DatasetGrid at N={target_n:,} -> N={big:,}", rows)
