@@ -109,7 +109,9 @@ def tune_gc() -> None:
     collected) hundreds of times a second, and survivors trigger full collections
     that walk everything alive. Everything alive at start (modules, Textual, the
     config) is frozen out of those walks, and the young generation is collected
-    less often. benchmarks/README.md has the figures.
+    less often. benchmarks/README.md has the figures. (Frozen objects are still
+    freed when nothing refers to them; only a cycle among them, e.g. of an engine
+    replaced after a config reload, is kept.)
     """
     gc.freeze()
     _, middle, old = gc.get_threshold()
