@@ -629,3 +629,35 @@ async def test_header_and_rows_scroll_sideways_together(
     assert cell_len(grid.render_line(1).text) == grid.size.width
     await pilot.click(DatasetGrid, offset=(6, 0))  # "images", as scrolled
     assert grid.sort_column == "images"
+
+
+async def test_rows_changed_off_screen_are_drawn_as_they_are_now(
+    host: Host, grid: DatasetGrid, pilot: Pilot[None]
+) -> None:
+    grid.apply([ds(i, status="INDEXING", progress=10) for i in range(200)])
+    await pilot.pause()
+    key = ("vl", "id-150")
+    grid.apply([ds(150, status="INDEXING", progress=10)])  # polled again: nothing new
+    grid.apply([ds(150, status="PARTIAL INDEX", progress=10)])
+    grid.apply([ds(150, status="PARTIAL INDEX " + "x" * 20, progress=60, name="set 150 renamed")])
+    assert grid._widths[COLUMN_KEYS.index("status")] == 28  # widened while off screen
+    grid.select(key)
+    grid.select(("vl", "id-149"))  # still on screen; the cursor style off id-150's line
+    await pilot.pause()
+    assert grid.visible_keys().index(key) >= grid.scroll_offset.y  # scrolled to it
+    line = row_line(grid, key)
+    assert "set 150 renamed" in line and "PARTIAL INDEX xxxx" in line and "60%" in line
+    changed = grid.get_component_rich_style("datasetgrid--changed").bgcolor
+    y = grid.visible_keys().index(key) - grid.scroll_offset.y + 1
+    flashed = {
+        s.text.strip() for s in grid.render_line(y) if s.style and s.style.bgcolor == changed
+    }
+    # Everything that differs from what the row showed before its changes began.
+    assert {"set 150 renamed", "██████      60%"} <= flashed
+    assert any(text.startswith("PARTIAL INDEX") for text in flashed)
+    host.clock.now += 2.0
+    grid._expire_flashes()
+    await pilot.pause()
+    assert not [s for s in grid.render_line(y) if s.style and s.style.bgcolor == changed]
+    grid.apply([ds(150, status="PARTIAL INDEX " + "x" * 20, progress=60, name="set 150 renamed")])
+    assert not [s for s in grid.render_line(y) if s.style and s.style.bgcolor == changed]

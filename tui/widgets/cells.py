@@ -287,64 +287,98 @@ def _natural(text: str) -> str:
 
 
 class Row:
-    """One dataset plus what sorting, filtering and sizing need (set once per update).
+    """One dataset plus what sorting, filtering and sizing need.
 
-    The cell texts themselves are formatted only when the row is drawn.
+    An update only swaps the state (and redoes the name's sort key when the name
+    changed): the texts below are worked out when something asks for them, so a
+    poll that changes thousands of rows off screen costs little per row.
     """
 
     __slots__ = (
+        "_fetched_ts",
+        "_pipes",
+        "_stale_ts",
+        "_status",
+        "_texts_of",
+        "_times_of",
         "ages",
         "backend",
-        "fetched_ts",
-        "flash",
+        "flash_base",
         "haystack",
         "key",
         "name",
         "order",
-        "pipes",
         "sort_name",
-        "stale_ts",
         "state",
-        "status",
         "tie",
     )
 
     def __init__(self, key: Key, state: DatasetState) -> None:
         self.key = key
-        self.flash: frozenset[int] = frozenset()  # column indexes highlighted as changed
-        self.ages: tuple[str, str] = ("", "")  # age texts in the cached line
-        self.order: tuple[Any, str] | None = None  # (sort value, tie)
         self.state = state
+        # The state before the changes still highlighted; None: nothing highlighted.
+        self.flash_base: DatasetState | None = None
+        self.ages: tuple[str, str] = ("", "")  # age texts in the cached line
         self.backend = backend_text(state)
+        self._texts_of: DatasetState | None = None  # the state _status/_pipes are of
+        self._times_of: DatasetState | None = None  # the state the timestamps are of
         self._set_name(state)
-        self.status = status_text(state)
-        self.pipes = format_pipelines(state.pipelines)
-        self._set_times(state)
 
     def set(self, state: DatasetState) -> None:
-        """Take a newer state of the same dataset; only what it changed is redone."""
+        """Take a newer state of the same dataset."""
         old, self.state = self.state, state
-        # Most polls change a status or a time, rarely the name: each update skips
-        # the rest (this runs for every dataset on every poll).
         if state.name != old.name:
             self._set_name(state)
-        if state.status != old.status:
-            self.status = status_text(state)
+        elif state.status != old.status:
             self.haystack = None
-        if state.pipelines != old.pipelines:
-            self.pipes = format_pipelines(state.pipelines)
-        self._set_times(state)
 
     def _set_name(self, state: DatasetState) -> None:
         self.name = name_text(state)
         # One string, not a tuple: 20,000 string comparisons sort ~2x faster.
         self.sort_name = _natural(self.name)
         self.tie = f"{self.backend.casefold()}\0{self.sort_name}\0{state.id}"
+        self.order: tuple[Any, str] | None = None  # (sort value, tie), set by the grid
         self.haystack: str | None = None  # built on the first filter that needs it
 
-    def _set_times(self, state: DatasetState) -> None:
-        self.fetched_ts = state.fetched_at.timestamp() if state.fetched_at else None
-        self.stale_ts = state.stale_since.timestamp() if state.stale_since else None
+    @property
+    def status(self) -> str:
+        if self._texts_of is not self.state:
+            self._set_texts()
+        return self._status
+
+    @property
+    def pipes(self) -> str:
+        if self._texts_of is not self.state:
+            self._set_texts()
+        return self._pipes
+
+    def _set_texts(self) -> None:
+        state = self._texts_of = self.state
+        self._status = status_text(state)
+        self._pipes = format_pipelines(state.pipelines)
+
+    @property
+    def fetched_ts(self) -> float | None:
+        if self._times_of is not self.state:
+            self._set_times()
+        return self._fetched_ts
+
+    @property
+    def stale_ts(self) -> float | None:
+        if self._times_of is not self.state:
+            self._set_times()
+        return self._stale_ts
+
+    def _set_times(self) -> None:
+        state = self._times_of = self.state
+        self._fetched_ts = state.fetched_at.timestamp() if state.fetched_at else None
+        self._stale_ts = state.stale_since.timestamp() if state.stale_since else None
+
+    @property
+    def flash(self) -> frozenset[int]:
+        """Columns (indexes into COLUMNS) highlighted as changed."""
+        base = self.flash_base
+        return _NO_COLUMNS if base is None else changed_columns(base, self.state)
 
     def search_text(self) -> str:
         if self.haystack is None:
@@ -352,6 +386,9 @@ class Row:
             fields = (self.name, self.state.id, self.backend, self.status)
             self.haystack = "\n".join(fields).casefold()
         return self.haystack
+
+
+_NO_COLUMNS: frozenset[int] = frozenset()
 
 
 def _count(field: str) -> Callable[[Row], int]:

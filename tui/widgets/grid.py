@@ -43,7 +43,6 @@ from .cells import (
     Row,
     RowFilter,
     age_cells,
-    changed_columns,
     fit_widths,
     layout_cell,
     shorten_status,
@@ -64,8 +63,9 @@ _SIZED_BY_DATA = {
         ("pipelines", "pipes"),
     )
 }
-_SIZED_COLUMNS = frozenset(_SIZED_BY_DATA)
+_NAME_COLUMN = COLUMN_KEYS.index("name")
 _STATUS_COLUMN = COLUMN_KEYS.index("status")
+_PIPELINES_COLUMN = COLUMN_KEYS.index("pipelines")
 # The per-row caches are bounded: a long scroll through 20,000 rows must not
 # keep 20,000 Strips alive. A screen is < 100 lines, so this is plenty.
 _CACHE_ROWS = 1024
@@ -181,8 +181,13 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._header: Strip | None = None
         # Row without its ages (segments), and the full line; see module docstring.
-        self._static: LRUCache[Key, list[Segment]] = LRUCache(_CACHE_ROWS)
-        self._lines: LRUCache[Key, Strip] = LRUCache(_CACHE_ROWS)
+        # Each with the state and highlight base it was drawn for (see _row_strip).
+        self._static: LRUCache[Key, tuple[DatasetState, DatasetState | None, list[Segment]]] = (
+            LRUCache(_CACHE_ROWS)
+        )
+        self._lines: LRUCache[Key, tuple[DatasetState, DatasetState | None, Strip]] = LRUCache(
+            _CACHE_ROWS
+        )
         self._flash_until: dict[Key, float] = {}
         self._flash_timer: Timer | None = None
 
@@ -221,6 +226,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         rows, widths = self._rows, self._widths
         sort_value = SORT_VALUE[self.sort_column]
         match = self._filter.matches if self._filter else None
+        flash_until, flash_end = self._flash_until, now + FLASH_SECONDS
         touched: list[Key] = []
         reorder = widened = False
         for state in states:
@@ -230,32 +236,38 @@ class DatasetGrid(ScrollView, can_focus=True):
                 row = rows[key] = Row(key, state)
                 self._all.append(row)
                 reorder = True
-                sized: Iterable[int] = _SIZED_BY_DATA
+                for index, attribute in _SIZED_BY_DATA.items():
+                    widened = self._fit(index, getattr(row, attribute)) or widened
             elif row.state is state:
                 continue
             else:
-                changed = changed_columns(row.state, state)
+                # Kept cheap: thousands of rows change per poll, most of them off
+                # screen. Texts and highlights are worked out when a row is drawn.
+                old = row.state
                 row.set(state)
-                if changed:
-                    row.flash |= changed
-                    self._flash_until[key] = now + FLASH_SECONDS
-                self._static.discard(key)
-                self._lines.discard(key)
+                if row.flash_base is None:
+                    row.flash_base = old
+                flash_until[key] = flash_end
                 if match is not None and (key in self._hidden) == match(row):
                     reorder = True
-                sized = changed & _SIZED_COLUMNS
-            order = (sort_value(row), row.tie)
-            if order != row.order:
-                row.order = order
+                # Widths: only texts that changed, and only those that may not fit.
+                status = state.status
+                if (
+                    status is not None
+                    and status != old.status
+                    and (len(status) > widths[_STATUS_COLUMN] or not status.isascii())
+                ):
+                    widened = self._fit(_STATUS_COLUMN, row.status) or widened
+                if state.pipelines != old.pipelines:
+                    widened = self._fit(_PIPELINES_COLUMN, row.pipes) or widened
+                if state.name != old.name:
+                    widened = self._fit(_NAME_COLUMN, row.name) or widened
+            order = row.order
+            value = sort_value(row)
+            if order is None or value != order[0]:
+                row.order = (value, row.tie)
                 reorder = True
             touched.append(key)
-            for index in sized:
-                text = getattr(row, _SIZED_BY_DATA[index])
-                # Most texts fit: skip measuring those (sanitized ASCII is a cell per
-                # character, any other character at most two).
-                width = widths[index]
-                if len(text) > width or (2 * len(text) > width and not text.isascii()):
-                    widened = self._widen(index, text) or widened
         if widened:
             self._layout_columns()
             self._invalidate()
@@ -384,6 +396,15 @@ class DatasetGrid(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------ columns
 
+    def _fit(self, index: int, text: str) -> bool:
+        """Widen column `index` for `text` if it needs it; True when it did."""
+        width = self._widths[index]
+        # Most texts fit: skip measuring those (sanitized ASCII is a cell per
+        # character, any other character at most two).
+        if len(text) > width or (2 * len(text) > width and not text.isascii()):
+            return self._widen(index, text)
+        return False
+
     def _widen(self, index: int, text: str) -> bool:
         # Sanitized ASCII is one cell per character.
         need = min(len(text) if text.isascii() else cell_len(text), COLUMNS[index].max_width)
@@ -451,28 +472,35 @@ class DatasetGrid(ScrollView, can_focus=True):
         return self._header
 
     def _row_strip(self, key: Key) -> Strip:
-        line = self._lines.get(key)
-        if line is not None:
-            return line
+        # Cached lines are checked against the state and highlight they were drawn
+        # for: an update need not find and drop them.
         row = self._rows[key]
+        state, base = row.state, row.flash_base
+        line = self._lines.get(key)
+        if line is not None and line[0] is state and line[1] is base:
+            return line[2]
+        flash = row.flash
         static = self._static.get(key)
-        if static is None:
-            cells = zip(static_cells(row.state), static_styles(row.state), strict=True)
-            static = self._static[key] = self._segments(row, cells, 0)
-        row.ages = age_cells(row.fetched_ts, row.state.stale, row.stale_ts, self.clock())
-        ages = self._segments(row, zip(row.ages, ("dim", "stale"), strict=True), STATIC_COLUMNS)
-        line = self._lines[key] = Strip([*static, *ages], self._total_width)
-        return line
+        if static is None or static[0] is not state or static[1] is not base:
+            cells = zip(static_cells(state), static_styles(state), strict=True)
+            static = self._static[key] = (state, base, self._segments(cells, 0, flash))
+        row.ages = age_cells(row.fetched_ts, state.stale, row.stale_ts, self.clock())
+        ages = self._segments(zip(row.ages, ("dim", "stale"), strict=True), STATIC_COLUMNS, flash)
+        strip = Strip([*static[2], *ages], self._total_width)
+        self._lines[key] = (state, base, strip)
+        return strip
 
-    def _segments(self, row: Row, cells: Iterable[tuple[str, str]], first: int) -> list[Segment]:
+    def _segments(
+        self, cells: Iterable[tuple[str, str]], first: int, flash: frozenset[int]
+    ) -> list[Segment]:
         gap = Segment(" ", self._style(""))
         # A changed cell keeps its colour and gets the "changed" background.
-        flash = Style(bgcolor=self._style("changed").bgcolor) if row.flash else None
+        changed = Style(bgcolor=self._style("changed").bgcolor) if flash else None
         segments = [gap] if first == 0 else []
         for index, (text, style_name) in enumerate(cells, first):
             style = self._style(style_name)
-            if flash is not None and index in row.flash:
-                style += flash
+            if changed is not None and index in flash:
+                style += changed
             column, width = COLUMNS[index], self._shown[index]
             if index == _STATUS_COLUMN:
                 text = shorten_status(text, width)
@@ -541,9 +569,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         expired = [key for key, until in self._flash_until.items() if until <= now]
         for key in expired:
             del self._flash_until[key]
-            self._rows[key].flash = frozenset()
-            self._static.discard(key)
-            self._lines.discard(key)
+            self._rows[key].flash_base = None  # cached lines of it are out of date now
         self._refresh_keys(expired)
         if self._flash_until:
             delay = min(self._flash_until.values()) - now
