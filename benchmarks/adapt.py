@@ -1,6 +1,6 @@
 """Polling cost adapts: N settled (READY) datasets cost N / settled_interval requests/s.
 
-    /work/.venv/bin/python benchmarks/adapt.py [--runs 3] [--settled 5] [--quick]
+    .venv/bin/python benchmarks/adapt.py [--runs 3] [--settled 5] [--quick]
 
 dswatch's poller runs (`Poller.run`) over N READY Visual Layer datasets with
 settled_interval S. After the first sweep has answered for every dataset,

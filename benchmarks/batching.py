@@ -1,6 +1,6 @@
 """Batching: one full poll of N Cognee datasets, counted in HTTP requests.
 
-    /work/.venv/bin/python benchmarks/batching.py [--runs 3] [--latency 0.02] [--quick]
+    .venv/bin/python benchmarks/batching.py [--runs 3] [--latency 0.02] [--quick]
 
 dswatch: `Poller.poll_all_once()` of an engine built from a config; the
 Cognee backend asks for up to 100 datasets per `GET /api/v1/datasets/status`

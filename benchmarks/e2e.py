@@ -1,6 +1,6 @@
 """End to end: `dswatch` in a real terminal (tmux, 200x60) over N churning Cognee datasets.
 
-    /work/.venv/bin/python benchmarks/e2e.py [--runs 1] [--seconds 30] [--quick]
+    .venv/bin/python benchmarks/e2e.py [--runs 1] [--seconds 30] [--quick]
 
 The simulator runs in its own process with N Cognee datasets whose every
 pipeline changes status each second, STARTED <-> INITIATED: every dataset is

@@ -1,6 +1,6 @@
 """Grid: the dashboard's DatasetGrid headless at 200x60, against a stock-DataTable equivalent.
 
-    /work/.venv/bin/python benchmarks/grid.py [--rows 1000 5000 20000] [--runs 1] [--quick]
+    .venv/bin/python benchmarks/grid.py [--rows 1000 5000 20000] [--runs 1] [--quick]
 
 Each (widget, N, run) is measured in a fresh subprocess (clean peak RSS):
 `App.run_test(size=(200, 60))` with the widget alone, TEXTUAL_COLOR_SYSTEM=

@@ -1,6 +1,6 @@
 """Measure DatasetGrid: first screen, a 10% batch, full repaint, idle and churn CPU.
 
-    /work/.venv/bin/python benchmarks/grid_probe.py [--rows 5000 20000] [--seconds 10]
+    .venv/bin/python benchmarks/grid_probe.py [--rows 5000 20000] [--seconds 10]
 
 Headless `run_test` at 200x60. Headless Textual skips encoding frames for the
 terminal, so this probe wraps `App._display` to encode every frame too (the

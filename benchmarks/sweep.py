@@ -1,6 +1,6 @@
 """Sweep: one full poll of N Visual Layer datasets (all READY: one request each).
 
-    /work/.venv/bin/python benchmarks/sweep.py [--runs 3] [--latency 0.02] [--quick]
+    .venv/bin/python benchmarks/sweep.py [--runs 3] [--latency 0.02] [--quick]
 
 dswatch: `Poller.poll_all_once()` of an engine built from a config (the path
 `dswatch status` takes), keep-alive httpx pool of `max_concurrency`.
