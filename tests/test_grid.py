@@ -661,3 +661,14 @@ async def test_rows_changed_off_screen_are_drawn_as_they_are_now(
     assert not [s for s in grid.render_line(y) if s.style and s.style.bgcolor == changed]
     grid.apply([ds(150, status="PARTIAL INDEX " + "x" * 20, progress=60, name="set 150 renamed")])
     assert not [s for s in grid.render_line(y) if s.style and s.style.bgcolor == changed]
+
+
+async def test_a_poll_that_brings_nothing_new_highlights_nothing(grid: DatasetGrid) -> None:
+    grid.apply([ds(1, changed_at=T0)])
+    # Polled again: newer fetched_at, and the poller kept changed_at (no visible change).
+    grid.apply([ds(1, changed_at=T0, fetched_at=T0 + timedelta(seconds=5))])
+    assert grid._flash_timer is None and not grid._flash_until
+    later = T0 + timedelta(seconds=10)
+    grid.apply([ds(1, status="INDEXING", changed_at=later, fetched_at=later)])
+    assert grid._flash_timer is not None
+    assert grid._rows[("vl", "id-001")].flash == frozenset({COLUMN_KEYS.index("status")})

@@ -16,6 +16,7 @@ cells.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
@@ -188,7 +189,9 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._lines: LRUCache[Key, tuple[DatasetState, DatasetState | None, Strip]] = LRUCache(
             _CACHE_ROWS
         )
-        self._flash_until: dict[Key, float] = {}
+        self._flash_until: dict[Key, float] = {}  # highlighted rows: until when
+        # The same, one entry per batch in time order: expiring reads only what is due.
+        self._flash_queue: deque[tuple[float, list[Key]]] = deque()
         self._flash_timer: Timer | None = None
 
     # ------------------------------------------------------------------ API
@@ -228,6 +231,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         match = self._filter.matches if self._filter else None
         flash_until, flash_end = self._flash_until, now + FLASH_SECONDS
         touched: list[Key] = []
+        flashed: list[Key] = []
         reorder = widened = False
         for state in states:
             key = (state.backend, state.id)
@@ -245,9 +249,12 @@ class DatasetGrid(ScrollView, can_focus=True):
                 # screen. Texts and highlights are worked out when a row is drawn.
                 old = row.state
                 row.set(state)
-                if row.flash_base is None:
-                    row.flash_base = old
-                flash_until[key] = flash_end
+                # The poller keeps changed_at when a poll brought nothing new to show.
+                if state.changed_at is None or state.changed_at != old.changed_at:
+                    if row.flash_base is None:
+                        row.flash_base = old
+                    flash_until[key] = flash_end
+                    flashed.append(key)
                 if match is not None and (key in self._hidden) == match(row):
                     reorder = True
                 # Widths: only texts that changed, and only those that may not fit.
@@ -275,8 +282,10 @@ class DatasetGrid(ScrollView, can_focus=True):
             self._reorder(touched)
         elif not widened:
             self._refresh_keys(touched)
-        if self._flash_until and self._flash_timer is None:
-            self._flash_timer = self.set_timer(FLASH_SECONDS, self._expire_flashes)
+        if flashed:
+            self._flash_queue.append((flash_end, flashed))
+            if self._flash_timer is None:
+                self._flash_timer = self.set_timer(FLASH_SECONDS, self._expire_flashes)
 
     def remove(self, keys: Iterable[Key]) -> None:
         gone = {key for key in keys if self._rows.pop(key, None) is not None}
@@ -297,6 +306,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._all.clear()
         self._hidden.clear()
         self._flash_until.clear()
+        self._flash_queue.clear()
         self._widths = [max(c.width, len(c.title) + 2) for c in COLUMNS]
         self._layout_columns()
         self._invalidate()
@@ -566,14 +576,18 @@ class DatasetGrid(ScrollView, can_focus=True):
     def _expire_flashes(self) -> None:
         self._flash_timer = None
         now = self.clock() + 0.05  # timers fire a hair early or late: group them
-        expired = [key for key, until in self._flash_until.items() if until <= now]
-        for key in expired:
-            del self._flash_until[key]
-            self._rows[key].flash_base = None  # cached lines of it are out of date now
+        queue, flash_until = self._flash_queue, self._flash_until
+        expired = []
+        while queue and queue[0][0] <= now:
+            until, keys = queue.popleft()
+            for key in keys:
+                if flash_until.get(key) == until:  # not changed again since (nor removed)
+                    del flash_until[key]
+                    self._rows[key].flash_base = None  # its cached lines are out of date now
+                    expired.append(key)
         self._refresh_keys(expired)
-        if self._flash_until:
-            delay = min(self._flash_until.values()) - now
-            self._flash_timer = self.set_timer(max(delay, 0.1), self._expire_flashes)
+        if queue:
+            self._flash_timer = self.set_timer(max(queue[0][0] - now, 0.1), self._expire_flashes)
 
     # ------------------------------------------------------------ cursor & mouse
 
