@@ -324,13 +324,15 @@ class Row:
         self._times_of: DatasetState | None = None  # the state the timestamps are of
         self._set_name(state)
 
-    def set(self, state: DatasetState) -> None:
-        """Take a newer state of the same dataset."""
+    def set(self, state: DatasetState) -> bool:
+        """Take a newer state of the same dataset; True when its name changed."""
         old, self.state = self.state, state
         if state.name != old.name:
             self._set_name(state)
-        elif state.status != old.status:
+            return True
+        if state.status != old.status:
             self.haystack = None
+        return False
 
     def _set_name(self, state: DatasetState) -> None:
         self.name = name_text(state)
@@ -412,6 +414,8 @@ SORT_VALUE: dict[str, Callable[[Row], Any]] = {
     "stale": lambda row: (0, row.stale_ts or 0.0) if row.state.stale else (1, 0.0),
 }
 ORDER = attrgetter("order")
+# Columns whose sort value follows the name alone (the backend never changes).
+SORTED_BY_NAME = frozenset({"backend", "name"})
 
 
 @dataclass(frozen=True, slots=True)

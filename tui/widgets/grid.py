@@ -38,6 +38,7 @@ from .cells import (
     COLUMNS,
     ORDER,
     SORT_VALUE,
+    SORTED_BY_NAME,
     STATE_RANK,
     STATIC_COLUMNS,
     Key,
@@ -228,6 +229,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         now = self.clock()
         rows, widths = self._rows, self._widths
         sort_value = SORT_VALUE[self.sort_column]
+        by_name = self.sort_column in SORTED_BY_NAME
         match = self._filter.matches if self._filter else None
         flash_until, flash_end = self._flash_until, now + FLASH_SECONDS
         touched: list[Key] = []
@@ -248,7 +250,7 @@ class DatasetGrid(ScrollView, can_focus=True):
                 # Kept cheap: thousands of rows change per poll, most of them off
                 # screen. Texts and highlights are worked out when a row is drawn.
                 old = row.state
-                row.set(state)
+                renamed = row.set(state)
                 # The poller keeps changed_at when a poll brought nothing new to show.
                 if state.changed_at is None or state.changed_at != old.changed_at:
                     if row.flash_base is None:
@@ -267,8 +269,11 @@ class DatasetGrid(ScrollView, can_focus=True):
                     widened = self._fit(_STATUS_COLUMN, row.status) or widened
                 if state.pipelines != old.pipelines:
                     widened = self._fit(_PIPELINES_COLUMN, row.pipes) or widened
-                if state.name != old.name:
+                if renamed:
                     widened = self._fit(_NAME_COLUMN, row.name) or widened
+                elif by_name:  # its place cannot have changed
+                    touched.append(key)
+                    continue
             order = row.order
             value = sort_value(row)
             if order is None or value != order[0]:
