@@ -1,11 +1,12 @@
 """DatasetGrid: thousands of live DatasetStates in one grid, on Textual's Line API.
 
-Why not DataTable: see /work/shared/DESIGN.md ("The grid"). In short, every
-update there repaints everything. Here each row's rendered Strip is cached and
-an update drops only that row's Strip and repaints only its screen line (or
-nothing when it is off screen); sorting and filtering rebuild only the list of
-keys in display order; column widths only ever grow, and only when data needs
-it.
+Why not DataTable: see shared/DESIGN.md ("The grid"). In short, every update
+there repaints everything. Here an update swaps the row's state and repaints
+only its screen line (or nothing when it is off screen); the row's texts,
+highlighted cells and Strip are worked out when it is drawn, and a cached
+Strip is used only while it is of the row's current state. Sorting and
+filtering rebuild only the list of keys in display order; column widths only
+ever grow, and only when data needs it.
 
 Ages ("updated", "stale") change with the clock, not the data: a row's cached
 segments leave them out, and a 1 s tick re-splices them only into visible rows
