@@ -29,12 +29,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tui.sim.server import ThreadedServer
 
 LOOPBACK = "127.0.0.1"
 
@@ -86,7 +87,7 @@ def self_signed_cert(directory: Path, name: str, host: str = LOOPBACK) -> tuple[
 # ---------------------------------------------------------------- uvicorn
 
 
-class AppServer:
+class AppServer(ThreadedServer):
     """An ASGI app served by uvicorn in a background thread, optionally over TLS.
 
     Stop and start again (even with another certificate) on the same port:
@@ -102,30 +103,17 @@ class AppServer:
         certfile: Path | None = None,
         keyfile: Path | None = None,
     ) -> None:
+        super().__init__(host, port)
         self.app = app
-        self.host = host
-        self.port = port
         self.certfile = certfile
         self.keyfile = keyfile
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
 
     @property
-    def scheme(self) -> str:
+    def scheme(self) -> str:  # type: ignore[override]
         return "https" if self.certfile else "http"
 
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-    def start(self) -> AppServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = int(sock.getsockname()[1])
-        self._socket = sock
-        config = uvicorn.Config(
+    def _config(self) -> uvicorn.Config:
+        return uvicorn.Config(
             self.app,
             host=self.host,
             port=self.port,
@@ -136,44 +124,12 @@ class AppServer:
             ssl_certfile=str(self.certfile) if self.certfile else None,
             ssl_keyfile=str(self.keyfile) if self.keyfile else None,
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="faultserver", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"server on {self.url} did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
 
     def with_cert(self, certfile: Path | None, keyfile: Path | None) -> AppServer:
         """Serve the same app on the same port with another certificate."""
         self.stop()
         self.certfile, self.keyfile = certfile, keyfile
         return self.start()
-
-    def __enter__(self) -> AppServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # ---------------------------------------------------------------- raw sockets

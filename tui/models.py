@@ -122,14 +122,8 @@ VISIBLE_FIELDS = (
 _CARRIED_OVER = ("name", "status", "progress", "n_images", "n_videos", "n_objects", "pipelines")
 
 
-def changed_fields(old: DatasetState | None, new: DatasetState) -> frozenset[str]:
-    if old is None:
-        return _ALL_VISIBLE
-    return frozenset(f for f in VISIBLE_FIELDS if getattr(old, f) != getattr(new, f))
-
-
 _ALL_VISIBLE = frozenset(VISIBLE_FIELDS)
-_NOTHING: frozenset[str] = frozenset()
+_STALE_ONLY = frozenset({"stale"})
 
 
 def merge(
@@ -172,9 +166,6 @@ def merge(
     same_data = previous is not None and changed <= _STALE_ONLY
     update["changed_at"] = previous.changed_at if same_data else now  # type: ignore[union-attr]
     return observed.model_copy(update=update), changed
-
-
-_STALE_ONLY = frozenset({"stale"})
 
 
 def utcnow() -> datetime:

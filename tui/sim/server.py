@@ -7,8 +7,8 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
-import httpx
 import uvicorn
 
 from .faults import DeliberateDisconnect
@@ -49,14 +49,82 @@ def serve(
     uvicorn.Server(_config(sim, host, port, log_level)).run()
 
 
-class SimServer:
-    """uvicorn in a background thread, for pytest fixtures and benchmarks.
+class ThreadedServer:
+    """An ASGI app under uvicorn in a background thread, for tests and benchmarks.
+
+    port=0 picks a free port. The socket is bound before the thread starts and
+    the port is kept, so a stopped server starts again where it was (that is
+    how a test makes a server go away and come back). Subclasses say what to
+    serve in `_config`.
+    """
+
+    scheme = "http"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0):
+        self.host = host
+        self.port = port
+        self._startup_timeout = startup_timeout
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def _config(self) -> uvicorn.Config:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on such sockets, and
+        # without it every keep-alive response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = int(sock.getsockname()[1])
+        self._socket = sock
+        server = self._server = uvicorn.Server(self._config())
+        # uvicorn installs signal handlers only in the main thread, so a
+        # background server leaves Ctrl-C to the test runner.
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=type(self).__name__, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self._startup_timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server on {self.url} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class SimServer(ThreadedServer):
+    """The simulator on a real socket, in a background thread.
 
         with SimServer(sim) as server:
             httpx.get(f"{server.url}/cognee/health")
 
-    port=0 picks a free port. The socket is bound before the thread starts,
-    so `url` is right at once; entering waits until the server answers.
     The default log level is "critical": faults such as close_mid_body make
     uvicorn log errors that are the point of the test, not news.
     """
@@ -70,71 +138,9 @@ class SimServer:
         log_level: str = "critical",
         startup_timeout: float = 10.0,
     ) -> None:
+        super().__init__(host, port, startup_timeout=startup_timeout)
         self.sim = sim
-        self.host = host
-        self._requested_port = port
         self._log_level = log_level
-        self._startup_timeout = startup_timeout
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self.port = port
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> SimServer:
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on such sockets, and
-        # without it every keep-alive response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._requested_port))
-        self.port = sock.getsockname()[1]
-        self._socket = sock
-        server = uvicorn.Server(_config(self.sim, self.host, self.port, self._log_level))
-        # uvicorn installs signal handlers only in the main thread, so a
-        # background server leaves Ctrl-C to the test runner.
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="dswatch-sim", daemon=True
-        )
-        self._thread.start()
-        self._wait_until_answering()
-        return self
-
-    def _wait_until_answering(self) -> None:
-        deadline = time.monotonic() + self._startup_timeout
-        while time.monotonic() < deadline:
-            if self._thread is not None and not self._thread.is_alive():
-                raise RuntimeError("the simulator's server thread died while starting")
-            try:
-                if httpx.get(f"{self.url}/_sim/ping", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.02)
-        self.stop()
-        raise TimeoutError(
-            f"the simulator did not answer on {self.url} within {self._startup_timeout} s"
-        )
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
-
-    def __enter__(self) -> SimServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _config(self) -> uvicorn.Config:
+        return _config(self.sim, self.host, self.port, self._log_level)
