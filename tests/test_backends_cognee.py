@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tui.backends import make_backend
+from tui.backends import auth, make_backend
 from tui.backends.base import Backend, BackendError, FetchResult
 from tui.backends.cognee import CogneeBackend, combine, run_state
 from tui.config import BackendConfig, Settings
@@ -544,6 +545,54 @@ async def test_a_refused_login_is_unauthorized_and_keeps_the_password_out() -> N
     assert state.error == "login refused (HTTP 400: LOGIN_BAD_CREDENTIALS)"
     assert STATUS_PATH not in server.paths  # nothing sent without a token
     assert "pw-wrong-wrong" not in repr(b) + repr(result)
+
+
+async def test_a_refused_login_is_not_tried_again_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The names lookup and the status poll share one refused login, and so does the
+    next poll moments later: a wrong password must not pile up refusals (lockouts)."""
+    server = LoginServer()
+    b = login_backend(server, password="pw-wrong-wrong")
+    first = await b.fetch([ID, ID2], {})
+    second = await b.fetch([ID, ID2], {})
+    assert server.paths == [LOGIN_PATH]
+    for result in (first, second):
+        assert result.unauthorized is True
+        assert {s.error for s in result.states} == {
+            "login refused (HTTP 400: LOGIN_BAD_CREDENTIALS)"
+        }
+    monkeypatch.setattr(auth, "LOGIN_RETRY_SECONDS", 0.0)  # time has passed
+    await b.fetch([ID], {})
+    await b.aclose()
+    assert server.paths == [LOGIN_PATH, LOGIN_PATH]
+
+
+async def test_requests_refused_together_share_one_failed_relogin() -> None:
+    """Two chunks get 401 at once (the password was changed on the server): one
+    logs in again and is refused; the other gets that refusal instead of a crash
+    or a second login."""
+    server = LoginServer()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path == STATUS_PATH:
+            await asyncio.sleep(0.01)  # keep both chunks in flight together
+        return server(request)
+
+    cfg = config(username_env="CG_USER", password_env="CG_PASS")
+    environ = {"CG_USER": "me@example.com", "CG_PASS": "pw-correct-horse"}
+    b = make_backend(cfg, Settings(), transport=httpx.MockTransport(slow), environ=environ)
+    many = ids(CogneeBackend.batch_size + 1)  # two chunks
+    assert (await b.fetch(many, {})).unauthorized is False
+    server.paths.clear()
+    server.password, server.valid = "pw-changed", set()
+    result = await b.fetch(many, {})
+    await b.aclose()
+    assert server.paths.count(LOGIN_PATH) == 1
+    assert server.paths.count(STATUS_PATH) == 2
+    assert result.unauthorized is True
+    assert {s.state for s in result.states} == {State.UNAUTHORIZED}
+    assert {s.error for s in result.states} == {"login refused (HTTP 400: LOGIN_BAD_CREDENTIALS)"}
 
 
 async def test_a_login_endpoint_in_trouble_is_unreachable_not_unauthorized() -> None:

@@ -32,6 +32,8 @@ MASK = "***"
 # What httpx.Auth flows yield: requests out, responses back.
 Flow = Generator[httpx.Request, httpx.Response, None]
 AsyncFlow = AsyncGenerator[httpx.Request, httpx.Response]
+# A failed login is not tried again for this long: one poll's requests share it.
+LOGIN_RETRY_SECONDS = 5.0
 
 # ---------------------------------------------------------------- secrets
 
@@ -384,13 +386,22 @@ class CogneeLoginAuth(httpx.Auth):
     MAX_LOGIN_BODY = 64 * 1024
 
     def __init__(
-        self, login_url: str, username: Secret, password: Secret, redactor: Redactor
+        self,
+        login_url: str,
+        username: Secret,
+        password: Secret,
+        redactor: Redactor,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._login_url = login_url
         self._username = username
         self._password = password
         self._redactor = redactor
+        self._clock = clock
         self._token: str | None = None
+        # The last login's failure, and when (monotonic seconds); None: it worked.
+        self._failure: tuple[CredentialsError | None, float] = (None, 0.0)
         self._lock = asyncio.Lock()
         self.logins = 0
 
@@ -405,6 +416,7 @@ class CogneeLoginAuth(httpx.Auth):
         if token is None:
             async with self._lock:
                 if self._token is None:
+                    self._raise_recent_failure()
                     answer = yield self._login_request(request)
                     await self._accept_login(answer)
                 token = self._token
@@ -414,13 +426,28 @@ class CogneeLoginAuth(httpx.Auth):
         if response.status_code != 401:
             return
         async with self._lock:
-            if self._token == token:  # nobody logged in again meanwhile
+            # Log in again unless another request did meanwhile (and got a token).
+            if self._token in (token, None):
+                self._raise_recent_failure()
                 answer = yield self._login_request(request)
                 await self._accept_login(answer)
             token = self._token
         assert token is not None
         request.headers["Authorization"] = _bearer(token)
         yield request
+
+    def _raise_recent_failure(self) -> None:
+        """A login that failed moments ago fails again without asking the server.
+
+        A poll sends several requests at once (statuses, names): each trying
+        the same wrong password would multiply the refusals the server counts,
+        and may lock the account.
+        """
+        failure, failed_at = self._failure
+        if failure is not None and self._clock() - failed_at < LOGIN_RETRY_SECONDS:
+            raise CredentialsError(
+                str(failure), http_status=failure.http_status, refused=failure.refused
+            )
 
     def _login_request(self, original: httpx.Request) -> httpx.Request:
         self.logins += 1
@@ -432,6 +459,14 @@ class CogneeLoginAuth(httpx.Auth):
 
     async def _accept_login(self, response: httpx.Response) -> None:
         self._token = None
+        try:
+            await self._read_login(response)
+        except CredentialsError as exc:
+            self._failure = (exc, self._clock())
+            raise
+        self._failure = (None, 0.0)
+
+    async def _read_login(self, response: httpx.Response) -> None:
         status = response.status_code
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.MAX_LOGIN_BODY:
