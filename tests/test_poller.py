@@ -253,3 +253,32 @@ async def test_a_backend_bug_marks_rows_unreachable_and_polling_goes_on() -> Non
     await run_for(poller, 0.3)
     assert poller.states[("b", IDS[0])].state is State.READY
     assert len(backend.calls) >= 2
+
+
+async def test_the_log_tells_polls_transitions_and_a_backend_going_down_and_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What `dswatch --debug` writes: one line per poll, one per state change, and a
+    warning when a backend goes down (its text sanitized), a line when it is back."""
+
+    def script(i: str, n: int) -> DatasetState:
+        if n == 2:
+            failure = Failure(kind="http", message="HTTP 502 \x1b[31mBad\x1b[0m\nGateway")
+            return DatasetState(
+                backend="b", id=i, state=State.UNREACHABLE, error=failure.message, failure=failure
+            )
+        return ok(State.RUNNING if n == 1 else State.READY)(i, n)
+
+    backend = ScriptedBackend("b", script, batch_size=10)
+    poller = Poller(FAST, {"b": backend}, {"b": IDS[:1]})
+    with caplog.at_level("DEBUG", logger="tui"):
+        await run_for(poller, 0.4)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(backend.calls) >= 3
+    assert "backend b: polled 1 datasets, 1 requests" in lines[0]
+    assert f"b/{IDS[0]}: unknown -> running" in lines
+    assert f"b/{IDS[0]}: running -> unreachable" in lines
+    down = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [r.getMessage() for r in down] == ["backend b: unreachable: HTTP 502 Bad Gateway"]
+    assert "backend b: answering again (was unreachable)" in lines
+    assert f"b/{IDS[0]}: unreachable -> ready" in lines

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import ipaddress
+import logging
 import math
 import os
 import re
@@ -46,6 +47,8 @@ from pydantic import (
 )
 
 from .models import InvalidDatasetId, normalize_dataset_id, split_ids
+
+log = logging.getLogger(__name__)
 
 BackendType = Literal["visual_layer", "cognee"]
 COGNEE_PIPELINES = ("add_pipeline", "cognify_pipeline", "code_graph_pipeline")
@@ -1046,7 +1049,10 @@ def add_datasets(path: Path, backend: str, ids: Iterable[str]) -> list[str]:
         _wrap_if_long(array)
         return tomlkit.dumps(document), new
 
-    return _edit_file(path, edit)
+    added = _edit_file(path, edit)
+    if added:
+        log.info("%s: added %s to backend %s", path, ", ".join(added), backend)
+    return added
 
 
 def remove_datasets(path: Path, backend: str, ids: Iterable[str]) -> list[str]:
@@ -1068,7 +1074,10 @@ def remove_datasets(path: Path, backend: str, ids: Iterable[str]) -> list[str]:
                 del array[position]
         return tomlkit.dumps(document), removed
 
-    return _edit_file(path, edit)
+    gone = _edit_file(path, edit)
+    if gone:
+        log.info("%s: removed %s from backend %s", path, ", ".join(gone), backend)
+    return gone
 
 
 def add_backend(path: Path, backend: BackendConfig) -> None:

@@ -6,6 +6,7 @@ Shared by the one-shot commands, the dashboard and the benchmarks; no Textual.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from .poller import Poller
 
 if TYPE_CHECKING:
     from .sim import Simulator
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,6 +81,12 @@ def build_engine(
             raise ConfigError(config_path, str(exc), key=f"backends[{index}]") from None
     hints = {b.name: credential_hint(b) for b in config.backends}
     poller = Poller.from_config(config, backends, credential_hints=hints, **poller_options)
+    log.info(
+        "watching %d datasets on %d backends (%s)",
+        sum(len(b.datasets) for b in config.backends),
+        len(backends),
+        "demo" if simulator is not None else config_path,
+    )
     return Engine(config, config_path, backends, poller, simulator)
 
 

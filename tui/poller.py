@@ -37,6 +37,7 @@ from .models import (
     merge,
     utcnow,
 )
+from .text import sanitize
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +196,22 @@ class _BackendScheduler:
     async def _poll_chunk(self, chunk: list[str], *, release: bool) -> None:
         try:
             previous = {i: s for i in chunk if (s := self.poller.states.get((self.name, i)))}
+            started = time.perf_counter()
             try:
                 result = await self.backend.fetch(chunk, previous)
             except Exception as exc:  # a backend bug must not stop the watch
                 log.exception("backend %s: fetch failed", self.name)
                 result = self._crashed(chunk, exc)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "backend %s: polled %d datasets, %d requests, %.0f ms%s%s",
+                    self.name,
+                    len(chunk),
+                    result.requests,
+                    (time.perf_counter() - started) * 1000,
+                    ", unauthorized" if result.unauthorized else "",
+                    "" if result.retry_after is None else f", retry after {result.retry_after:g}s",
+                )
             self._absorb(chunk, result)
         finally:
             self.in_flight.difference_update(chunk)
@@ -227,6 +239,7 @@ class _BackendScheduler:
         now = poller.clock()
         stamp = poller.now()
         answered = {s.id for s in result.states}
+        transitions = log.isEnabledFor(logging.DEBUG)
         if result.retry_after is not None:
             wait = min(max(result.retry_after, 0.0), MAX_RETRY_AFTER)
             self.paused_until = max(self.paused_until, now + wait)
@@ -244,6 +257,10 @@ class _BackendScheduler:
             new, changed = merge(old, observed, stamp)
             poller.states[key] = new
             poller.publish(new, changed)
+            if transitions and old is not None and old.state is not new.state:
+                log.debug(
+                    "%s/%s: %s -> %s", self.name, observed.id, old.state.value, new.state.value
+                )
             if observed.state in (State.UNREACHABLE, State.UNAUTHORIZED):
                 failures = self.failures.get(observed.id, 0) + 1
                 self.failures[observed.id] = failures
@@ -308,10 +325,23 @@ class _BackendScheduler:
             paused_for=paused_for,
         )
         if new != self.health:
+            if (new.health, new.message) != (self.health.health, self.health.message):
+                _log_health(new, self.health.health)
             self.health = new
             self.poller.publish_health(new)
         else:
             self.health = new
+
+
+def _log_health(new: BackendHealth, before: Health) -> None:
+    """One line when a backend goes up or down (messages are server text: sanitized)."""
+    if new.health is Health.OK:
+        if before is not Health.UNKNOWN:
+            log.info("backend %s: answering again (was %s)", new.backend, before.value)
+        return
+    paused = f"; paused {new.paused_for:.0f}s" if new.paused_for else ""
+    message = sanitize(new.message or "", max_len=300)
+    log.warning("backend %s: %s: %s%s", new.backend, new.health.value, message, paused)
 
 
 def _first_message(states: list[DatasetState]) -> str | None:
