@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -794,6 +795,22 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file(config_path: Path
     # The kill really came mid-write: the new content was complete, only unrenamed.
     [leftover] = temp_files(config_path.parent)
     assert ID_NEW in leftover.read_text()
+
+
+def test_a_later_save_removes_old_leftover_temp_files_only(config_path: Path) -> None:
+    """What a killed save left behind goes at the next save, once it is clearly
+    not being written right now (another dswatch may be mid-save)."""
+    directory = config_path.parent
+    old = directory / f".{config_path.name}.dead1234.tmp"
+    fresh = directory / f".{config_path.name}.live5678.tmp"
+    other = directory / ".other.toml.dead9999.tmp"
+    for path in (old, fresh, other):
+        path.write_text("[settings]\n")
+    an_hour_ago = time.time() - 3600
+    for path in (old, other):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    add_datasets(config_path, "vl", [ID_NEW])
+    assert temp_files(directory) == sorted([fresh, other])
 
 
 def test_an_edit_made_after_loading_survives_the_next_edit(config_path: Path) -> None:

@@ -14,6 +14,7 @@ ever puts a credential's value into a message.
 from __future__ import annotations
 
 import difflib
+import glob
 import hashlib
 import ipaddress
 import logging
@@ -952,7 +953,23 @@ def _replace_if_unchanged(target: Path, text: str, before: _Snapshot) -> bool:
         temp.unlink(missing_ok=True)
         raise
     _fsync_directory(directory)
+    _remove_stale_temps(directory, target.name)
     return True
+
+
+# A temp file this old is a leftover of a killed save, not one being written now.
+_STALE_TEMP_SECONDS = 600.0
+
+
+def _remove_stale_temps(directory: Path, name: str) -> None:
+    """Tidy up after a save that was killed between writing its temp file and the rename."""
+    cutoff = datetime.now().timestamp() - _STALE_TEMP_SECONDS
+    for leftover in directory.glob(f".{glob.escape(name)}.*.tmp"):
+        try:
+            if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass  # someone else's problem to keep; the save itself worked
 
 
 def _write_temp(directory: Path, name: str, data: bytes, mode: int) -> Path:
