@@ -386,19 +386,12 @@ class CogneeLoginAuth(httpx.Auth):
     MAX_LOGIN_BODY = 64 * 1024
 
     def __init__(
-        self,
-        login_url: str,
-        username: Secret,
-        password: Secret,
-        redactor: Redactor,
-        *,
-        clock: Callable[[], float] = time.monotonic,
+        self, login_url: str, username: Secret, password: Secret, redactor: Redactor
     ) -> None:
         self._login_url = login_url
         self._username = username
         self._password = password
         self._redactor = redactor
-        self._clock = clock
         self._token: str | None = None
         # The last login's failure, and when (monotonic seconds); None: it worked.
         self._failure: tuple[CredentialsError | None, float] = (None, 0.0)
@@ -444,7 +437,7 @@ class CogneeLoginAuth(httpx.Auth):
         and may lock the account.
         """
         failure, failed_at = self._failure
-        if failure is not None and self._clock() - failed_at < LOGIN_RETRY_SECONDS:
+        if failure is not None and time.monotonic() - failed_at < LOGIN_RETRY_SECONDS:
             raise CredentialsError(
                 str(failure), http_status=failure.http_status, refused=failure.refused
             )
@@ -462,7 +455,7 @@ class CogneeLoginAuth(httpx.Auth):
         try:
             await self._read_login(response)
         except CredentialsError as exc:
-            self._failure = (exc, self._clock())
+            self._failure = (exc, time.monotonic())
             raise
         self._failure = (None, 0.0)
 
