@@ -332,7 +332,10 @@ async def test_copy_open_help_and_quit(
 
 async def test_unauthorized_banner_names_the_variable(world: World) -> None:
     world.sim = Simulator(
-        seed=3, vl_datasets=0, cognee_datasets=0, vl_credentials=("the-key", "the-right-secret")
+        seed=3,
+        vl_datasets=0,
+        cognee_datasets=0,
+        vl_credentials=("the-key", "the-right-secret-thirty-two-bytes"),
     )
     dataset = world.sim.add_vl_dataset(name="locked", status="READY", progress=100)
     write_config(
@@ -342,13 +345,13 @@ async def test_unauthorized_banner_names_the_variable(world: World) -> None:
         extra_vl='api_key_env = "VL_KEY"\napi_secret_env = "VL_SECRET"\n',
         vl_url="https://sim/vl",  # credentials go over https only
     )
-    app = make_app(world, {"VL_KEY": "the-key", "VL_SECRET": "a-wrong-secret-value"})
+    app = make_app(world, {"VL_KEY": "the-key", "VL_SECRET": "a-wrong-secret-value-of-32-bytes"})
     async with app.run_test(size=(200, 50)) as pilot:
         banner = app.query_one("#alerts")
         await until(pilot, lambda: banner.display and "UNAUTHORIZED" in str(banner.render()))
         text = str(banner.render())
         assert "$VL_KEY" in text and "$VL_SECRET" in text
-        assert "a-wrong-secret-value" not in text
+        assert "a-wrong-secret-value-of-32-bytes" not in text
         assert "⚠ unauthorized" in grid_text(app)
 
 
