@@ -283,7 +283,7 @@ async def test_the_log_tells_polls_transitions_and_a_backend_going_down_and_up(
         logger.removeHandler(caplog.handler)
     lines = [r.getMessage() for r in caplog.records]
     assert len(backend.calls) >= 3
-    assert "backend b: polled 1 datasets, 1 requests" in lines[0]
+    assert "backend b: polled 1 dataset in 1 request" in lines[0]
     assert f"b/{IDS[0]}: unknown -> running" in lines
     assert f"b/{IDS[0]}: running -> unreachable" in lines
     down = [r for r in caplog.records if r.levelname == "WARNING"]

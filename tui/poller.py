@@ -204,10 +204,10 @@ class _BackendScheduler:
                 result = self._crashed(chunk, exc)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
-                    "backend %s: polled %d datasets, %d requests, %.0f ms%s%s",
+                    "backend %s: polled %s in %s, %.0f ms%s%s",
                     self.name,
-                    len(chunk),
-                    result.requests,
+                    _counted(len(chunk), "dataset"),
+                    _counted(result.requests, "request"),
                     (time.perf_counter() - started) * 1000,
                     ", unauthorized" if result.unauthorized else "",
                     "" if result.retry_after is None else f", retry after {result.retry_after:g}s",
@@ -331,6 +331,10 @@ class _BackendScheduler:
             self.poller.publish_health(new)
         else:
             self.health = new
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _log_health(new: BackendHealth, before: Health) -> None:
