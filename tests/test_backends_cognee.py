@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tui.backends import auth, make_backend
+from tui.backends import make_backend
 from tui.backends.base import Backend, BackendError, FetchResult
 from tui.backends.cognee import CogneeBackend, combine, run_state
 from tui.config import BackendConfig, Settings
@@ -547,25 +547,29 @@ async def test_a_refused_login_is_unauthorized_and_keeps_the_password_out() -> N
     assert "pw-wrong-wrong" not in repr(b) + repr(result)
 
 
-async def test_a_refused_login_is_not_tried_again_at_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The names lookup and the status poll share one refused login, and so does the
-    next poll moments later: a wrong password must not pile up refusals (lockouts)."""
+async def test_requests_waiting_on_a_refused_login_share_it() -> None:
+    """The names lookup and the status poll go out together and share one refused
+    login: a wrong password must not pile up refusals (account lockouts). The next
+    poll tries once more: the server may have been fixed meanwhile."""
     server = LoginServer()
-    b = login_backend(server, password="pw-wrong-wrong")
+
+    async def over_the_network(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)  # a real round trip: the other request waits meanwhile
+        return server(request)
+
+    cfg = config(username_env="CG_USER", password_env="CG_PASS")
+    environ = {"CG_USER": "me@example.com", "CG_PASS": "pw-wrong-wrong"}
+    transport = httpx.MockTransport(over_the_network)
+    b = make_backend(cfg, Settings(), transport=transport, environ=environ)
     first = await b.fetch([ID, ID2], {})
-    second = await b.fetch([ID, ID2], {})
     assert server.paths == [LOGIN_PATH]
-    for result in (first, second):
-        assert result.unauthorized is True
-        assert {s.error for s in result.states} == {
-            "login refused (HTTP 400: LOGIN_BAD_CREDENTIALS)"
-        }
-    monkeypatch.setattr(auth, "LOGIN_RETRY_SECONDS", 0.0)  # time has passed
-    await b.fetch([ID], {})
+    assert first.unauthorized is True
+    assert {s.error for s in first.states} == {"login refused (HTTP 400: LOGIN_BAD_CREDENTIALS)"}
+    server.password = "pw-wrong-wrong"  # the account was fixed on the server
+    second = await b.fetch([ID], {})
     await b.aclose()
-    assert server.paths == [LOGIN_PATH, LOGIN_PATH]
+    assert server.paths == [LOGIN_PATH, LOGIN_PATH, STATUS_PATH]
+    assert second.unauthorized is False and second.states[0].state is State.READY
 
 
 async def test_requests_refused_together_share_one_failed_relogin() -> None:

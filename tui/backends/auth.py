@@ -32,8 +32,6 @@ MASK = "***"
 # What httpx.Auth flows yield: requests out, responses back.
 Flow = Generator[httpx.Request, httpx.Response, None]
 AsyncFlow = AsyncGenerator[httpx.Request, httpx.Response]
-# A failed login is not tried again for this long: one poll's requests share it.
-LOGIN_RETRY_SECONDS = 5.0
 
 # ---------------------------------------------------------------- secrets
 
@@ -393,8 +391,8 @@ class CogneeLoginAuth(httpx.Auth):
         self._password = password
         self._redactor = redactor
         self._token: str | None = None
-        # The last login's failure, and when (monotonic seconds); None: it worked.
-        self._failure: tuple[CredentialsError | None, float] = (None, 0.0)
+        self._failure: CredentialsError | None = None  # of the last login; None: it worked
+        self._answered = 0  # logins answered so far (or failed on their answer)
         self._lock = asyncio.Lock()
         self.logins = 0
 
@@ -407,21 +405,23 @@ class CogneeLoginAuth(httpx.Auth):
     async def async_auth_flow(self, request: httpx.Request) -> AsyncFlow:
         token = self._token
         if token is None:
+            tried = self._answered
             async with self._lock:
                 if self._token is None:
-                    self._raise_recent_failure()
+                    self._share_failure_since(tried)
                     answer = yield self._login_request(request)
                     await self._accept_login(answer)
                 token = self._token
         assert token is not None
         request.headers["Authorization"] = _bearer(token)
+        tried = self._answered  # a login failing after this explains a 401 too
         response = yield request
         if response.status_code != 401:
             return
         async with self._lock:
             # Log in again unless another request did meanwhile (and got a token).
             if self._token in (token, None):
-                self._raise_recent_failure()
+                self._share_failure_since(tried)
                 answer = yield self._login_request(request)
                 await self._accept_login(answer)
             token = self._token
@@ -429,15 +429,15 @@ class CogneeLoginAuth(httpx.Auth):
         request.headers["Authorization"] = _bearer(token)
         yield request
 
-    def _raise_recent_failure(self) -> None:
-        """A login that failed moments ago fails again without asking the server.
+    def _share_failure_since(self, tried: int) -> None:
+        """A request that waited while another's login failed fails the same way.
 
         A poll sends several requests at once (statuses, names): each trying
         the same wrong password would multiply the refusals the server counts,
-        and may lock the account.
+        and may lock the account. The next poll (or the user's refresh) tries again.
         """
-        failure, failed_at = self._failure
-        if failure is not None and time.monotonic() - failed_at < LOGIN_RETRY_SECONDS:
+        failure = self._failure
+        if failure is not None and self._answered != tried:
             raise CredentialsError(
                 str(failure), http_status=failure.http_status, refused=failure.refused
             )
@@ -452,12 +452,13 @@ class CogneeLoginAuth(httpx.Auth):
 
     async def _accept_login(self, response: httpx.Response) -> None:
         self._token = None
+        self._answered += 1
         try:
             await self._read_login(response)
         except CredentialsError as exc:
-            self._failure = (exc, time.monotonic())
+            self._failure = exc
             raise
-        self._failure = (None, 0.0)
+        self._failure = None
 
     async def _read_login(self, response: httpx.Response) -> None:
         status = response.status_code
