@@ -1,8 +1,27 @@
-"""Command-line options for the test suite."""
+"""Command-line options for the test suite, and what every test starts from."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _tui_logger_as_found() -> Iterator[None]:
+    """Undo dswatch's logging setup (`cli.setup_logging`) after a test that ran it.
+
+    It gives the "tui" logger a file handler and stops propagation: left in
+    place, later tests' caplog (on the root logger) would see no tui records.
+    """
+    yield
+    logger = logging.getLogger("tui")
+    for handler in logger.handlers:
+        handler.close()
+    logger.handlers.clear()
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shutil
 import socket
 import ssl
@@ -331,3 +332,20 @@ class MeteredStream(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def dswatch_troubles(records: list[logging.LogRecord]) -> list[str]:
+    """What dswatch logged about its own troubles (warnings and errors), as text.
+
+    A backend going down and coming back ("tui.health") is the point of a fault
+    test, not a trouble; anything else at warning level means a path went wrong.
+    """
+    return [
+        r.getMessage()
+        for r in records
+        if r.name != "tui.health"
+        and (
+            r.levelno >= logging.ERROR
+            or (r.levelno >= logging.WARNING and r.name.startswith("tui"))
+        )
+    ]

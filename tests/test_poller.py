@@ -7,7 +7,6 @@ backends are exercised against the simulator in their own tests.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -272,15 +271,8 @@ async def test_the_log_tells_polls_transitions_and_a_backend_going_down_and_up(
 
     backend = ScriptedBackend("b", script, batch_size=10)
     poller = Poller(FAST, {"b": backend}, {"b": IDS[:1]})
-    # Straight to the "tui" logger: dswatch's own setup (run by other tests) stops
-    # its records from reaching the root logger, where caplog listens.
-    logger = logging.getLogger("tui")
-    logger.addHandler(caplog.handler)
-    try:
-        with caplog.at_level("DEBUG", logger="tui"):
-            await run_for(poller, 0.4)
-    finally:
-        logger.removeHandler(caplog.handler)
+    with caplog.at_level("DEBUG", logger="tui"):
+        await run_for(poller, 0.4)
     lines = [r.getMessage() for r in caplog.records]
     assert len(backend.calls) >= 3
     assert "backend b: polled 1 dataset in 1 request" in lines[0]

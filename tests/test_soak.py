@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.faultservers import free_port
+from tests.faultservers import dswatch_troubles, free_port
 from tui.backends.base import Backend, FetchResult, RemoteDataset
 from tui.config import BackendConfig, Config, Settings
 from tui.engine import build_engine
@@ -310,12 +310,8 @@ async def test_soak(
     assert len(asyncio.all_tasks()) <= tasks_before
     assert updates["batches"] > 0
     assert not loop_errors, loop_errors
-    logged = [
-        r
-        for r in caplog.records
-        if r.levelno >= logging.ERROR or (r.levelno >= logging.WARNING and r.name.startswith("tui"))
-    ]
-    assert not logged, [r.getMessage() for r in logged[:10]]
+    troubles = dswatch_troubles(caplog.records)
+    assert not troubles, troubles[:10]
 
 
 # ---------------------------------------------------------------- stopping

@@ -40,6 +40,8 @@ from .models import (
 from .text import sanitize
 
 log = logging.getLogger(__name__)
+# Backends going down and up: expected events, apart from dswatch's own troubles.
+health_log = logging.getLogger("tui.health")
 
 Key = tuple[str, str]
 MAX_RETRY_AFTER = 3600.0  # never trust a server to park us for longer than this
@@ -341,11 +343,11 @@ def _log_health(new: BackendHealth, before: Health) -> None:
     """One line when a backend goes up or down (messages are server text: sanitized)."""
     if new.health is Health.OK:
         if before is not Health.UNKNOWN:
-            log.info("backend %s: answering again (was %s)", new.backend, before.value)
+            health_log.info("backend %s: answering again (was %s)", new.backend, before.value)
         return
     paused = f"; paused {new.paused_for:.0f}s" if new.paused_for else ""
     message = sanitize(new.message or "", max_len=300)
-    log.warning("backend %s: %s: %s%s", new.backend, new.health.value, message, paused)
+    health_log.warning("backend %s: %s: %s%s", new.backend, new.health.value, message, paused)
 
 
 def _first_message(states: list[DatasetState]) -> str | None:
