@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -429,17 +429,6 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[tuple[Path, Path], 
         pytest.skip("the openssl CLI is needed to make certificates")
     directory = tmp_path_factory.mktemp("tls")
     return self_signed_cert(directory, "trusted"), self_signed_cert(directory, "untrusted")
-
-
-@pytest.fixture
-async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
-    """Whatever reaches asyncio's exception handler (e.g. a task's exception never retrieved)."""
-    errors: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _, context: errors.append(context))
-    yield errors
-    loop.set_exception_handler(previous)
 
 
 class Stage:

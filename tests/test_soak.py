@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,16 +119,6 @@ def sim_process() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-
-
-@pytest.fixture
-async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
-    errors: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _, context: errors.append(context))
-    yield errors
-    loop.set_exception_handler(previous)
 
 
 def populate(control: SimControl) -> Truth:
