@@ -18,7 +18,7 @@ import pytest
 
 from tui import __version__
 from tui.backends import make_backend
-from tui.backends.auth import CredentialsError, Redactor, Secret, is_secret_key
+from tui.backends.auth import CredentialsError
 from tui.backends.http import (
     MAX_BODY_BYTES,
     BackendConfigError,
@@ -32,6 +32,7 @@ from tui.backends.http import (
     parse_retry_after,
 )
 from tui.config import BackendConfig, Settings
+from tui.secrets import Redactor, Secret, is_secret_key
 
 URL = "https://api.example.com/api/v1/thing"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -15,11 +15,12 @@ import jwt
 import pytest
 
 from tui.backends import make_backend
-from tui.backends.auth import Redactor, Secret, VisualLayerJwtAuth
+from tui.backends.auth import VisualLayerJwtAuth
 from tui.backends.base import BackendError, FetchResult
 from tui.backends.visual_layer import VisualLayerBackend, count_of, progress_of
 from tui.config import BackendConfig, Settings
 from tui.models import DatasetState, State
+from tui.secrets import Redactor, Secret
 
 ID = "ad48d250-1232-11f1-bfca-fa39f6ed1f22"
 ID2 = "0b6f3c7e-5d1a-4a8e-9c2b-7e4f1a2b3c4d"

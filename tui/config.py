@@ -45,6 +45,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from .models import InvalidDatasetId, normalize_dataset_id, split_ids
@@ -205,6 +206,29 @@ DatasetId = Annotated[str, AfterValidator(normalize_dataset_id)]
 # --------------------------------------------------------------------------
 
 
+# What `notify_on` and hooks' `on` may name: the states worth telling, and `stuck`.
+NotifyEvent = Literal[
+    "pending",
+    "running",
+    "partial",
+    "ready",
+    "error",
+    "not_found",
+    "unauthorized",
+    "unreachable",
+    "unknown",
+    "stuck",
+]
+DEFAULT_NOTIFY_ON: tuple[NotifyEvent, ...] = (
+    "ready",
+    "partial",
+    "error",
+    "not_found",
+    "unauthorized",
+    "stuck",
+)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
@@ -213,6 +237,18 @@ class Settings(BaseModel):
     timeout: float = Field(10.0, gt=0)  # s per HTTP request
     max_concurrency: int = Field(12, ge=1, le=64)  # requests in flight per backend
     bell: bool = False  # ring the terminal bell with the notifications
+    # Toasts in the dashboard: every notify_on event, only problems, or none.
+    notifications: Literal["all", "problems", "off"] = "all"
+    # Desktop notifications through the terminal's OSC sequences (auto: by $TERM_PROGRAM).
+    desktop_notify: Literal["auto", "osc9", "osc777", "osc99", "off"] = "auto"
+    # Which new states are news (toasts, desktop notifications); per backend overridable.
+    notify_on: list[NotifyEvent] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_ON))
+    history_days: float = Field(30.0, gt=0)  # days of history kept in the local store
+    history_max_mb: float = Field(100.0, gt=0)  # size cap of the store; oldest pruned first
+    # s without a state or progress change before a running dataset is `stuck?`
+    # (unset: 3x its median run, or 1 h without history)
+    stuck_after: float | None = Field(None, gt=0)
+    max_hooks_running: int = Field(4, ge=1, le=64)  # hook commands / webhooks at once
 
 
 def _check_http_url(value: str) -> str:
@@ -241,6 +277,10 @@ class BackendConfig(BaseModel):
     allow_insecure: bool = False  # allow credentials over plain http to a non-loopback host
     ca_bundle: str | None = None  # PEM file of a private CA
     web_url: str | None = None  # dataset page template with {id}; Cognee has none by default
+    notify_on: list[NotifyEvent] | None = None  # overrides settings.notify_on for this backend
+    # Watch every dataset the backend lists ("all") or those whose name matches a
+    # pattern (fnmatch: "prod-*"), besides `datasets`.
+    follow: Literal["all"] | list[str] | None = None
 
     @field_validator("url")
     @classmethod
@@ -281,6 +321,39 @@ class BackendConfig(BaseModel):
         return list(dict.fromkeys(values))
 
 
+class HookConfig(BaseModel):
+    """A command or a webhook run on a dataset's real state change."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    on: list[NotifyEvent] | None = None  # None: any change ("any" in the file)
+    backends: list[str] | None = None  # only these backends' datasets (all when unset)
+    # An argument list run without a shell; the change is in DSWATCH_* variables.
+    command: list[str] | None = Field(None, min_length=1)
+    url_env: EnvVarName | None = None  # a variable holding a webhook URL (https or loopback)
+    timeout: float = Field(10.0, gt=0, le=600)
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def _on(cls, value: Any) -> Any:
+        if value == "any":
+            return None
+        if isinstance(value, str):
+            raise ValueError('use "any" or a list of states, e.g. ["error", "ready"]')
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, values: list[str] | None) -> list[str] | None:
+        if values is not None and not values[0]:
+            raise _LocatedValueError("the program to run cannot be empty", (0,))
+        return values
+
+    def model_post_init(self, __context: Any) -> None:
+        if (self.command is None) == (self.url_env is None):
+            raise ValueError("set exactly one of command or url_env")
+
+
 @dataclass(frozen=True)
 class _Source:
     """Where a Config came from, to point later messages at the right line."""
@@ -295,6 +368,7 @@ class Config(BaseModel):
 
     settings: Settings = Field(default_factory=Settings)
     backends: list[BackendConfig] = Field(default_factory=list)
+    hooks: list[HookConfig] = Field(default_factory=list)
 
     # Not a field: set by load_config, so it never meets the extra="forbid" rule.
     _source: _Source | None = PrivateAttr(default=None)
@@ -312,6 +386,17 @@ class Config(BaseModel):
                 )
             first_index[backend.name] = index
         return backends
+
+    @model_validator(mode="after")
+    def _hooks_name_backends(self) -> Config:
+        names = {b.name for b in self.backends}
+        for index, hook in enumerate(self.hooks):
+            for position, name in enumerate(hook.backends or ()):
+                if name not in names:
+                    raise _LocatedValueError(
+                        f"no backend is named {name!r}", ("hooks", index, "backends", position)
+                    )
+        return self
 
     @property
     def path(self) -> Path | None:
@@ -601,6 +686,8 @@ def _known_keys(loc: Loc) -> Iterable[str]:
         return Settings.model_fields
     if loc[:1] == ("backends",):
         return BackendConfig.model_fields
+    if loc[:1] == ("hooks",):
+        return HookConfig.model_fields
     return Config.model_fields
 
 

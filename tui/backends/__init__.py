@@ -8,7 +8,8 @@ from collections.abc import Mapping
 import httpx
 
 from ..config import BackendConfig, Settings
-from .auth import Redactor, cognee_auth, has_credentials, visual_layer_auth
+from ..secrets import Redactor
+from .auth import cognee_auth, has_credentials, visual_layer_auth
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .cognee import CogneeBackend
 from .http import BackendConfigError, InsecureTransportError, check_transport_security

@@ -23,7 +23,7 @@ import httpx
 
 from ..config import BackendConfig, Settings
 from ..models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
-from .auth import Redactor
+from ..secrets import Redactor
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .http import (
     JsonAnswer,

@@ -28,7 +28,8 @@ import httpx
 from .. import __version__
 from ..config import BackendConfig, Settings
 from ..models import DatasetState, Failure, State
-from .auth import CredentialsError, Redactor
+from ..secrets import Redactor
+from .auth import CredentialsError
 from .base import BackendError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a status answer is a few KB; 8 MiB is a broken server

@@ -14,10 +14,10 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
-from ..backends.auth import Redactor
 from ..history import Transition, durations, format_duration
 from ..messages import DetailsFetched
 from ..models import DatasetState, Failure
+from ..secrets import Redactor
 from ..text import sanitize
 from ..widgets.cells import STATE_LOOK, format_pipelines, format_progress
 
