@@ -1,0 +1,167 @@
+"""Argument parsing, logging set-up and dispatch to one command module."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import platformdirs
+
+from .. import __version__
+from ..config import ConfigError, default_config_path
+from .common import EXIT_USAGE, UsageError, config_path, open_engine
+
+log = logging.getLogger("tui")
+
+
+# -- argument parsing ---------------------------------------------------------
+
+
+def shared_options(*, in_subcommand: bool) -> tuple[argparse.ArgumentParser, ...]:
+    """--config/--debug/--demo, accepted before and after the command.
+
+    In a subcommand they default to SUPPRESS, so `dswatch --config X status`
+    keeps X instead of the subcommand resetting it to its own default.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if in_subcommand else value
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        default=default(None),
+        help=f"config file (default: $DSWATCH_CONFIG or {default_config_path()})",
+    )
+    common.add_argument(
+        "--debug", action="store_true", default=default(False), help="verbose log file"
+    )
+    demo = argparse.ArgumentParser(add_help=False)
+    demo.add_argument(
+        "--demo",
+        action="store_true",
+        default=default(False),
+        help="use the built-in simulator (no account, no network)",
+    )
+    return common, demo
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top_common, top_demo = shared_options(in_subcommand=False)
+    common, demo = shared_options(in_subcommand=True)
+    parser = argparse.ArgumentParser(
+        prog="dswatch",
+        description="Watch dataset processing on Visual Layer and Cognee, live.",
+        parents=[top_common, top_demo],
+        epilog="Run without a command to open the dashboard.",
+    )
+    parser.add_argument("--version", action="version", version=f"dswatch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = commands.add_parser(
+        "status",
+        parents=[common, demo],
+        help="poll every watched dataset once and print a table",
+        description="Poll every watched dataset once. Exit 0 when every dataset was read, "
+        "1 when any is not_found, unauthorized or unreachable, 2 on config errors.",
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON array")
+
+    wait = commands.add_parser(
+        "wait",
+        parents=[common, demo],
+        help="wait until datasets are ready",
+        description="Poll until every named dataset is ready (all watched ones when none are "
+        "named). Exit 0 when all are ready, 1 as soon as one is error, not_found or "
+        "unauthorized, 124 on timeout, 2 on usage errors. Progress goes to stderr.",
+    )
+    wait.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    wait.add_argument("--partial-ok", action="store_true", help="PARTIAL INDEX counts as ready")
+    wait.add_argument("ids", nargs="*", metavar="[BACKEND:]ID")
+
+    for verb, text in (("add", "start watching"), ("remove", "stop watching")):
+        edit = commands.add_parser(
+            verb,
+            parents=[common],
+            help=f"{text} datasets (edits the config file in place)",
+            description=f"{text.capitalize()} datasets: edits the config file in place, "
+            "keeping its comments. Refused with exit 2, file untouched, on a bad ID or an "
+            "unknown backend.",
+        )
+        edit.add_argument("backend")
+        edit.add_argument("ids", nargs="+", metavar="ID")
+
+    sim = commands.add_parser(
+        "sim",
+        help="serve the simulator on 127.0.0.1 (for tests and benchmarks)",
+        description="Serve the simulator: Visual Layer under /vl, Cognee under /cognee.",
+    )
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--vl", type=int, default=20, metavar="N", help="Visual Layer datasets")
+    sim.add_argument("--cognee", type=int, default=20, metavar="N", help="Cognee datasets")
+    sim.add_argument("--latency", type=float, default=0.0, metavar="S", help="per request")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(debug=args.debug if "debug" in args else False)
+    try:
+        return dispatch(args)
+    except (ConfigError, UsageError) as exc:
+        print(f"dswatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    # Each command is imported when it runs: `status` never loads Textual.
+    command = args.command
+    if command == "sim":
+        from .sim import run_sim
+
+        return run_sim(args)
+    if command in ("add", "remove"):
+        from .edit import edit_config
+
+        return edit_config(args)
+    if command is None:
+        from ..app import run_dashboard
+
+        return run_dashboard(config_path=config_path(args), demo=args.demo)
+    engine = open_engine(args)
+    if command == "status":
+        from .status import status
+
+        return asyncio.run(status(engine, as_json=args.json))
+    from .wait import resolve_targets, wait
+
+    targets = resolve_targets(engine, args.ids)
+    return asyncio.run(wait(engine, targets, timeout=args.timeout, partial_ok=args.partial_ok))
+
+
+def setup_logging(*, debug: bool) -> None:
+    """Log to a rotated file, never to the terminal (the TUI owns it)."""
+    directory = platformdirs.user_log_path("dswatch")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            directory / "dswatch.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.NullHandler()  # an unwritable log dir must not stop the app
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if debug else logging.INFO)
+    log.propagate = False

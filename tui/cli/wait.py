@@ -1,0 +1,103 @@
+"""`dswatch wait`: poll until the named datasets are ready; progress on stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+import time
+from collections.abc import Sequence
+
+from ..engine import Engine
+from ..models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
+from ..poller import PollUpdate
+from ..text import sanitize
+from .common import EXIT_OK, EXIT_PROBLEM, EXIT_TIMEOUT, WAIT_FAILS, UsageError
+
+
+def resolve_targets(engine: Engine, specs: Sequence[str]) -> set[tuple[str, str]]:
+    """`[BACKEND:]ID` -> keys; an ID alone must belong to exactly one backend."""
+    backends = engine.config.backends
+    if not specs:
+        keys = {(b.name, i) for b in backends for i in b.datasets}
+        if not keys:
+            raise UsageError("wait: no datasets named and none in the config")
+        return keys
+    keys: set[tuple[str, str]] = set()
+    for spec in specs:
+        name, _, raw_id = spec.rpartition(":")
+        try:
+            dataset_id = normalize_dataset_id(raw_id)
+        except InvalidDatasetId as exc:
+            raise UsageError(f"wait: {exc}") from None
+        if name:
+            if engine.config.backend(name) is None:
+                known = ", ".join(b.name for b in backends) or "none configured"
+                raise UsageError(f"wait: unknown backend {name!r} (known: {known})")
+        else:
+            owners = [b.name for b in backends if dataset_id in b.datasets]
+            if len(owners) == 1 or (not owners and len(backends) == 1):
+                name = owners[0] if owners else backends[0].name
+            else:
+                raise UsageError(f"wait: say which backend watches {dataset_id}: BACKEND:ID")
+        keys.add((name, dataset_id))
+    return keys
+
+
+async def wait(
+    engine: Engine, targets: set[tuple[str, str]], *, timeout: float | None, partial_ok: bool
+) -> int:
+    poller = engine.poller
+    for backend, dataset_id in targets:
+        poller.add(backend, [dataset_id])
+    # Only the named datasets are polled.
+    for name, scheduler in poller.schedulers.items():
+        poller.remove(name, [i for i in list(scheduler.due_at) if (name, i) not in targets])
+    done_states = {State.READY, State.PARTIAL} if partial_ok else {State.READY}
+    finished: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    last_line: dict[tuple[str, str], str] = {}
+
+    def on_update(update: PollUpdate) -> None:
+        for state in update.states:
+            if state.key not in targets or state.polled_at is None:
+                continue
+            line = progress_line(state)
+            if last_line.get(state.key) != line:
+                last_line[state.key] = line
+                print(line, file=sys.stderr, flush=True)
+        current = [poller.states.get(k) for k in targets]
+        if finished.done():
+            return
+        if any(s is not None and s.state in WAIT_FAILS for s in current):
+            finished.set_result(EXIT_PROBLEM)
+        elif all(s is not None and s.state in done_states for s in current):
+            finished.set_result(EXIT_OK)
+
+    started = time.monotonic()
+    runner = asyncio.create_task(poller.run(on_update))
+    try:
+        return await asyncio.wait_for(asyncio.shield(finished), timeout=timeout)
+    except TimeoutError:
+        elapsed = math.ceil(time.monotonic() - started)
+        pending = sorted(
+            s.label for k in targets if (s := poller.states.get(k)) and s.state not in done_states
+        )
+        print(
+            f"dswatch: timed out after {elapsed}s waiting for {', '.join(pending)}", file=sys.stderr
+        )
+        return EXIT_TIMEOUT
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await engine.aclose()
+
+
+def progress_line(state: DatasetState) -> str:
+    parts = [f"{state.backend}:{sanitize(state.label, max_len=60)}", state.state.value]
+    if state.status:
+        parts.append(sanitize(state.status, max_len=40))
+    if state.progress is not None:
+        parts.append(f"{state.progress:.0f}%")
+    if state.error:
+        parts.append(f"- {sanitize(state.error, max_len=200)}")
+    return " ".join(parts)
