@@ -118,7 +118,7 @@ async def until(pilot: object, condition: Callable[[], bool], timeout: float = 8
 
 
 def polled(app: DswatchApp) -> int:
-    return sum(1 for s in app.states.values() if s.polled_at is not None)
+    return sum(1 for s in app.model.states.values() if s.polled_at is not None)
 
 
 def grid_lines(app: DswatchApp) -> list[str]:
@@ -233,7 +233,7 @@ async def test_add_refuses_invalid_and_duplicate_ids_and_saves_valid_ones(
     running: tuple[DswatchApp, object], world: World
 ) -> None:
     app, pilot = running
-    watched_before = set(app.states)
+    watched_before = set(app.model.states)
     await pilot.press("a")  # type: ignore[attr-defined]
     modal = app.screen
     assert isinstance(modal, AddDatasetsScreen)
@@ -246,7 +246,7 @@ async def test_add_refuses_invalid_and_duplicate_ids_and_saves_valid_ones(
     assert "already watched" in str(modal.query_one("#check").render())
     await pilot.press("ctrl+s")  # type: ignore[attr-defined]
     assert app.screen is modal
-    assert set(app.states) == watched_before  # refused before anything was polled
+    assert set(app.model.states) == watched_before  # refused before anything was polled
     modal.query_one("#ids").text = f"{world.unwatched},"  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
     await pilot.press("ctrl+s")  # type: ignore[attr-defined]
@@ -301,9 +301,9 @@ async def test_refresh_pause_and_resume(running: tuple[DswatchApp, object], worl
     await until(pilot, lambda: world.sim.stats["vl"].total > before)
     select(app, "vl", world.ready)  # settled: next poll in ~1 s
     await pilot.pause(0.2)  # type: ignore[attr-defined]
-    polled_at = app.states[("vl", world.ready)].polled_at
+    polled_at = app.model.states[("vl", world.ready)].polled_at
     await pilot.press("r")  # type: ignore[attr-defined]
-    await until(pilot, lambda: app.states[("vl", world.ready)].polled_at != polled_at)
+    await until(pilot, lambda: app.model.states[("vl", world.ready)].polled_at != polled_at)
 
 
 async def test_copy_open_help_and_quit(
@@ -348,7 +348,7 @@ async def test_unauthorized_banner_names_the_variable(world: World) -> None:
     app = make_app(world, {"VL_KEY": "the-key", "VL_SECRET": "a-wrong-secret-value-of-32-bytes"})
     async with app.run_test(size=(200, 50)) as pilot:
         banner = app.query_one("#alerts")
-        await until(pilot, lambda: banner.display and "UNAUTHORIZED" in str(banner.render()))
+        await until(pilot, lambda: banner.display and "refused credentials" in str(banner.render()))
         text = str(banner.render())
         assert "$VL_KEY" in text and "$VL_SECRET" in text
         assert "a-wrong-secret-value-of-32-bytes" not in text
@@ -361,16 +361,18 @@ async def test_a_backend_going_down_and_coming_back(
     app, pilot = running
     key = ("vl", world.indexing)
     world.sim.set_faults("vl", status=503)
-    await until(pilot, lambda: app.states[key].stale)
-    assert app.states[key].state is State.UNREACHABLE
-    assert app.states[key].progress == 55  # the last good data stays
+    await until(pilot, lambda: app.model.states[key].stale)
+    assert app.model.states[key].state is State.UNREACHABLE
+    assert app.model.states[key].progress == 55  # the last good data stays
     banner = app.query_one("#alerts")
-    await until(pilot, lambda: "UNREACHABLE" in str(banner.render()))
+    # The cause, named: a server error is not a network problem.
+    await until(pilot, lambda: "vl: server error (HTTP 503)" in str(banner.render()))
+    assert "R retries now" in str(banner.render())
     assert "STALE" in grid_text(app)
     world.sim.clear_faults("vl")
     app.action_refresh_all()
-    await until(pilot, lambda: not app.states[key].stale, timeout=10)
-    assert app.states[key].state is State.RUNNING
+    await until(pilot, lambda: not app.model.states[key].stale, timeout=10)
+    assert app.model.states[key].state is State.RUNNING
     await until(pilot, lambda: not banner.display, timeout=10)
 
 
@@ -446,7 +448,7 @@ async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -
             picker.select(picker.get_option_at_index(0))  # type: ignore[attr-defined]
             await pilot.press("ctrl+s")
             await until(pilot, lambda: "first-one" in grid_text(app))
-            await until(pilot, lambda: app.states[("local", dataset)].state is State.READY)
+            await until(pilot, lambda: app.model.states[("local", dataset)].state is State.READY)
             assert dataset in path.read_text()
 
 
@@ -479,28 +481,29 @@ async def test_a_flood_of_news_makes_one_toast_per_quiet_spell(
 
     import tui.app
     from tui.models import DatasetState
-    from tui.poller import PollUpdate
+    from tui.watch import PollBatch
 
     monkeypatch.setattr(tui.app, "NEWS_QUIET_SECONDS", 0.5)
     stamp = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def batch(state: State, names: range) -> PollUpdate:
-        states = [
-            DatasetState(backend="b", id=f"id{i}", name=f"set{i}", state=state, polled_at=stamp)
+    def batch(state: State, names: range) -> PollBatch:
+        seen = [
+            (DatasetState(backend="b", id=f"id{i}", name=f"set{i}", state=state), stamp)
             for i in names
         ]
-        return PollUpdate(states=states)
+        return PollBatch(observations=seen)
 
     app = DswatchApp(None, config_path=None)
     async with app.run_test(size=(160, 45)) as pilot:
-        app.apply_update(batch(State.RUNNING, range(10)))
-        app.apply_update(batch(State.READY, range(1)))  # news, told at once
+        app.model.track(("b", f"id{i}") for i in range(10))
+        app.model.apply(batch(State.RUNNING, range(10)))  # first reads: no news
+        app.model.apply(batch(State.READY, range(1)))  # news, told at once
         await pilot.pause()
         assert [n.message for n in app._notifications] == ["set0 is now ready"]
         for _ in range(5):  # a flood while the last toast is fresh: nothing yet
-            app.apply_update(batch(State.READY, range(1, 10)))
-            app.apply_update(batch(State.RUNNING, range(5, 10)))
-            app.apply_update(batch(State.ERROR, range(9, 10)))
+            app.model.apply(batch(State.READY, range(1, 10)))
+            app.model.apply(batch(State.RUNNING, range(5, 10)))
+            app.model.apply(batch(State.ERROR, range(9, 10)))
         await pilot.pause()
         assert len(app._notifications) == 1
         await pilot.pause(0.7)  # the quiet spell is over: the news still true, in one toast

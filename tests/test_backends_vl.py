@@ -521,7 +521,9 @@ async def test_a_missing_variable_is_unauthorized_and_named() -> None:
     await b.aclose()
     assert result.unauthorized is True and result.requests == 0
     assert result.states[0].state is State.UNAUTHORIZED
-    assert result.states[0].error == "environment variable VL_SECRET is not set"
+    assert result.states[0].error == (
+        "environment variable VL_SECRET is not set: export VL_SECRET=…, then restart dswatch"
+    )
 
 
 async def test_static_token_is_not_retried_after_a_401() -> None:

@@ -155,17 +155,30 @@ def test_a_broken_config_exits_2_naming_file_line_and_key(
     assert "Traceback" not in err
 
 
-def test_an_unset_credential_variable_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_an_unset_credential_variable_stops_only_its_backend(
+    sim: Simulator,
+    server: SimServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A partial config runs: the other backend is read, the broken one says the fix."""
     monkeypatch.delenv("DSWATCH_TEST_KEY", raising=False)
-    path = tmp_path / "config.toml"
-    path.write_text(
-        '[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "http://127.0.0.1:1"\n'
-        'api_key_env = "DSWATCH_TEST_KEY"\n'
+    ready = sim.add_vl_dataset(name="fine-one", status="READY", progress=100)
+    locked = sim.add_cognee_dataset(name="locked-one")
+    path = config_file(tmp_path, server.url, [ready], [locked])
+    text = path.read_text().replace(
+        'type = "cognee"\n', 'type = "cognee"\napi_key_env = "DSWATCH_TEST_KEY"\n'
     )
-    code, _, err = run(capsys, "status", "--config", str(path))
-    assert code == 2 and "DSWATCH_TEST_KEY" in err and "cg" in err
+    path.write_text(text)
+    code, out, err = run(capsys, "status", "--config", str(path), "--json")
+    rows = {r["backend"]: r for r in json.loads(out)}
+    assert code == 1  # a dataset could not be read: not a config error (2)
+    assert rows["vl"]["state"] == "ready" and rows["vl"]["name"] == "fine-one"
+    assert rows["cg"]["state"] == "unauthorized"
+    assert "export DSWATCH_TEST_KEY=" in rows["cg"]["error"]
+    code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", f"vl:{ready}")
+    assert code == 0, err
 
 
 def test_status_on_the_demo(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import itertools
 import logging
 import threading
 import time
@@ -538,6 +539,7 @@ def assert_stale_with_the_last_good_data(state: DatasetState, before: dict[str, 
 
 
 def assert_backed_off(watch: Watch, backend: str, since: float, until: float, slow: bool) -> None:
+    """A dataset the backend refuses backs off on its own."""
     window = until - since
     for dataset_id in watch.ids(backend):
         polls = watch.polls_of(backend, dataset_id, since, until)
@@ -551,6 +553,30 @@ def assert_backed_off(watch: Watch, backend: str, since: float, until: float, sl
             starts = [p.started for p in polls[1:]] + [until]
             longest = max(s - e for s, e in zip(starts, ends, strict=True))
             assert longest >= 1.5 * POLL, (backend, longest)
+
+
+def assert_probed(watch: Watch, backend: str, since: float, until: float, slow: bool) -> None:
+    """A down backend is not polled dataset by dataset: after the polls that met the
+    fault, one read at a time probes it, at most one per poll interval."""
+    polls = sorted(
+        (p for p in watch.polls if p.backend == backend and since <= p.started <= until),
+        key=lambda p: p.started,
+    )
+    waves = len(watch.ids(backend)) if backend == "vl" else 1  # requests per wave
+    probes = polls[2 * waves :]  # the wave in flight at the fault, and the one that met it
+    for before, after in itertools.pairwise(probes):
+        assert after.started >= before.ended, (backend, "probes overlap")
+        assert after.started - before.started >= 0.8 * POLL, (backend, "probed too often")
+    window = until - since
+    per_probe = max(POLL, SETTINGS.timeout if slow else 0.0)
+    assert len(probes) <= window / per_probe + 2, (backend, len(polls), window)
+
+
+def backend_goes_down(expect: Expect) -> bool:
+    """Network, timeout, 5xx, garbage: the backend is down, not one dataset odd."""
+    if expect.state is not State.UNREACHABLE:
+        return False
+    return not (expect.kind == "http" and (expect.http_status or 0) < 500)
 
 
 # ---------------------------------------------------------------- the test
@@ -618,7 +644,9 @@ async def exercise(row: Row, row_certs: Any) -> None:
                 if not row.failing:
                     assert state.failure is None and not state.stale, state
             for backend in BACKENDS:
-                if row.failing:
+                if row.failing and backend_goes_down(getattr(row, backend)):
+                    assert_probed(watch, backend, started, ended, row.slow)
+                elif row.failing:
                     assert_backed_off(watch, backend, started, ended, row.slow)
                 else:
                     for dataset_id in watch.ids(backend):  # polling simply goes on

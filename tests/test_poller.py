@@ -27,6 +27,7 @@ class ScriptedBackend(Backend):
     """Answers each ID with `answer(id, call_number)` and records what it was asked."""
 
     batch_size: ClassVar[int] = 1
+    has_probe: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -43,6 +44,8 @@ class ScriptedBackend(Backend):
         self.delay = delay
         self.result_hook = result_hook
         self.calls: list[list[str]] = []
+        self.probe_failure: Failure | None = None  # what the health check answers
+        self.probes = 0
         self.in_flight: set[str] = set()
         self.overlaps = 0
         self.max_parallel = 0
@@ -65,6 +68,10 @@ class ScriptedBackend(Backend):
         finally:
             self.parallel -= 1
             self.in_flight -= set(ids)
+
+    async def probe(self) -> Failure | None:
+        self.probes += 1
+        return self.probe_failure
 
     async def list_datasets(self) -> list[RemoteDataset]:
         return []
@@ -129,24 +136,76 @@ async def test_batch_backends_get_all_due_ids_in_one_call() -> None:
     assert {s.state for s in states.values()} == {State.READY}
 
 
-async def test_failures_back_off_exponentially_and_keep_the_last_good_data() -> None:
+async def test_a_failing_dataset_backs_off_exponentially_and_keeps_the_last_good_data() -> None:
+    seen: list[str] = []
+
     def flaky(i: str, n: int) -> DatasetState:
-        if n == 1:
+        if i != IDS[0]:
+            return ok(State.RUNNING)(i, n)  # the backend is fine: only this dataset fails
+        seen.append(i)
+        if len(seen) == 1:
             return DatasetState(
                 backend="b", id=i, state=State.RUNNING, status="INDEXING", progress=40
             )
         return down(i, n)
 
     backend = ScriptedBackend("b", flaky)
-    poller = Poller(FAST, {"b": backend}, {"b": IDS[:1]}, seed=1)
+    poller = Poller(FAST, {"b": backend}, {"b": IDS[:3]}, seed=1)
     await run_for(poller, 0.8)
     # Without backoff, 0.8 s at 0.05 s would be ~16 polls; with it, 0.05·2^n.
-    assert 3 <= len(backend.calls) <= 7
+    assert 3 <= backend.polls_of(IDS[0]) <= 7
+    assert backend.polls_of(IDS[1]) >= 10
+    assert poller.health()["b"].health is Health.OK
     state = poller.states[("b", IDS[0])]
     assert state.state is State.UNREACHABLE
     assert state.stale and state.stale_since is not None
     assert (state.status, state.progress) == ("INDEXING", 40)  # last good data kept
     assert state.error == "connection refused"
+
+
+@pytest.mark.parametrize("has_probe", [True, False], ids=["health-endpoint", "read-probe"])
+async def test_a_down_backend_is_probed_every_poll_interval_and_re_read_at_once(
+    has_probe: bool,
+) -> None:
+    """No per-dataset backoff while the backend is down: one read per poll_interval
+    probes it, every row is stale at once, and the first answer re-reads them all."""
+    outage = {"on": False}
+
+    def answer(i: str, n: int) -> DatasetState:
+        if outage["on"]:
+            return down(i, n)
+        return DatasetState(backend="b", id=i, state=State.READY, status="READY", n_images=7)
+
+    backend = ScriptedBackend("b", answer)
+    backend.has_probe = has_probe  # type: ignore[misc]
+    settings = Settings(poll_interval=0.05, settled_interval=30, timeout=1, max_concurrency=3)
+    poller = Poller(settings, {"b": backend}, {"b": IDS[:5]}, seed=1)
+    updates: list[PollUpdate] = []
+    task = asyncio.create_task(poller.run(updates.append))
+    await asyncio.sleep(0.2)
+    if has_probe:
+        assert all(backend.polls_of(i) == 1 for i in IDS[:5])  # settled: polled once
+        assert backend.probes >= 1  # but the backend is watched
+    outage["on"] = True
+    backend.probe_failure = Failure(kind="connect", message="connection refused")
+    await asyncio.sleep(0.4)
+    # Quiet (every dataset settled), so probes found the outage: all rows stale now.
+    assert poller.health()["b"].health is Health.UNREACHABLE
+    assert all(s.stale and s.n_images == 7 for s in poller.states.values())
+    calls_while_down = len(backend.calls)
+    await asyncio.sleep(0.3)
+    assert len(backend.calls) - calls_while_down <= 0.3 / 0.05 + 1  # one read per interval
+    events = [e for u in updates for e in u.backend_events]
+    assert [e.kind for e in events] == ["down"]
+    outage["on"] = False
+    backend.probe_failure = None
+    await asyncio.sleep(0.3)
+    assert poller.health()["b"].health is Health.OK
+    assert not any(s.stale for s in poller.states.values())
+    assert [e.kind for u in updates for e in u.backend_events] == ["down", "back"]
+    assert not [n for u in updates for n in u.news]  # an outage is no dataset news
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def test_backoff_is_capped_and_jittered() -> None:

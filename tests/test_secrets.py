@@ -42,7 +42,7 @@ from tests.faultservers import (
     self_signed_cert,
 )
 from tui.backends import BackendError
-from tui.config import BackendConfig, Config, ConfigError, Settings
+from tui.config import BackendConfig, Config, Settings
 from tui.engine import Engine, build_engine
 from tui.models import DatasetState, State
 from tui.sim import Simulator
@@ -386,23 +386,30 @@ def test_the_cli_refuses_credentials_over_plain_http_to_another_host(tmp_path: P
     home.env.update(HTTP_PROXY=dead_end, HTTPS_PROXY=dead_end, ALL_PROXY=dead_end)
     home.config.write_text(config_toml([insecure_backend("http://datasets.corp.invalid/vl")]))
     result = home.run("status", "--json", "--config", str(home.config))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    message = result.stderr
-    assert "clear text to datasets.corp.invalid" in message
+    # That backend cannot be used, and says why; other backends would run (exit 1, not 2).
+    assert result.returncode == 1
+    [row] = json.loads(result.stdout)
+    assert row["state"] == "unauthorized"
+    message = row["error"]
+    assert "plain http to datasets.corp.invalid" in message
     assert "https://" in message and "allow_insecure = true" in message
-    assert str(home.config) in message  # which file, which line
-    assert not leaks(message, {"key": VL_KEY, "secret": VL_SECRET})
+    assert not leaks(result.stdout + result.stderr, {"key": VL_KEY, "secret": VL_SECRET})
 
 
 async def test_plain_http_to_another_host_only_with_allow_insecure(careless: Careless) -> None:
     # A made-up LAN name that only the fake resolver knows: nothing leaves this machine.
     dns = FakeDns({"datasets.lan.test": "127.0.0.1"})
     url = f"http://datasets.lan.test:{careless.server.port}/vl"
-    refused = Config(backends=[insecure_backend(url)])
-    with pytest.raises(ConfigError, match="refusing to send credentials over plain http"):
-        build(refused, ENV_NAMES, transport=dns)
-    assert dns.lookups == 0
+    refused = build(Config(backends=[insecure_backend(url)]), ENV_NAMES, transport=dns)
+    try:
+        states = await poll_once(refused)
+    finally:
+        await refused.aclose()
+    assert states[("vl", ECHO_OK_VL)].state is State.UNAUTHORIZED
+    assert "refusing to send credentials over plain http" in (
+        states[("vl", ECHO_OK_VL)].error or ""
+    )
+    assert dns.lookups == 0  # nothing was sent
 
     allowed = Config(backends=[insecure_backend(url, allow_insecure=True)])
     engine = build(allowed, ENV_NAMES, transport=dns)

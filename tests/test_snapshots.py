@@ -20,9 +20,10 @@ from tui.backends.base import RemoteDataset
 from tui.config import ConfigError
 from tui.messages import DetailsFetched, RemoteListFetched
 from tui.models import DatasetState, Failure, State
-from tui.poller import BackendHealth, Health, PollUpdate
+from tui.poller import BackendHealth, Health
 from tui.screens.add import AddDatasetsScreen
 from tui.screens.details import DetailsScreen
+from tui.watch import PollBatch
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 SIZE = (160, 40)
@@ -129,8 +130,8 @@ STATES = [
     ),
 ]
 HEALTHY = {
-    "vl": BackendHealth("vl", Health.OK, last_poll=ago(2)),
-    "cognee": BackendHealth("cognee", Health.OK, last_poll=ago(2)),
+    "vl": BackendHealth("vl", Health.OK, last_poll=ago(2), last_ok=ago(2)),
+    "cognee": BackendHealth("cognee", Health.OK, last_poll=ago(2), last_ok=ago(2)),
 }
 
 
@@ -148,7 +149,8 @@ def dashboard(path: Path | None = None, error: ConfigError | None = None) -> Dsw
 
 
 def fill(app: DswatchApp, states: list[DatasetState], health: dict[str, BackendHealth]) -> None:
-    app.apply_update(PollUpdate(states=list(states), health=dict(health)))
+    app.model.seed(states)
+    app.model.apply(PollBatch(health=dict(health), everything=True))
 
 
 def test_main_grid(snap_compare: Any) -> None:
@@ -178,20 +180,20 @@ def test_details_of_an_errored_dataset(snap_compare: Any) -> None:
     }
 
     async def open_details(pilot: Any) -> None:
-        app.history.record(
+        app.model.history.record(
             STATES[2].model_copy(
                 update={"state": State.RUNNING, "status": "INDEXING", "polled_at": ago(400)}
             )
         )
         fill(app, STATES, HEALTHY)  # records the error after the run above
-        app.last_failures[key] = Failure(
+        app.model.last_failures[key] = Failure(
             kind="http",
             message="HTTP 502 Bad Gateway",
             http_status=502,
             body="<html>bad gateway</html>",
             at=ago(300),
         )
-        await app.push_screen(DetailsScreen(key))
+        await app.push_screen(DetailsScreen(app.model, key, app.watch_changed, clock=app.clock))
         app.screen.post_message(DetailsFetched(key, tasks))
         await pilot.pause()
 
@@ -244,7 +246,10 @@ def test_unauthorized_state(snap_compare: Any) -> None:
         Health.UNAUTHORIZED,
         message="HTTP 401 Unauthorized",
         last_poll=ago(2),
-        credential_hint="check $COGNEE_API_KEY",
+        credential_hint="check $COGNEE_API_KEY (R retries)",
+        reason="refused credentials (HTTP 401)",
+        since=ago(30),
+        failure=failure,
     )
     app = dashboard()
 

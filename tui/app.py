@@ -1,9 +1,11 @@
 """The dashboard: one grid of every watched dataset, live.
 
-Data flows one way: the poller (a worker) posts `PollerUpdated` batches; the
-app applies each batch to its state in one synchronous pass and tells the
-widgets. Widgets and screens never touch HTTP; they ask the app, which runs
-the engine's backends in workers and answers with messages.
+Data flows one way: the poller feeds the watch model (`tui.watch`), the model
+tells the app of each applied batch, and the app hands it to the widgets in
+one synchronous pass (one repaint per batch) and to screens through the
+`watch_changed` signal. Screens get the model when they are built and ask for
+things (details, refresh, copy, open) by message; they never reach into the
+app, and nothing here talks HTTP except the workers that answer them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
@@ -28,22 +31,30 @@ from .config import (
     BackendConfig,
     ConfigError,
     ConfigWatcher,
+    Settings,
     add_backend,
     add_datasets,
     remove_datasets,
     secret_warnings,
 )
 from .engine import Engine, demo_engine, load_engine, tune_gc
-from .history import History
-from .messages import DetailsFetched, PollerUpdated, RemoteListFetched
-from .models import DatasetState, Failure, State
-from .poller import BackendHealth, PollUpdate
+from .messages import (
+    CopyRequested,
+    DetailsFetched,
+    DetailsRequested,
+    OpenRequested,
+    PollerUpdated,
+    RefreshRequested,
+    RemoteListFetched,
+)
+from .models import DatasetState
 from .screens.add import AddDatasetsScreen, AddRequest
 from .screens.backend import AddBackendScreen
 from .screens.confirm import ConfirmScreen
 from .screens.details import DetailsScreen
 from .screens.help import HelpScreen
 from .text import sanitize
+from .watch import BackendEvent, News, PollUpdate, WatchModel
 from .widgets.cells import COLUMN_KEYS
 from .widgets.grid import DatasetGrid
 from .widgets.summary import AlertBanner, SummaryBar
@@ -51,10 +62,6 @@ from .widgets.summary import AlertBanner, SummaryBar
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
-# Reaching these is news worth a toast (and the bell, when enabled).
-NOTIFY_STATES = frozenset(
-    {State.READY, State.PARTIAL, State.ERROR, State.NOT_FOUND, State.UNAUTHORIZED}
-)
 MAX_TOASTS_PER_BATCH = 3  # more than this become one summary toast
 # News arriving sooner than this after the last toast waits, and is told in one go:
 # a flood of changes makes one toast every few seconds, not one per poll batch.
@@ -98,12 +105,10 @@ class DswatchApp(App[int]):
         self.config_error = config_error
         self.warnings = list(warnings)
         self.watcher = ConfigWatcher(config_path) if config_path is not None else None
-        self.states: dict[Key, DatasetState] = {}
-        self.counts: Counter[State] = Counter()
-        self.health: dict[str, BackendHealth] = {}
-        self.history = History()
-        self.last_failures: dict[Key, Failure] = {}
-        self.last_poll: datetime | None = None
+        # The one copy of what is known; it outlives engines (a config reload keeps it).
+        self.model = engine.model if engine is not None else WatchModel()
+        self.model.subscribe(self._model_applied)
+        self.watch_changed: Signal[PollUpdate] = Signal(self, "watch-changed")
         self.problems_only = False
         self.filter_text = ""
         self._news: dict[Key, DatasetState] = {}  # not told yet: the newest per dataset
@@ -113,7 +118,7 @@ class DswatchApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
-        yield AlertBanner(id="alerts")
+        yield AlertBanner(id="alerts", clock=self.clock)
         yield DatasetGrid(id="grid", clock=self.clock)
         yield Static(id="empty")
         yield Input(
@@ -142,7 +147,7 @@ class DswatchApp(App[int]):
 
     @property
     def settings_bell(self) -> bool:
-        return self.engine is not None and self.engine.config.settings.bell
+        return self.settings.bell
 
     # -- the engine ---------------------------------------------------------
 
@@ -154,73 +159,76 @@ class DswatchApp(App[int]):
 
     async def _poll(self, engine: Engine) -> None:
         try:
-            await engine.poller.run(lambda update: self.post_message(PollerUpdated(update)))
+            await engine.poller.run()
         finally:
             await engine.aclose()
 
+    def _model_applied(self, update: PollUpdate) -> None:
+        # Called on the event loop by the model; widgets change in the handler below.
+        self.post_message(PollerUpdated(update))
+
     def on_poller_updated(self, message: PollerUpdated) -> None:
-        if self.engine is None or not self.query(DatasetGrid):
+        if not self.query(DatasetGrid):
             return  # a last batch arriving while the app shuts down
         self.apply_update(message.update)
 
     def apply_update(self, update: PollUpdate) -> None:
-        """Apply one batch in one synchronous pass: one repaint, not one per dataset."""
+        """Show one applied batch in one synchronous pass: one repaint, not one per dataset."""
         grid = self.grid
-        news: list[DatasetState] = []
         with self.batch_update():
             if update.removed:
                 grid.remove(update.removed)
-                for key in update.removed:
-                    old = self.states.pop(key, None)
-                    if old is not None:
-                        self.counts[old.state] -= 1
-                    self.history.forget(key)
-                    self.last_failures.pop(key, None)
-            states, counts, history = self.states, self.counts, self.history
-            last_poll = self.last_poll
-            for state in update.states:
-                key = (state.backend, state.id)
-                old = states.get(key)
-                if old is not None:
-                    counts[old.state] -= 1
-                    if (
-                        old.state is not state.state
-                        and state.state in NOTIFY_STATES
-                        and old.polled_at is not None
-                    ):
-                        news.append(state)
-                counts[state.state] += 1
-                states[key] = state
-                history.record(state)
-                if state.failure is not None:
-                    self.last_failures[key] = state.failure.model_copy(
-                        update={"at": state.polled_at}
-                    )
-                polled_at = state.polled_at
-                if polled_at is not None and (last_poll is None or polled_at > last_poll):
-                    last_poll = polled_at
-            self.last_poll = last_poll
             grid.apply(update.states)
-            self.health.update(update.health)
-            self.show_summary()
-        self.announce(news)
-        screen = self.screen
-        if isinstance(screen, DetailsScreen) and screen.key in {s.key for s in update.states}:
-            screen.show_state()
+            self.show_summary(update)
+        self.announce(update.news)
+        self.announce_backends(update.backend_events)
+        self.watch_changed.publish(update)
 
-    def announce(self, news: list[DatasetState]) -> None:
-        """Toast datasets that reached a state worth knowing (and ring, when enabled)."""
-        for state in news:
-            self._news[state.key] = state
+    @property
+    def settings(self) -> Settings:
+        return self.engine.config.settings if self.engine is not None else Settings()
+
+    def _notify_on(self, backend: str) -> frozenset[str]:
+        """The events worth a toast for this backend (settings, or its own override)."""
+        cfg = self.engine.config.backend(backend) if self.engine is not None else None
+        events = cfg.notify_on if cfg is not None and cfg.notify_on is not None else None
+        return frozenset(self.settings.notify_on if events is None else events)
+
+    def _toasts_for(self, news: list[News]) -> list[News]:
+        mode = self.settings.notifications
+        if mode == "off":
+            return []
+        wanted = [n for n in news if n.event in self._notify_on(n.state.backend)]
+        if mode == "problems":
+            wanted = [n for n in wanted if n.state.is_problem or n.event == "stuck"]
+        return wanted
+
+    def announce(self, news: list[News]) -> None:
+        """Toast datasets that really changed to a state worth knowing (and ring)."""
+        for item in self._toasts_for(news):
+            self._news[item.state.key] = item.state
         if self._news and self._news_timer is None:
             self._tell_news()
 
+    def announce_backends(self, events: list[BackendEvent]) -> None:
+        """One toast when a backend goes down or comes back, never one per dataset."""
+        mode = self.settings.notifications
+        if mode == "off":
+            return
+        for event in events:
+            if event.kind == "down":
+                text = f"{event.backend} is down: {event.reason}"
+                self.notify(text, title="backend", severity="error", markup=False)
+            elif mode == "all":
+                self.notify(f"{event.backend} is answering again", title="backend", markup=False)
+
     def _tell_news(self) -> None:
         # Only what is still true: a dataset may have moved on (or gone) while it waited.
+        states = self.model.states
         news = [
             current
             for key, told in self._news.items()
-            if (current := self.states.get(key)) is not None and current.state is told.state
+            if (current := states.get(key)) is not None and current.state is told.state
         ]
         self._news.clear()
         if not news:
@@ -248,18 +256,23 @@ class DswatchApp(App[int]):
         if self._news:
             self._tell_news()
 
-    def show_summary(self) -> None:
+    def show_summary(self, update: PollUpdate | None = None) -> None:
+        """Summary and banner from one batch's snapshot (or the model's, between batches)."""
+        model = self.model
+        counts = update.counts if update is not None else +model.counts
+        health = update.all_health if update is not None else dict(model.health)
+        total = sum(counts.values())
         self.query_one(SummaryBar).show(
-            self.counts,
-            self.health,
-            last_poll=self.last_poll,
+            counts,
+            health,
+            last_poll=model.last_ok(),
             paused=self.engine is not None and self.engine.poller.paused,
             shown=self.grid.visible_count,
-            total=len(self.states),
+            total=total,
         )
-        self.query_one(AlertBanner).show(self.health)
+        self.query_one(AlertBanner).show(health)
         empty = self.query_one("#empty", Static)
-        has_rows = bool(self.states)
+        has_rows = bool(total)
         empty.display = not has_rows
         self.grid.display = has_rows
         if not has_rows:
@@ -298,7 +311,7 @@ class DswatchApp(App[int]):
         if self.watcher is None or self.config_path is None or not self.watcher.changed():
             return
         try:
-            engine = load_engine(self.config_path)
+            engine = load_engine(self.config_path, model=self.model)
         except ConfigError as exc:
             self.notify(str(exc), title="config not reloaded", severity="error", markup=False)
             self.config_error = exc if self.engine is None else self.config_error
@@ -309,20 +322,29 @@ class DswatchApp(App[int]):
         self.notify(f"reloaded {self.config_path}", title="config", markup=False)
 
     def replace_engine(self, engine: Engine) -> None:
-        """Swap in a new engine, keeping what we know of datasets still watched."""
+        """Swap in a new engine on the same model: what is known of datasets stays."""
         keep = {(b.name, i) for b in engine.config.backends for i in b.datasets}
-        gone = [k for k in self.states if k not in keep]
+        gone = [key for key in self.model.states if key not in keep]
+        self.model.keep_only_backends(b.name for b in engine.config.backends)
         if gone:
-            self.apply_update(PollUpdate(removed=gone))
-        for key, state in self.states.items():
-            engine.poller.states[key] = state
-        self.health = {k: v for k, v in self.health.items() if engine.config.backend(k)}
+            from .watch import PollBatch
+
+            self.model.apply(PollBatch(removed=gone))
         self.start_engine(engine)
 
     # -- requests from screens ------------------------------------------------
 
-    def request_details(self, key: Key) -> None:
-        self._fetch_details(key)
+    def on_details_requested(self, message: DetailsRequested) -> None:
+        self._fetch_details(message.key)
+
+    def on_refresh_requested(self, message: RefreshRequested) -> None:
+        self.refresh_keys(message.keys)
+
+    def on_copy_requested(self, message: CopyRequested) -> None:
+        self.copy_dataset_id(message.key)
+
+    def on_open_requested(self, message: OpenRequested) -> None:
+        self.open_dataset(message.key)
 
     @work(group="details", exit_on_error=False)
     async def _fetch_details(self, key: Key) -> None:
@@ -389,7 +411,9 @@ class DswatchApp(App[int]):
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.display = True
-        field.focus()
+        # At once, not via call_later as focus() does: keys already queued behind
+        # the `/` (a paste, fast typing) must reach the filter, not run grid commands.
+        self.screen.set_focus(field)
 
     def action_clear_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -434,7 +458,7 @@ class DswatchApp(App[int]):
     def action_details(self) -> None:
         key = self._selected()
         if key is not None:
-            self.push_screen(DetailsScreen(key))
+            self.push_screen(DetailsScreen(self.model, key, self.watch_changed, clock=self.clock))
 
     def action_add(self) -> None:
         if self.engine is None or not self.engine.config.backends:
@@ -444,7 +468,7 @@ class DswatchApp(App[int]):
             self.push_screen(AddBackendScreen(), self._add_backend)
             return
         watched: dict[str, set[str]] = {}
-        for backend, dataset_id in self.states:
+        for backend, dataset_id in self.model.states:
             watched.setdefault(backend, set()).add(dataset_id)
         names = [b.name for b in self.engine.config.backends]
         selected = self.grid.cursor_key
@@ -456,7 +480,7 @@ class DswatchApp(App[int]):
             return
         try:
             add_backend(self.config_path, backend)
-            engine = load_engine(self.config_path)
+            engine = load_engine(self.config_path, model=self.model)
         except ConfigError as exc:
             self.notify(str(exc), title="backend not added", severity="error", markup=False)
             return
@@ -487,7 +511,7 @@ class DswatchApp(App[int]):
         key = self._selected()
         if key is None:
             return
-        state = self.states.get(key)
+        state = self.model.states.get(key)
         label = sanitize(state.label if state else key[1], max_len=60)
         question = f"Stop watching {label}?"
         detail = f"{key[0]} · {key[1]}" + (

@@ -1,6 +1,9 @@
-"""Assemble what is being watched: config -> backends -> poller.
+"""Assemble what is being watched: config -> backends -> poller -> watch model.
 
 Shared by the one-shot commands, the dashboard and the benchmarks; no Textual.
+A backend whose credentials or settings cannot work is still built, as one
+that answers `unauthorized` with the fix: one broken backend never stops the
+others.
 """
 
 from __future__ import annotations
@@ -8,22 +11,32 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from .backends import BackendConfigError, make_backend
-from .backends.base import Backend
-from .config import BackendConfig, Config, ConfigError, check_credentials, load_config
+from .backends.base import Backend, FetchResult, RemoteDataset
+from .config import BackendConfig, Config, load_config
+from .models import DatasetState, Failure, State
 from .poller import Poller
+from .watch import WatchModel
 
 if TYPE_CHECKING:
     from .sim import Simulator
 
 log = logging.getLogger(__name__)
+
+_CREDENTIAL_ENV_KEYS = (
+    "api_key_env",
+    "api_secret_env",
+    "token_env",
+    "username_env",
+    "password_env",
+)
 
 
 @dataclass
@@ -35,31 +48,75 @@ class Engine:
     simulator: Simulator | None = None
 
     @property
+    def model(self) -> WatchModel:
+        return self.poller.model
+
+    @property
     def is_demo(self) -> bool:
         return self.simulator is not None
+
+    async def poll_once(self) -> dict[tuple[str, str], DatasetState]:
+        return await self.poller.poll_once()
 
     async def aclose(self) -> None:
         await self.poller.aclose()
 
 
-def credential_hint(cfg: BackendConfig) -> str:
-    """What to fix when a backend refuses us: env var names, never values."""
-    names = [
-        n
-        for n in (
-            cfg.api_key_env,
-            cfg.api_secret_env,
-            cfg.token_env,
-            cfg.username_env,
-            cfg.password_env,
-        )
-        if n
-    ]
+def credential_hint(cfg: BackendConfig, environ: Mapping[str, str] = os.environ) -> str:
+    """What to do when a backend refuses us: variable names and commands, never values."""
+    names = [n for key in _CREDENTIAL_ENV_KEYS if (n := getattr(cfg, key))]
+    unset = [n for n in names if not environ.get(n, "").strip()]
+    if unset:
+        exports = " ".join(f"{n}=…" for n in unset)
+        return f"export {exports}, then restart dswatch"
     if names:
-        return "check " + " / ".join(f"${n}" for n in names)
+        return "check " + " / ".join(f"${n}" for n in names) + " (R retries)"
     if cfg.token_command:
-        return "check the output of token_command"
+        return "check the output of token_command (R runs it again)"
     return f"backend {cfg.name!r} has no credentials: set api_key_env (or token_env) in the config"
+
+
+class UnusableBackend(Backend):
+    """A backend whose config cannot be used (e.g. credentials over plain http).
+
+    Never sends a request: every dataset reads `unauthorized` with the reason,
+    so the grid says what to fix while every other backend runs.
+    """
+
+    batch_size: ClassVar[int] = 1000
+
+    def __init__(self, cfg: BackendConfig, reason: str) -> None:
+        self.name = cfg.name
+        self.cfg = cfg
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"UnusableBackend({self.name!r})"
+
+    async def fetch(self, ids: Sequence[str], previous: Mapping[str, DatasetState]) -> FetchResult:
+        failure = Failure(kind="config", message=self.reason)
+        states = [
+            DatasetState(
+                backend=self.name,
+                id=i,
+                state=State.UNAUTHORIZED,
+                error=self.reason,
+                failure=failure,
+            )
+            for i in ids
+        ]
+        return FetchResult(states=states, unauthorized=True)
+
+    async def list_datasets(self) -> list[RemoteDataset]:
+        from .backends.base import BackendError
+
+        raise BackendError(self.reason)
+
+    async def details(self, dataset_id: str) -> dict[str, Any]:
+        return {}
+
+    async def aclose(self) -> None:
+        return None
 
 
 def build_engine(
@@ -69,18 +126,24 @@ def build_engine(
     transport: httpx.AsyncBaseTransport | None = None,
     simulator: Simulator | None = None,
     environ: Mapping[str, str] = os.environ,
+    model: WatchModel | None = None,
     **poller_options: object,
 ) -> Engine:
     backends: dict[str, Backend] = {}
-    for index, cfg in enumerate(config.backends):
+    hints: dict[str, str] = {}
+    for cfg in config.backends:
         try:
             backends[cfg.name] = make_backend(
                 cfg, config.settings, transport=transport, environ=environ
             )
-        except BackendConfigError as exc:  # e.g. an unreadable ca_bundle
-            raise ConfigError(config_path, str(exc), key=f"backends[{index}]") from None
-    hints = {b.name: credential_hint(b) for b in config.backends}
-    poller = Poller.from_config(config, backends, credential_hints=hints, **poller_options)
+            hints[cfg.name] = credential_hint(cfg, environ)
+        except BackendConfigError as exc:  # credentials over plain http, an unreadable ca_bundle
+            log.warning("backend %s cannot be used: %s", cfg.name, exc)
+            backends[cfg.name] = UnusableBackend(cfg, str(exc))
+            hints[cfg.name] = "fix this backend in the config file (dswatch reloads it)"
+    poller = Poller.from_config(
+        config, backends, credential_hints=hints, model=model, **poller_options
+    )
     log.info(
         "watching %d datasets on %d backends (%s)",
         sum(len(b.datasets) for b in config.backends),
@@ -90,11 +153,19 @@ def build_engine(
     return Engine(config, config_path, backends, poller, simulator)
 
 
-def load_engine(config_path: Path, environ: Mapping[str, str] = os.environ) -> Engine:
-    """Read and check the config file, then build. Raises ConfigError."""
+def load_engine(
+    config_path: Path,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    model: WatchModel | None = None,
+) -> Engine:
+    """Read the config file and build. Raises ConfigError for a file that cannot be read.
+
+    Credentials that cannot be resolved (an unset variable) are not an error
+    here: that backend reads `unauthorized` with the fix, the others run.
+    """
     config = load_config(config_path)
-    check_credentials(config, environ)
-    return build_engine(config, config_path, environ=environ)
+    return build_engine(config, config_path, environ=environ, model=model)
 
 
 def demo_engine(seed: int | None = None, **poller_options: object) -> Engine:

@@ -1,4 +1,4 @@
-"""Messages from the engine to the widgets (data flows one way)."""
+"""Messages: the model's batches to the widgets, and screens' requests to the app."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from typing import Any
 
 from textual.message import Message
 
-from .poller import PollUpdate
+from .watch import PollUpdate
+
+Key = tuple[str, str]
 
 
 class PollerUpdated(Message):
-    """One batch of poll results: applied to the app state in one pass."""
+    """One batch the watch model applied: shown by the widgets in one pass."""
 
     def __init__(self, update: PollUpdate) -> None:
         super().__init__()
@@ -37,3 +39,35 @@ class RemoteListFetched(Message):
         self.backend = backend
         self.datasets = datasets
         self.error = error
+
+
+class DetailsRequested(Message):
+    """A screen wants the backend's extras (tasks, runs) for one dataset."""
+
+    def __init__(self, key: Key) -> None:
+        super().__init__()
+        self.key = key
+
+
+class RefreshRequested(Message):
+    """Poll these datasets now."""
+
+    def __init__(self, keys: list[Key]) -> None:
+        super().__init__()
+        self.keys = keys
+
+
+class CopyRequested(Message):
+    """Copy this dataset's ID to the clipboard."""
+
+    def __init__(self, key: Key) -> None:
+        super().__init__()
+        self.key = key
+
+
+class OpenRequested(Message):
+    """Open this dataset's web page."""
+
+    def __init__(self, key: Key) -> None:
+        super().__init__()
+        self.key = key

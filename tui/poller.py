@@ -1,4 +1,4 @@
-"""Scheduling, concurrency and backoff for every watched dataset; no Textual here.
+"""Scheduling, concurrency, backoff and backend health; no Textual here.
 
 Each backend gets a scheduler: every dataset has a next-due time (a heap),
 the scheduler wakes at the earliest, takes everything due, chunks it by the
@@ -9,8 +9,16 @@ settled_interval once settled, exponential backoff with jitter on failures,
 the whole backend paused on Retry-After or refused credentials. Nothing here
 ever gives up.
 
-Results are merged into `Poller.states` and handed to the sink in batches
-(at most one per `flush_interval`), so a UI repaints once per batch.
+Health is watched, not guessed from the next poll: while a backend is quiet
+(every dataset settled) a cheap probe goes out every poll_interval, so an
+outage is seen within poll_interval + timeout. A down backend's datasets are
+not polled one by one with growing backoff: one real read probes it every
+poll_interval, and the first answer re-reads all its datasets at once.
+
+What comes back is handed, unmerged, to the watch model (`tui.watch`) in
+batches (at most one per `flush_interval`); the model is the one copy of the
+states. The public surface: `run`, `poll_once`, `watch_only`, `add`,
+`remove`, `refresh`, `pause`/`resume`, `health`.
 """
 
 from __future__ import annotations
@@ -20,24 +28,20 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
+from datetime import datetime, timedelta
 
 from .backends.base import Backend, FetchResult
 from .config import Config, Settings
-from .models import (
-    SETTLED_STATES,
-    DatasetState,
-    Failure,
-    State,
-    merge,
-    utcnow,
-)
+from .health import BackendHealth, Health, describe_failure, is_backend_failure
+from .models import SETTLED_STATES, DatasetState, Failure, State, utcnow
 from .text import sanitize
+from .watch import PollBatch, PollUpdate, WatchModel
+
+__all__ = ["BackendHealth", "Health", "PollUpdate", "Poller", "backoff_delay", "interval_after"]
 
 log = logging.getLogger(__name__)
 # Backends going down and up: expected events, apart from dswatch's own troubles.
@@ -47,35 +51,8 @@ Key = tuple[str, str]
 MAX_RETRY_AFTER = 3600.0  # never trust a server to park us for longer than this
 
 
-class Health(StrEnum):
-    UNKNOWN = "unknown"  # not polled yet
-    OK = "ok"
-    UNAUTHORIZED = "unauthorized"
-    UNREACHABLE = "unreachable"
-    RATE_LIMITED = "rate_limited"
-
-
-@dataclass(frozen=True, slots=True)
-class BackendHealth:
-    backend: str
-    health: Health = Health.UNKNOWN
-    message: str | None = None  # the last error, for the summary line
-    last_poll: datetime | None = None
-    credential_hint: str | None = None  # which env vars to fix, when unauthorized
-    paused_for: float | None = None  # seconds, when the backend is parked
-
-
-@dataclass(slots=True)
-class PollUpdate:
-    """One batch for the sink: new states, what changed in each, backend health."""
-
-    states: list[DatasetState] = field(default_factory=list)
-    changed: dict[Key, frozenset[str]] = field(default_factory=dict)
-    health: dict[str, BackendHealth] = field(default_factory=dict)
-    removed: list[Key] = field(default_factory=list)
-
-
 Sink = Callable[[PollUpdate], Awaitable[None] | None]
+FAILED = (State.UNREACHABLE, State.UNAUTHORIZED)
 
 
 def interval_after(state: DatasetState, settings: Settings) -> float:
@@ -91,7 +68,7 @@ def backoff_delay(failures: int, settings: Settings, rng: random.Random) -> floa
 
 
 class _BackendScheduler:
-    """The due-time heap and the in-flight set of one backend."""
+    """The due-time heap, the in-flight set and the health of one backend."""
 
     def __init__(self, poller: Poller, backend: Backend, ids: Iterable[str]) -> None:
         self.poller = poller
@@ -104,10 +81,15 @@ class _BackendScheduler:
         self.paused_until = 0.0
         self.pause_reason: Health | None = None
         self.wake = asyncio.Event()
+        self.watchdog_wake = asyncio.Event()
         self.limit = asyncio.Semaphore(poller.settings.max_concurrency)
         self.tasks: set[asyncio.Task[None]] = set()
         self.health = BackendHealth(self.name)
         self.failed_chunks_in_a_row = 0
+        self.last_request_at = poller.clock()  # when the last request went out
+        self.down = False  # not answering: datasets wait, one probe per poll_interval
+        self.next_probe_at = 0.0
+        self.recovering: set[str] = set()  # re-read after an outage, not answered yet
         now = poller.clock()
         for dataset_id in ids:
             self.schedule(dataset_id, now)
@@ -124,6 +106,7 @@ class _BackendScheduler:
         # Heap entries of forgotten IDs are skipped lazily when popped.
         self.due_at.pop(dataset_id, None)
         self.failures.pop(dataset_id, None)
+        self.recovering.discard(dataset_id)
 
     def take_due(self, now: float) -> list[str]:
         due: list[str] = []
@@ -147,6 +130,12 @@ class _BackendScheduler:
         self.pause_reason = None
         self.wake.set()
 
+    def poll_all_now(self) -> None:
+        now = self.poller.clock()
+        for dataset_id in list(self.due_at):
+            if dataset_id not in self.in_flight:
+                self.schedule(dataset_id, now)
+
     # -- the loop ------------------------------------------------------------
 
     async def run(self) -> None:
@@ -169,7 +158,7 @@ class _BackendScheduler:
                 await self.limit.acquire()
                 if self._parked():
                     # A result that arrived while we waited for a slot paused
-                    # the backend (429, 401): put the rest back.
+                    # the backend (429, 401, down): put the rest back.
                     self.limit.release()
                     self._put_back(due[start:])
                     break
@@ -182,21 +171,94 @@ class _BackendScheduler:
 
     def _put_back(self, ids: list[str]) -> None:
         self.in_flight.difference_update(ids)
-        at = max(self.paused_until, self.poller.clock())
+        at = self.paused_until if math.isfinite(self.paused_until) else self.poller.clock()
+        at = max(at, self.poller.clock())
         for dataset_id in ids:
             if dataset_id in self.due_at:
                 self.schedule(dataset_id, at)
 
-    async def _sleep(self, seconds: float | None) -> None:
-        self.wake.clear()
+    async def _sleep(self, seconds: float | None, event: asyncio.Event | None = None) -> None:
+        event = event or self.wake
+        event.clear()
+        if seconds is not None and not math.isfinite(seconds):
+            seconds = None
         # Not asyncio.wait_for: on Python 3.11 it swallows a cancel() that arrives
         # as the wake-up does, and the loop (and Poller.run) would never stop.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
-                await self.wake.wait()
+                await event.wait()
 
-    async def _poll_chunk(self, chunk: list[str], *, release: bool) -> None:
+    # -- the watchdog: outages seen fast, recovery noticed at once -------------
+
+    def probe_due_in(self, now: float) -> float:
+        """Seconds until the next probe (<= 0: now). Pure, for tests with a fake clock.
+
+        Down: one probe per poll_interval. Up and quiet (no request out for a
+        poll_interval, e.g. every dataset settled): a cheap probe, so an outage
+        is seen within poll_interval + timeout. Parked by a 401 or a 429: none.
+        """
+        interval = self.poller.settings.poll_interval
+        if self.down:
+            return self.next_probe_at - now
+        if now < self.paused_until:
+            return self.paused_until - now
+        if not self.due_at:
+            return interval
+        if self.in_flight:
+            return interval  # a request is out: its answer tells
+        return self.last_request_at + interval - now
+
+    async def watchdog(self) -> None:
+        poller = self.poller
+        while True:
+            await poller.running.wait()
+            wait = self.probe_due_in(poller.clock())
+            if wait > 0:
+                await self._sleep(wait, self.watchdog_wake)
+                continue
+            if self.down:
+                self.next_probe_at = poller.clock() + poller.settings.poll_interval
+                await self._probe_with_a_read()
+            elif self.backend.has_probe:
+                await self._probe_alive()
+            else:
+                await self._probe_with_a_read()
+
+    async def _probe_with_a_read(self) -> None:
+        """One real read of the datasets due soonest; while down, an answer ends the outage."""
+        ready = sorted(
+            (i for i in self.due_at if i not in self.in_flight), key=self.due_at.__getitem__
+        )
+        chunk = ready[: max(1, self.backend.batch_size)]
+        if not chunk:
+            return
+        async with self.limit:
+            self.in_flight.update(chunk)
+            await self._poll_chunk(chunk, release=False, probe=True)
+
+    async def _probe_alive(self) -> None:
+        """Up and quiet: a cheap request that only says whether the backend answers."""
+        poller = self.poller
+        self.last_request_at = poller.clock()
         try:
+            failure = await self.backend.probe()
+        except Exception as exc:  # a backend bug must not stop the watch
+            log.exception("backend %s: probe failed", self.name)
+            failure = Failure(kind="internal", message=f"dswatch error: {type(exc).__name__}")
+        if self.down or not poller.running.is_set() or poller.clock() < self.paused_until:
+            return  # something else decided meanwhile
+        stamp = poller.now()
+        if failure is None:
+            if self.health.health in (Health.OK, Health.UNKNOWN):
+                self._publish_health(Health.OK, None, stamp, ok=True)
+        elif is_backend_failure(failure):
+            self._go_down(failure, stamp)
+
+    # -- polling -------------------------------------------------------------
+
+    async def _poll_chunk(self, chunk: list[str], *, release: bool, probe: bool = False) -> None:
+        try:
+            self.last_request_at = self.poller.clock()
             previous = {i: s for i in chunk if (s := self.poller.states.get((self.name, i)))}
             started = time.perf_counter()
             try:
@@ -206,20 +268,22 @@ class _BackendScheduler:
                 result = self._crashed(chunk, exc)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
-                    "backend %s: polled %s in %s, %.0f ms%s%s",
+                    "backend %s: polled %s in %s, %.0f ms%s%s%s",
                     self.name,
                     _counted(len(chunk), "dataset"),
                     _counted(result.requests, "request"),
                     (time.perf_counter() - started) * 1000,
+                    " (probe)" if probe else "",
                     ", unauthorized" if result.unauthorized else "",
                     "" if result.retry_after is None else f", retry after {result.retry_after:g}s",
                 )
-            self._absorb(chunk, result)
+            self._absorb(chunk, result, probe=probe)
         finally:
             self.in_flight.difference_update(chunk)
             if release:
                 self.limit.release()
             self.wake.set()
+            self.watchdog_wake.set()
 
     def _crashed(self, chunk: list[str], exc: Exception) -> FetchResult:
         failure = Failure(kind="internal", message=f"dswatch error: {type(exc).__name__}")
@@ -235,13 +299,12 @@ class _BackendScheduler:
         ]
         return FetchResult(states=states)
 
-    def _absorb(self, chunk: list[str], result: FetchResult) -> None:
+    def _absorb(self, chunk: list[str], result: FetchResult, *, probe: bool = False) -> None:
         poller = self.poller
         settings = poller.settings
         now = poller.clock()
         stamp = poller.now()
         answered = {s.id for s in result.states}
-        transitions = log.isEnabledFor(logging.DEBUG)
         if result.retry_after is not None:
             wait = min(max(result.retry_after, 0.0), MAX_RETRY_AFTER)
             self.paused_until = max(self.paused_until, now + wait)
@@ -251,88 +314,159 @@ class _BackendScheduler:
             # settled interval, or sooner when the user refreshes.
             self.paused_until = max(self.paused_until, now + settings.settled_interval)
             self.pause_reason = Health.UNAUTHORIZED
+        readable = False
         for observed in result.states:
             if observed.id not in self.due_at:
                 continue  # removed while in flight
-            key = (self.name, observed.id)
-            old = poller.states.get(key)
-            new, changed = merge(old, observed, stamp)
-            poller.states[key] = new
-            poller.publish(new, changed)
-            if transitions and old is not None and old.state is not new.state:
-                log.debug(
-                    "%s/%s: %s -> %s", self.name, observed.id, old.state.value, new.state.value
-                )
-            if observed.state in (State.UNREACHABLE, State.UNAUTHORIZED):
+            poller.observe(observed, stamp)
+            if observed.state in FAILED:
                 failures = self.failures.get(observed.id, 0) + 1
                 self.failures[observed.id] = failures
                 delay = backoff_delay(failures, settings, poller.rng)
             else:
+                readable = True
                 self.failures.pop(observed.id, None)
-                delay = interval_after(new, settings)
+                delay = interval_after(observed, settings)
             self.schedule(observed.id, max(now + delay, self.paused_until))
         for dataset_id in chunk:
             if dataset_id not in answered and dataset_id in self.due_at:
                 log.warning("backend %s: no answer for %s", self.name, dataset_id)
                 self.schedule(dataset_id, now + settings.poll_interval)
+        self._update_health(result, stamp, now, readable=readable, probe=probe, chunk=chunk)
+
+    def _update_health(
+        self,
+        result: FetchResult,
+        stamp: datetime,
+        now: float,
+        *,
+        readable: bool,
+        probe: bool,
+        chunk: list[str],
+    ) -> None:
+        failed = [s for s in result.states if s.state in FAILED]
+        backend_failed = (
+            bool(failed)
+            and len(failed) == len(result.states)
+            and any(is_backend_failure(s.failure) for s in failed)
+        )
+        self.failed_chunks_in_a_row = self.failed_chunks_in_a_row + 1 if backend_failed else 0
         if result.unauthorized:
-            self._mark_all_unauthorized(result, stamp)
-        self._update_health(result, stamp, now)
-
-    def _mark_all_unauthorized(self, result: FetchResult, stamp: datetime) -> None:
-        """Credentials are backend-wide: every dataset of it is unreadable now."""
-        failure = next((s.failure for s in result.states if s.failure), None)
-        for dataset_id in self.due_at:
-            key = (self.name, dataset_id)
-            old = self.poller.states.get(key)
-            if old is not None and old.state is State.UNAUTHORIZED:
-                continue
-            observed = DatasetState(
-                backend=self.name,
-                id=dataset_id,
-                state=State.UNAUTHORIZED,
-                error="unauthorized",
-                failure=failure,
-            )
-            new, changed = merge(old, observed, stamp)
-            self.poller.states[key] = new
-            self.poller.publish(new, changed)
-
-    def _update_health(self, result: FetchResult, stamp: datetime, now: float) -> None:
-        failed = [s for s in result.states if s.state in (State.UNREACHABLE, State.UNAUTHORIZED)]
-        all_failed = bool(failed) and len(failed) == len(result.states)
-        self.failed_chunks_in_a_row = self.failed_chunks_in_a_row + 1 if all_failed else 0
+            self._go_down(_first_failure(failed), stamp, health=Health.UNAUTHORIZED)
+            return
+        if readable and self.down:
+            self._recover(stamp)
+        self.recovering.difference_update(chunk)
+        if result.retry_after is not None:
+            wait = min(max(result.retry_after, 0.0), MAX_RETRY_AFTER)
+            message = f"rate limited, retrying in {wait:.0f}s"
+            self._publish_health(Health.RATE_LIMITED, message, stamp, ok=readable)
+            return
         # One failed request among good ones is a flaky dataset, not a backend
-        # that is down: call the backend unreachable after two failures in a row
-        # (or one, when a single request covers all its datasets).
-        down_after = 1 if len(self.due_at) <= self.backend.batch_size else 2
-        if result.unauthorized:
-            health, message = Health.UNAUTHORIZED, _first_message(failed) or "unauthorized"
-        elif result.retry_after is not None:
-            message = f"rate limited, retrying in {result.retry_after:.0f}s"
-            health = Health.RATE_LIMITED
+        # that is down: call the backend down after two failures in a row (or
+        # one, for a probe or when a single request covers all its datasets).
+        down_after = 1 if probe or len(self.due_at) <= self.backend.batch_size else 2
+        if self.down:
+            if not readable:  # a probe failed: say when the next one goes out
+                self._go_down(_first_failure(failed) or self.health.failure, stamp)
         elif self.failed_chunks_in_a_row >= down_after:
-            health, message = Health.UNREACHABLE, _first_message(failed)
+            self._go_down(_first_failure(failed), stamp)
         else:
-            health, message = Health.OK, None
-        paused_for = self.paused_until - now if self.paused_until > now else None
+            if self.health.health is Health.UNAUTHORIZED and not readable:
+                return  # still parked; only an answer with data lifts it
+            self._publish_health(Health.OK, None, stamp, ok=readable)
+
+    def _go_down(
+        self, failure: Failure | None, stamp: datetime, *, health: Health = Health.UNREACHABLE
+    ) -> None:
+        poller = self.poller
+        now = poller.clock()
+        failure = failure or Failure(kind="connect", message="not answering")
+        if health is Health.UNREACHABLE:
+            # Its datasets wait; one read per poll_interval probes the backend.
+            self.down = True
+            self.paused_until = math.inf
+            self.pause_reason = Health.UNREACHABLE
+            self.next_probe_at = now + poller.settings.poll_interval
+            self.watchdog_wake.set()
+        self.recovering.clear()
+        since = self.health.since if self.health.is_down else stamp
+        self._publish_health(health, failure.message, stamp, failure=failure, since=since)
+
+    def _recover(self, stamp: datetime) -> None:
+        """The backend answers again: re-read every dataset now, no backoff left over."""
+        self.down = False
+        self.failed_chunks_in_a_row = 0
+        self.failures.clear()
+        self.unpause()
+        self.recovering = {i for i in self.due_at if i not in self.in_flight}
+        self.poll_all_now()
+
+    def _publish_health(
+        self,
+        health: Health,
+        message: str | None,
+        stamp: datetime,
+        *,
+        ok: bool = False,
+        failure: Failure | None = None,
+        since: datetime | None = None,
+    ) -> None:
+        poller = self.poller
+        now = poller.clock()
+        paused_for = self.paused_until - now if now < self.paused_until else None
+        if self.down:
+            retry_in: float | None = max(0.0, self.next_probe_at - now)
+        else:
+            retry_in = paused_for
+        if health is Health.RATE_LIMITED and since is None:
+            since = self.health.since if self.health.health is health else stamp
         new = BackendHealth(
             backend=self.name,
             health=health,
             message=message,
             last_poll=stamp,
-            credential_hint=self.poller.credential_hints.get(self.name)
+            credential_hint=poller.credential_hints.get(self.name)
             if health is Health.UNAUTHORIZED
             else None,
-            paused_for=paused_for,
+            paused_for=paused_for if paused_for is None or math.isfinite(paused_for) else None,
+            reason=describe_failure(failure) if failure is not None else None,
+            since=since,
+            retry_at=None if retry_in is None else stamp + timedelta(seconds=retry_in),
+            last_ok=stamp if ok else self.health.last_ok,
+            failure=failure,
+            recovering=len(self.recovering),
         )
-        if new != self.health:
+        if _differs(new, self.health):
             if (new.health, new.message) != (self.health.health, self.health.message):
                 _log_health(new, self.health.health)
             self.health = new
-            self.poller.publish_health(new)
+            poller.publish_health(new)
         else:
             self.health = new
+
+
+def _differs(new: BackendHealth, old: BackendHealth) -> bool:
+    """Worth a batch: anything but the moments of the last poll and last answer."""
+    return (
+        new.health,
+        new.message,
+        new.reason,
+        new.since,
+        new.retry_at,
+        new.recovering,
+        new.paused_for is None,
+        new.credential_hint,
+    ) != (
+        old.health,
+        old.message,
+        old.reason,
+        old.since,
+        old.retry_at,
+        old.recovering,
+        old.paused_for is None,
+        old.credential_hint,
+    ) or (new.last_ok is None) != (old.last_ok is None)
 
 
 def _counted(n: int, noun: str) -> str:
@@ -350,17 +484,17 @@ def _log_health(new: BackendHealth, before: Health) -> None:
     health_log.warning("backend %s: %s: %s%s", new.backend, new.health.value, message, paused)
 
 
-def _first_message(states: list[DatasetState]) -> str | None:
+def _first_failure(states: list[DatasetState]) -> Failure | None:
     for state in states:
         if state.failure is not None:
-            return state.failure.message
+            return state.failure
         if state.error:
-            return state.error
+            return Failure(kind="protocol", message=state.error)
     return None
 
 
 class Poller:
-    """Polls every watched dataset of every backend, forever, and reports changes."""
+    """Polls every watched dataset of every backend, forever, and feeds the watch model."""
 
     def __init__(
         self,
@@ -368,6 +502,7 @@ class Poller:
         backends: Mapping[str, Backend],
         datasets: Mapping[str, Iterable[str]],
         *,
+        model: WatchModel | None = None,
         credential_hints: Mapping[str, str] | None = None,
         flush_interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
@@ -382,18 +517,17 @@ class Poller:
         self.now = now
         self.rng = random.Random(seed)
         self.sequence = itertools.count()
-        self.states: dict[Key, DatasetState] = {}
+        self.model = model if model is not None else WatchModel(now=now)
         self.running = asyncio.Event()
         self.running.set()
-        self._outbox = PollUpdate()
-        self._sink: Sink | None = None
+        self._outbox = PollBatch()
+        self._flushing = False  # run() is on: batches go out every flush_interval
         self._flush_handle: asyncio.TimerHandle | None = None
         self.schedulers: dict[str, _BackendScheduler] = {}
         for name, backend in self.backends.items():
             ids = list(datasets.get(name, ()))
             self.schedulers[name] = _BackendScheduler(self, backend, ids)
-            for dataset_id in ids:
-                self.states[(name, dataset_id)] = DatasetState(backend=name, id=dataset_id)
+            self.model.track((name, dataset_id) for dataset_id in ids)
 
     @classmethod
     def from_config(
@@ -402,19 +536,24 @@ class Poller:
         datasets = {b.name: b.datasets for b in config.backends}
         return cls(config.settings, backends, datasets, **kwargs)  # type: ignore[arg-type]
 
+    @property
+    def states(self) -> Mapping[Key, DatasetState]:
+        """The model's states (read-only here: only the model changes them)."""
+        return self.model.states
+
     # -- running -------------------------------------------------------------
 
-    async def run(self, sink: Sink) -> None:
-        """Poll until cancelled, handing batches of results to `sink`."""
-        self._sink = sink
-        # Everyone sees the initial (unknown) rows and health at once.
-        for key, state in self.states.items():
-            self._outbox.states.append(state)
-            self._outbox.changed[key] = frozenset()
+    async def run(self, sink: Sink | None = None) -> None:
+        """Poll until cancelled; `sink`, when given, hears each applied batch."""
+        unsubscribe = self.model.subscribe(_listener(sink)) if sink is not None else None
+        self._flushing = True
+        # Everyone sees the rows and health at once.
+        self._outbox.everything = True
         for scheduler in self.schedulers.values():
             self._outbox.health[scheduler.name] = scheduler.health
         self._schedule_flush()
         loops = [asyncio.create_task(s.run()) for s in self.schedulers.values()]
+        loops += [asyncio.create_task(s.watchdog()) for s in self.schedulers.values()]
         try:
             await asyncio.gather(*loops)
         finally:
@@ -426,10 +565,13 @@ class Poller:
             await asyncio.gather(*loops, *pending, return_exceptions=True)
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
-            self._sink = None
+                self._flush_handle = None
+            self._flushing = False
+            if unsubscribe is not None:
+                unsubscribe()
 
-    async def poll_all_once(self) -> dict[Key, DatasetState]:
-        """Poll every dataset exactly once, chunked and concurrent (for `status`)."""
+    async def poll_once(self) -> dict[Key, DatasetState]:
+        """Poll every watched dataset exactly once, chunked and concurrent (`status`)."""
 
         async def sweep(scheduler: _BackendScheduler) -> None:
             ids = list(scheduler.due_at)
@@ -444,7 +586,19 @@ class Poller:
             await asyncio.gather(*(one(c) for c in chunks))
 
         await asyncio.gather(*(sweep(s) for s in self.schedulers.values()))
-        return dict(self.states)
+        self.flush()
+        return dict(self.model.states)
+
+    poll_all_once = poll_once  # the name the benchmarks and older tests use
+
+    def watch_only(self, keys: Iterable[Key]) -> None:
+        """Poll these datasets and no others (`wait` on a few of many)."""
+        wanted = set(keys)
+        for backend, dataset_id in wanted:
+            if backend in self.schedulers:
+                self.add(backend, [dataset_id])
+        for name, scheduler in self.schedulers.items():
+            self.remove(name, [i for i in list(scheduler.due_at) if (name, i) not in wanted])
 
     async def aclose(self) -> None:
         await asyncio.gather(*(b.aclose() for b in self.backends.values()), return_exceptions=True)
@@ -452,45 +606,51 @@ class Poller:
     # -- controls (called by the UI or the CLI) ------------------------------
 
     def refresh(self, keys: Iterable[Key] | None = None) -> None:
-        """Poll these datasets (all when None) now; a refresh-all also lifts pauses."""
+        """Poll these datasets (all when None) now; a refresh-all also lifts pauses.
+
+        A down backend is probed now instead: its answer re-reads everything.
+        """
         now = self.clock()
         if keys is None:
             for scheduler in self.schedulers.values():
+                if scheduler.down:
+                    scheduler.next_probe_at = now
+                    scheduler.watchdog_wake.set()
+                    continue
                 scheduler.unpause()
-                for dataset_id in list(scheduler.due_at):
-                    if dataset_id not in scheduler.in_flight:
-                        scheduler.schedule(dataset_id, now)
+                scheduler.poll_all_now()
             return
         for backend, dataset_id in keys:
             scheduler = self.schedulers.get(backend)
             if scheduler is None or dataset_id not in scheduler.due_at:
                 continue
-            if dataset_id not in scheduler.in_flight:
+            if scheduler.down:
+                scheduler.next_probe_at = now
+                scheduler.watchdog_wake.set()
+            elif dataset_id not in scheduler.in_flight:
                 if scheduler.pause_reason is Health.UNAUTHORIZED:
                     scheduler.unpause()
                 scheduler.schedule(dataset_id, now)
 
-    def add(self, backend: str, ids: Iterable[str]) -> list[DatasetState]:
-        """Start watching datasets now; returns their placeholder states."""
+    def add(self, backend: str, ids: Iterable[str]) -> list[Key]:
+        """Start watching datasets now; returns the keys that are new."""
         scheduler = self.schedulers[backend]
         now = self.clock()
         added = []
         for dataset_id in ids:
             if dataset_id in scheduler.due_at:
                 continue
-            state = DatasetState(backend=backend, id=dataset_id)
-            self.states[(backend, dataset_id)] = state
             scheduler.schedule(dataset_id, now)
-            self.publish(state, frozenset())
-            added.append(state)
+            added.append((backend, dataset_id))
+        self._outbox.added += added
+        self._schedule_flush()
         return added
 
     def remove(self, backend: str, ids: Iterable[str]) -> None:
         scheduler = self.schedulers[backend]
         for dataset_id in ids:
             scheduler.forget(dataset_id)
-            if self.states.pop((backend, dataset_id), None) is not None:
-                self._outbox.removed.append((backend, dataset_id))
+            self._outbox.removed.append((backend, dataset_id))
         self._schedule_flush()
 
     def pause(self) -> None:
@@ -506,14 +666,10 @@ class Poller:
     def health(self) -> dict[str, BackendHealth]:
         return {name: s.health for name, s in self.schedulers.items()}
 
-    # -- batching results for the sink ---------------------------------------
+    # -- batching results for the model -------------------------------------
 
-    def publish(self, state: DatasetState, changed: frozenset[str]) -> None:
-        outbox = self._outbox
-        outbox.states.append(state)
-        key = (state.backend, state.id)
-        before = outbox.changed.get(key)
-        outbox.changed[key] = changed if before is None else before | changed
+    def observe(self, observed: DatasetState, stamp: datetime) -> None:
+        self._outbox.observations.append((observed, stamp))
         if self._flush_handle is None:
             self._schedule_flush()
 
@@ -522,24 +678,30 @@ class Poller:
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
-        if self._sink is None or self._flush_handle is not None:
+        if not self._flushing or self._flush_handle is not None:
             return
         loop = asyncio.get_running_loop()
-        self._flush_handle = loop.call_later(self.flush_interval, self._flush)
+        self._flush_handle = loop.call_later(self.flush_interval, self.flush)
 
-    def _flush(self) -> None:
-        self._flush_handle = None
-        update, self._outbox = self._outbox, PollUpdate()
-        if self._sink is None:
-            return
-        # Several polls of one dataset in a batch: keep the newest.
-        latest = {(state.backend, state.id): state for state in update.states}
-        states = self.states
-        update.states = [s for k, s in latest.items() if k in states]
-        outcome = self._sink(update)
+    def flush(self) -> PollUpdate | None:
+        """Hand what came back to the model now (it tells its listeners)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        batch, self._outbox = self._outbox, PollBatch()
+        if not batch:
+            return None
+        return self.model.apply(batch)
+
+
+def _listener(sink: Sink) -> Callable[[PollUpdate], None]:
+    def listen(update: PollUpdate) -> None:
+        outcome = sink(update)
         if asyncio.iscoroutine(outcome):
             task = asyncio.ensure_future(outcome)
             task.add_done_callback(_log_sink_error)
+
+    return listen
 
 
 def _log_sink_error(task: asyncio.Future[None]) -> None:

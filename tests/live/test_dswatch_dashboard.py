@@ -58,9 +58,10 @@ async def test_the_grid_shows_names_and_states(
     world, job = live_world, background_cognify
     app = make_app(world, tmp_path, auth="password", more=(job.dataset_id,))
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: sum(s.polled_at is not None for s in app.states.values()) == 4)
+        states = app.model.states
+        await until(pilot, lambda: sum(s.polled_at is not None for s in states.values()) == 4)
         await until(pilot, lambda: job.name in grid_text(app))
-        assert app.states[("cognee", world.added_id)].state is State.PENDING
+        assert app.model.states[("cognee", world.added_id)].state is State.PENDING
         assert "… pending" in line_of(app, world.added_name)
         assert "add ✓" in line_of(app, world.added_name)  # the add_pipeline run, done
         assert "… pending" in line_of(app, world.empty_name)

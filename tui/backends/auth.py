@@ -49,7 +49,9 @@ class CredentialsError(Exception):
 def _env_secret(environ: Mapping[str, str], name: str, redactor: Redactor) -> Secret:
     value = environ.get(name, "").strip()
     if not value:
-        raise CredentialsError(f"environment variable {name} is not set")
+        raise CredentialsError(
+            f"environment variable {name} is not set: export {name}=…, then restart dswatch"
+        )
     redactor.add(value)
     return Secret(value)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..models import DatasetState
+from ..models import DatasetState, Failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,18 @@ class Backend(ABC):
     @abstractmethod
     async def details(self, dataset_id: str) -> dict[str, Any]:
         """Extras for the details screen (tasks, pipeline runs). Raises BackendError."""
+
+    # Has a cheap health endpoint (`probe`); without one, a quiet backend is
+    # probed by reading one of its datasets.
+    has_probe: ClassVar[bool] = False
+
+    async def probe(self) -> Failure | None:
+        """Is the backend answering? One cheap request; None when it answered.
+
+        Sent only while the backend is quiet (every dataset settled), so an
+        outage is seen within poll_interval + timeout.
+        """
+        return None
 
     def web_url(self, dataset_id: str) -> str | None:
         """The dataset's page in the backend's web app, when there is one."""

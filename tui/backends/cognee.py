@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import httpx
 
 from ..config import BackendConfig, Settings
-from ..models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
+from ..models import DatasetState, Failure, InvalidDatasetId, State, normalize_dataset_id
 from ..secrets import Redactor
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .http import (
@@ -362,6 +362,11 @@ class CogneeBackend(Backend):
 
     def web_url(self, dataset_id: str) -> str | None:
         return self.cfg.web_url.replace("{id}", dataset_id) if self.cfg.web_url else None
+
+    has_probe = True
+
+    async def probe(self) -> Failure | None:
+        return await self.api.probe(f"{self.cfg.url}/health")
 
     async def aclose(self) -> None:
         await self.api.aclose()

@@ -398,6 +398,7 @@ async def get_json(
     timeout: float,
     redactor: Redactor | None = None,
     max_bytes: int = MAX_BODY_BYTES,
+    auth: Any = httpx.USE_CLIENT_DEFAULT,
 ) -> JsonAnswer | RequestFailure:
     """GET a JSON document. Never raises for network, server or credential trouble.
 
@@ -409,7 +410,7 @@ async def get_json(
     try:
         async with asyncio.timeout(timeout):
             request = client.build_request("GET", url, params=params)
-            response = await client.send(request, stream=True)
+            response = await client.send(request, stream=True, auth=auth)
             try:
                 return await _read_answer(response, redactor, max_bytes)
             finally:
@@ -445,6 +446,25 @@ class JsonApi:
             return await get_json(
                 self.client, url, params, timeout=self.timeout, redactor=self.redactor
             )
+
+    async def probe(self, url: str) -> Failure | None:
+        """A health check, sent without credentials: None when the server answered.
+
+        Any HTTP answer below 500 counts as answering (an install without that
+        endpoint says 404); the dataset polls judge everything else.
+        """
+        async with self._slots:
+            answer = await get_json(
+                self.client, url, timeout=self.timeout, redactor=self.redactor, auth=None
+            )
+        if isinstance(answer, JsonAnswer):
+            return None
+        failure = answer.failure
+        if failure.kind == "http" and (failure.http_status or 0) < 500:
+            return None
+        if failure.kind == "body":
+            return None  # it answered, only not with JSON
+        return failure
 
     async def aclose(self) -> None:
         await self.client.aclose()

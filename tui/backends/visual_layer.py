@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import httpx
 
 from ..config import BackendConfig, Settings
-from ..models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
+from ..models import DatasetState, Failure, InvalidDatasetId, State, normalize_dataset_id
 from ..secrets import Redactor
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .http import (
@@ -246,6 +246,11 @@ class VisualLayerBackend(Backend):
         if httpx.URL(self.cfg.url).host == CLOUD_HOST:
             return f"https://{CLOUD_HOST}/dataset/{dataset_id}/data"
         return f"{self.cfg.url}/dataset/{dataset_id}/data"
+
+    has_probe = True
+
+    async def probe(self) -> Failure | None:
+        return await self.api.probe(f"{self.cfg.url}/api/v1/healthcheck")
 
     async def aclose(self) -> None:
         await self.api.aclose()

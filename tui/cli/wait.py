@@ -9,9 +9,11 @@ import time
 from collections.abc import Sequence
 
 from ..engine import Engine
+from ..health import describe_failure
+from ..history import format_duration
 from ..models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
-from ..poller import PollUpdate
 from ..text import sanitize
+from ..watch import PollUpdate, WatchModel
 from .common import EXIT_OK, EXIT_PROBLEM, EXIT_TIMEOUT, WAIT_FAILS, UsageError
 
 
@@ -44,20 +46,24 @@ def resolve_targets(engine: Engine, specs: Sequence[str]) -> set[tuple[str, str]
     return keys
 
 
+# While a backend is down, say so at least this often: silence looks like a hang.
+OUTAGE_REPORT_SECONDS = 30.0
+
+
 async def wait(
     engine: Engine, targets: set[tuple[str, str]], *, timeout: float | None, partial_ok: bool
 ) -> int:
-    poller = engine.poller
-    for backend, dataset_id in targets:
-        poller.add(backend, [dataset_id])
-    # Only the named datasets are polled.
-    for name, scheduler in poller.schedulers.items():
-        poller.remove(name, [i for i in list(scheduler.due_at) if (name, i) not in targets])
+    poller, model = engine.poller, engine.model
+    poller.watch_only(targets)  # only the named datasets are polled
     done_states = {State.READY, State.PARTIAL} if partial_ok else {State.READY}
     finished: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     last_line: dict[tuple[str, str], str] = {}
+    backends = {backend for backend, _ in targets}
 
     def on_update(update: PollUpdate) -> None:
+        for event in update.backend_events:
+            if event.backend in backends:
+                print(backend_event_line(event.backend, event.kind, event.reason), file=sys.stderr)
         for state in update.states:
             if state.key not in targets or state.polled_at is None:
                 continue
@@ -65,7 +71,7 @@ async def wait(
             if last_line.get(state.key) != line:
                 last_line[state.key] = line
                 print(line, file=sys.stderr, flush=True)
-        current = [poller.states.get(k) for k in targets]
+        current = [model.states.get(k) for k in targets]
         if finished.done():
             return
         if any(s is not None and s.state in WAIT_FAILS for s in current):
@@ -73,14 +79,23 @@ async def wait(
         elif all(s is not None and s.state in done_states for s in current):
             finished.set_result(EXIT_OK)
 
+    async def report_outages() -> None:
+        while True:
+            await asyncio.sleep(OUTAGE_REPORT_SECONDS)
+            for line in outage_lines(model, backends, targets, done_states):
+                print(line, file=sys.stderr, flush=True)
+
     started = time.monotonic()
     runner = asyncio.create_task(poller.run(on_update))
+    reporter = asyncio.create_task(report_outages())
     try:
         return await asyncio.wait_for(asyncio.shield(finished), timeout=timeout)
     except TimeoutError:
         elapsed = math.ceil(time.monotonic() - started)
         pending = sorted(
-            s.label for k in targets if (s := poller.states.get(k)) and s.state not in done_states
+            sanitize(s.label, max_len=60)
+            for k in targets
+            if (s := model.states.get(k)) and s.state not in done_states
         )
         print(
             f"dswatch: timed out after {elapsed}s waiting for {', '.join(pending)}", file=sys.stderr
@@ -88,8 +103,45 @@ async def wait(
         return EXIT_TIMEOUT
     finally:
         runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        reporter.cancel()
+        await asyncio.gather(runner, reporter, return_exceptions=True)
         await engine.aclose()
+
+
+def backend_event_line(backend: str, kind: str, reason: str) -> str:
+    if kind == "down":
+        return f"dswatch: {backend} is down: {sanitize(reason, max_len=120)}; still waiting"
+    return f"dswatch: {backend} is answering again"
+
+
+def outage_lines(
+    model: WatchModel,
+    backends: set[str],
+    targets: set[tuple[str, str]],
+    done_states: set[State],
+) -> list[str]:
+    """One line per down backend: the cause, for how long, how many datasets wait."""
+    now = model.now()
+    lines = []
+    for name in sorted(backends):
+        health = model.health.get(name)
+        if health is None or not health.is_down:
+            continue
+        waiting = sum(
+            1
+            for k in targets
+            if k[0] == name and (s := model.states.get(k)) and s.state not in done_states
+        )
+        reason = sanitize(health.reason or describe_failure(health.failure), max_len=120)
+        line = f"dswatch: {name}: {reason}"
+        if health.since is not None:
+            line += f" for {format_duration((now - health.since).total_seconds())}"
+        line += f"; still waiting for {waiting} dataset{'s' if waiting != 1 else ''}"
+        if health.retry_at is not None:
+            retry = max(0.0, (health.retry_at - now).total_seconds())
+            line += f" (next try in {format_duration(retry)})"
+        lines.append(line)
+    return lines
 
 
 def progress_line(state: DatasetState) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.table import Table
@@ -12,13 +13,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import Footer, Static, TextArea
 
+from ..health import describe_failure
 from ..history import Transition, durations, format_duration
-from ..messages import DetailsFetched
+from ..messages import (
+    CopyRequested,
+    DetailsFetched,
+    DetailsRequested,
+    OpenRequested,
+    RefreshRequested,
+)
 from ..models import DatasetState, Failure
 from ..secrets import Redactor
 from ..text import sanitize
+from ..watch import PollUpdate, WatchModel
 from ..widgets.cells import STATE_LOOK, format_pipelines, format_progress
 
 MAX_RAW_CHARS = 200_000  # a huge body is cut for display, not for the copy on disk
@@ -149,13 +159,24 @@ class DetailsScreen(Screen[None]):
         Binding("o", "open", "Open in browser"),
     ]
 
-    def __init__(self, key: tuple[str, str]) -> None:
+    def __init__(
+        self,
+        model: WatchModel,
+        key: tuple[str, str],
+        changed: Signal[PollUpdate],
+        *,
+        clock: Callable[[], float],
+    ) -> None:
         super().__init__()
+        self.model = model
         self.key = key
+        self.changed = changed
+        self.clock = clock  # epoch seconds (tests pin it)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="details"):
             yield Static(id="title")
+            yield Static(id="backend-health")
             yield Static(id="fields")
             yield Static("Error", classes="heading")
             yield TextArea(id="error", read_only=True, soft_wrap=True)
@@ -170,28 +191,34 @@ class DetailsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.changed.subscribe(self, self._changed)
         self.show_state()
-        self.app.request_details(self.key)  # type: ignore[attr-defined]
+        self.set_interval(1.0, self.show_state)  # ages ("9s ago") keep moving
+        self.post_message(DetailsRequested(self.key))
+
+    def _changed(self, update: PollUpdate) -> None:
+        if self.key in update.changed or self.key in update.removed or update.health:
+            self.show_state()
 
     def show_state(self) -> None:
-        """Redraw from the app's current knowledge of this dataset."""
-        app = self.app
-        now: datetime = app.now()  # type: ignore[attr-defined]
-        state: DatasetState | None = app.states.get(self.key)  # type: ignore[attr-defined]
+        """Redraw from the model's current knowledge of this dataset."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        state = self.model.states.get(self.key)
         if state is None:
             self.query_one("#title", Static).update(Text("This dataset is no longer watched."))
             return
         title = Text(sanitize(state.label), style="bold")
         title.append(f"  {state.backend} · {state.id}", style="dim")
         self.query_one("#title", Static).update(title)
+        self.query_one("#backend-health", Static).update(health_text(self.model, state, now))
         self.query_one("#fields", Static).update(fields_table(state, now))
         error = self.query_one("#error", TextArea)
         message = sanitize_block(state.error) if state.error else "No error."
         if error.text != message:
             error.load_text(message)
-        history = app.history.of(self.key)  # type: ignore[attr-defined]
+        history = self.model.history.of(self.key)
         self.query_one("#history", Static).update(history_table(history, now))
-        last_failure = app.last_failures.get(self.key)  # type: ignore[attr-defined]
+        last_failure = self.model.last_failures.get(self.key)
         self.query_one("#failure", Static).update(failure_text(last_failure, now))
         raw = self.query_one("#raw", TextArea)
         text = pretty_json(state.raw)
@@ -208,11 +235,30 @@ class DetailsScreen(Screen[None]):
             extras.update(extras_text(message.extras or {}))
 
     def action_refresh(self) -> None:
-        self.app.refresh_keys([self.key])  # type: ignore[attr-defined]
-        self.app.request_details(self.key)  # type: ignore[attr-defined]
+        self.post_message(RefreshRequested([self.key]))
+        self.post_message(DetailsRequested(self.key))
 
     def action_copy_id(self) -> None:
-        self.app.copy_dataset_id(self.key)  # type: ignore[attr-defined]
+        self.post_message(CopyRequested(self.key))
 
     def action_open(self) -> None:
-        self.app.open_dataset(self.key)  # type: ignore[attr-defined]
+        self.post_message(OpenRequested(self.key))
+
+
+def health_text(model: WatchModel, state: DatasetState, now: datetime) -> Text:
+    """The backend's health, as the banner says it: the same truth on every screen."""
+    health = model.health.get(state.backend)
+    text = Text()
+    if health is None or not health.is_down:
+        return text
+    reason = health.reason or describe_failure(health.failure)
+    text.append(f" ⚠ {state.backend}: {reason} ", "bold reverse")
+    if health.since is not None:
+        text.append(f" down for {format_duration((now - health.since).total_seconds())}")
+    if health.retry_at is not None:
+        wait = max(0.0, (health.retry_at - now).total_seconds())
+        text.append(f", retry in {format_duration(wait)}")
+    if health.credential_hint:
+        text.append(f" — {health.credential_hint}", "bold")
+    text.append(" — R retries now", "dim")
+    return text

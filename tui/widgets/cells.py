@@ -224,11 +224,14 @@ def static_styles(state: DatasetState) -> tuple[str, ...]:
 def age_cells(
     fetched_ts: float | None, stale: bool, stale_ts: float | None, now: float
 ) -> tuple[str, str]:
-    """The `updated` and `stale` texts at time `now` (timestamps in epoch seconds)."""
-    updated = "" if fetched_ts is None else format_age(now - fetched_ts)
-    if not stale:
-        return updated, ""
-    return updated, "STALE" if stale_ts is None else f"STALE {format_age(now - stale_ts)}"
+    """The `updated` and `stale` texts at time `now` (timestamps in epoch seconds).
+
+    One age per row: how old the data shown is. A stale row is only marked
+    (since when it fails is in the details); a row never read says so.
+    """
+    if fetched_ts is None:
+        return ("never" if stale else ""), ("STALE" if stale else "")
+    return format_age(now - fetched_ts), ("STALE" if stale else "")
 
 
 _COGNEE_STATUS_PREFIX = "DATASET_PROCESSING_"

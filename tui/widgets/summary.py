@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
+from ..health import BackendHealth, Health, describe_failure
+from ..history import format_duration
 from ..models import State
-from ..poller import BackendHealth, Health
 from ..text import sanitize
 from .cells import STATE_LOOK
 
@@ -76,31 +80,74 @@ class SummaryBar(Static):
 
 
 class AlertBanner(Static):
-    """Backends that need attention, one line each; hidden when all is well."""
+    """Backends that need attention, one line each, with the cause and the next try.
 
-    _shown: tuple[BackendHealth, ...] | None = None
+    `cg: server error (HTTP 500) for 1m05s, retry in 12s — R retries now`.
+    Hidden when all is well; redrawn every second while shown (the countdown).
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self._alerts: tuple[BackendHealth, ...] = ()
+        self._shown: Text | None = None
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._redraw)
 
     def show(self, health: dict[str, BackendHealth]) -> None:
-        alerts = [h for h in health.values() if h.health not in (Health.OK, Health.UNKNOWN)]
-        if tuple(alerts) == self._shown:
-            return  # most batches change no backend's health
-        self._shown = tuple(alerts)
-        self.display = bool(alerts)
-        self.set_class(any(h.health is Health.UNAUTHORIZED for h in alerts), "-unauthorized")
+        self._alerts = tuple(
+            h
+            for h in health.values()
+            if h.health not in (Health.OK, Health.UNKNOWN) or h.recovering
+        )
+        self._redraw()
+
+    def _redraw(self) -> None:
+        alerts = self._alerts
+        now = datetime.fromtimestamp(self.clock(), UTC)
         text = Text()
         for index, alert in enumerate(alerts):
             if index:
                 text.append("\n")
-            word, _ = HEALTH_LOOK[alert.health]
-            text.append(f" ⚠ {alert.backend}: {word.upper()} ", "bold reverse")
-            if alert.message:
-                text.append(" " + sanitize(alert.message, max_len=200))
-            if alert.credential_hint:
-                text.append(f" — {alert.credential_hint}", "bold")
-            if alert.health is Health.UNAUTHORIZED:
-                text.append(" (paused; R retries now)")
-            elif alert.paused_for:
-                text.append(f" (retrying in {alert.paused_for:.0f}s)")
-            else:
-                text.append(" (retrying with backoff)")
+            text.append_text(alert_line(alert, now))
+        if self._shown is not None and text == self._shown:
+            return  # most batches and ticks change nothing here
+        self._shown = text
+        self.display = bool(alerts)
+        self.set_class(any(h.health is Health.UNAUTHORIZED for h in alerts), "-unauthorized")
         self.update(text)
+
+
+def alert_line(alert: BackendHealth, now: datetime) -> Text:
+    """One backend's trouble in words: the cause, for how long, and what happens next."""
+    text = Text()
+    if alert.health is Health.OK and alert.recovering:
+        text.append(f" ⟳ {alert.backend}: answering again ", "bold reverse")
+        text.append(f" re-reading {alert.recovering} datasets…")
+        return text
+    if alert.health is Health.RATE_LIMITED:
+        cause = "rate limited"
+    elif alert.health is Health.UNAUTHORIZED:
+        cause = alert.reason if alert.reason and "credential" in alert.reason else None
+        cause = cause or "refused credentials"
+        if alert.failure is not None and alert.failure.kind == "config":
+            cause = "unusable config"
+    else:
+        cause = alert.reason or describe_failure(alert.failure)
+    text.append(f" ⚠ {alert.backend}: {cause} ", "bold reverse")
+    if alert.message and (alert.failure is None or alert.failure.http_status is None):
+        # An HTTP status is in the cause already; a network error's words are not.
+        text.append(" " + sanitize(alert.message, max_len=160))
+    if alert.since is not None and alert.health is not Health.RATE_LIMITED:
+        text.append(f", for {format_duration((now - alert.since).total_seconds())}")
+    if alert.retry_at is not None and alert.health is not Health.UNAUTHORIZED:
+        wait = max(0.0, (alert.retry_at - now).total_seconds())
+        text.append(f", retry in {format_duration(wait)}")
+    if alert.credential_hint:
+        text.append(f" — {alert.credential_hint}", "bold")
+    if alert.health is Health.UNAUTHORIZED:
+        text.append(" (paused; R retries now)")
+    else:
+        text.append(" — R retries now")
+    return text

@@ -1,0 +1,91 @@
+"""A backend's health, one truth: ok, down (and why), rate limited, or not heard yet.
+
+The poller decides it from what its requests meet; the watch model keeps it
+and derives the rows from it, so the summary, the banner, the rows and the
+details can never disagree. No Textual here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from .models import Failure
+
+
+class Health(StrEnum):
+    UNKNOWN = "unknown"  # not heard from yet
+    OK = "ok"
+    UNAUTHORIZED = "unauthorized"  # down: credentials refused or unusable
+    UNREACHABLE = "unreachable"  # down: network, timeout, server error
+    RATE_LIMITED = "rate_limited"  # told to wait (429 / 503 Retry-After)
+
+
+DOWN = frozenset({Health.UNAUTHORIZED, Health.UNREACHABLE})
+
+
+@dataclass(frozen=True, slots=True)
+class BackendHealth:
+    backend: str
+    health: Health = Health.UNKNOWN
+    message: str | None = None  # the last error (server text: sanitize before showing)
+    last_poll: datetime | None = None  # the last request that finished, good or bad
+    credential_hint: str | None = None  # what to fix, when unauthorized (never a value)
+    paused_for: float | None = None  # seconds, when the backend is parked
+    reason: str | None = None  # the failure's kind in words: "server error (HTTP 500)"
+    since: datetime | None = None  # down (or rate limited) since
+    retry_at: datetime | None = None  # when the next try goes out, while down or parked
+    last_ok: datetime | None = None  # when the backend last answered with data
+    failure: Failure | None = None  # what marks its rows while it is down
+    recovering: int = 0  # datasets still being re-read after an outage
+
+    @property
+    def is_down(self) -> bool:
+        return self.health in DOWN
+
+
+def is_backend_failure(failure: Failure | None) -> bool:
+    """A failed read that says the backend is in trouble, not that one dataset is odd.
+
+    A 4xx answer (other than a request timeout) is about the request for that
+    dataset (403: no access to it; 409: not ready); refused credentials are
+    told apart by the backend (`FetchResult.unauthorized`). Everything else
+    (network, timeout, 5xx, garbage) is about the backend.
+    """
+    if failure is None:
+        return False
+    status = failure.http_status
+    if failure.kind == "http" and status is not None and 400 <= status < 500:
+        return status == 408
+    return True
+
+
+def describe_failure(failure: Failure | None) -> str:
+    """The failure's kind in words a user acts on: where to look, not a stack."""
+    if failure is None:
+        return "not answering"
+    kind, status = failure.kind, failure.http_status
+    if kind == "http" and status is not None:
+        if status >= 500:
+            return f"server error (HTTP {status})"
+        if status in (401, 403):
+            return f"refused credentials (HTTP {status})"
+        return f"HTTP {status}"
+    return _KIND_WORDS.get(kind, kind)
+
+
+_KIND_WORDS = {
+    "connect": "network unreachable",
+    "dns": "network unreachable (DNS)",
+    "timeout": "timeout",
+    "tls": "TLS error",
+    "protocol": "connection broken",
+    "body": "bad answer",
+    "too_large": "bad answer (too large)",
+    "redirect": "unexpected redirect",
+    "auth": "refused credentials",
+    "login": "login failed",
+    "config": "unusable config",
+    "internal": "dswatch error",
+}

@@ -1,0 +1,272 @@
+"""The watch model: the one copy of what dswatch knows, and the news worth telling.
+
+The poller hands it batches of observations (what each backend answered, not
+yet merged) and backend health; `apply` merges them in one synchronous pass and
+tells every listener what changed. The dashboard, its screens, the CLI
+commands and the benchmarks all read this one object, so nothing can show a
+different truth.
+
+Two rules live here:
+- Health is one truth. While a backend is down, every one of its rows is
+  stale; the rows, counts, banner and details derive from the same batch.
+- News only for real change. A dataset's news is a readable state that
+  differs from its last *readable* state: an outage and its recovery, `R`, a
+  config reload or a restart never make dataset news. A backend going down
+  or coming back is one backend event instead.
+
+No Textual here (tests/test_import_hygiene.py keeps it so).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from .health import BackendHealth, Health, describe_failure
+from .history import History
+from .models import FAILED_STATES, DatasetState, Failure, State, merge, utcnow
+from .text import sanitize
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    """A real change of one dataset: it differs from its last readable state."""
+
+    state: DatasetState
+    old: State
+    event: str  # the new state's value, or "stuck"
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BackendEvent:
+    """A backend went down or came back: told once, instead of news per dataset."""
+
+    backend: str
+    kind: Literal["down", "back"]
+    reason: str  # sanitized: "server error (HTTP 500)"
+    at: datetime
+
+
+@dataclass(slots=True)
+class PollBatch:
+    """What the poller hands over: observations in the order they arrived."""
+
+    observations: list[tuple[DatasetState, datetime]] = field(default_factory=list)
+    health: dict[str, BackendHealth] = field(default_factory=dict)
+    added: list[Key] = field(default_factory=list)
+    removed: list[Key] = field(default_factory=list)
+    everything: bool = False  # show every row (the first batch of a run)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.observations or self.health or self.added or self.removed or self.everything
+        )
+
+
+@dataclass(slots=True)
+class PollUpdate:
+    """One applied batch, for listeners: new states, what changed, health, news.
+
+    `counts` and `health` are the model's as of this batch, so a screen drawn
+    from one update shows rows, counts and banner that agree.
+    """
+
+    states: list[DatasetState] = field(default_factory=list)
+    changed: dict[Key, frozenset[str]] = field(default_factory=dict)
+    health: dict[str, BackendHealth] = field(default_factory=dict)
+    removed: list[Key] = field(default_factory=list)
+    news: list[News] = field(default_factory=list)
+    backend_events: list[BackendEvent] = field(default_factory=list)
+    counts: Counter[State] = field(default_factory=Counter)
+    all_health: dict[str, BackendHealth] = field(default_factory=dict)
+
+
+Listener = Callable[[PollUpdate], object]
+
+
+class WatchModel:
+    """States, counts, backend health, history, last failures and news of one watch."""
+
+    def __init__(self, *, now: Callable[[], datetime] = utcnow) -> None:
+        self.now = now
+        self.states: dict[Key, DatasetState] = {}
+        self.counts: Counter[State] = Counter()
+        self.health: dict[str, BackendHealth] = {}
+        self.history = History()
+        self.last_failures: dict[Key, Failure] = {}
+        self._readable: dict[Key, State] = {}  # each dataset's last readable state
+        self._listeners: list[Listener] = []
+
+    # -- listening --------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with each applied batch; returns the way to stop."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # -- reading ----------------------------------------------------------------
+
+    def keys_of(self, backend: str) -> list[Key]:
+        return [key for key in self.states if key[0] == backend]
+
+    def last_ok(self) -> datetime | None:
+        """The newest successful read of any backend (the summary's "polled")."""
+        moments = [h.last_ok for h in self.health.values() if h.last_ok is not None]
+        return max(moments) if moments else None
+
+    def last_readable(self, key: Key) -> State | None:
+        return self._readable.get(key)
+
+    # -- changing ---------------------------------------------------------------
+
+    def track(self, keys: Iterable[Key]) -> list[Key]:
+        """Rows for datasets not known yet (placeholders until their first answer)."""
+        new = [key for key in keys if key not in self.states]
+        for backend, dataset_id in new:
+            state = DatasetState(backend=backend, id=dataset_id)
+            self.states[(backend, dataset_id)] = state
+            self.counts[state.state] += 1
+        return new
+
+    def seed(self, states: Iterable[DatasetState]) -> None:
+        """Start from states known before this run (a store, an earlier engine)."""
+        for state in states:
+            old = self.states.get(state.key)
+            if old is not None:
+                self.counts[old.state] -= 1
+            self.states[state.key] = state
+            self.counts[state.state] += 1
+            if state.fetched_at is not None and state.state not in FAILED_STATES:
+                self._readable[state.key] = state.state
+
+    def keep_only_backends(self, names: Iterable[str]) -> PollUpdate:
+        """After a config reload: forget backends that are gone."""
+        names = set(names)
+        gone = [key for key in self.states if key[0] not in names]
+        for name in [n for n in self.health if n not in names]:
+            del self.health[name]
+        return self.apply(PollBatch(removed=gone))
+
+    def apply(self, batch: PollBatch) -> PollUpdate:
+        """Merge one batch in one pass and tell every listener."""
+        update = PollUpdate()
+        for key in batch.removed:
+            self._forget(key, update)
+        for key in self.track(batch.added):
+            update.states.append(self.states[key])
+            update.changed[key] = frozenset()
+        if batch.everything:
+            for key, state in self.states.items():
+                update.states.append(state)
+                update.changed.setdefault(key, frozenset())
+        for observed, at in batch.observations:
+            if observed.key in self.states:  # else removed while in flight
+                self._merge(observed, at, update)
+        for health in batch.health.values():
+            self._set_health(health, update)
+        # Several polls of one dataset in a batch: keep the newest.
+        latest = {state.key: state for state in update.states}
+        update.states = [s for k, s in latest.items() if self.states.get(k) is s]
+        update.counts = +self.counts  # `+` drops zero counts
+        update.all_health = dict(self.health)
+        for listener in list(self._listeners):
+            try:
+                listener(update)
+            except Exception:  # one broken listener must not stop the others
+                log.exception("watch listener failed")
+        return update
+
+    def _forget(self, key: Key, update: PollUpdate) -> None:
+        old = self.states.pop(key, None)
+        if old is None:
+            return
+        self.counts[old.state] -= 1
+        self.history.forget(key)
+        self.last_failures.pop(key, None)
+        self._readable.pop(key, None)
+        update.removed.append(key)
+
+    def _merge(self, observed: DatasetState, at: datetime, update: PollUpdate) -> None:
+        key = observed.key
+        old = self.states.get(key)
+        new, changed = merge(old, observed, at)
+        self._store(key, old, new, changed, update)
+
+    def _store(
+        self,
+        key: Key,
+        old: DatasetState | None,
+        new: DatasetState,
+        changed: frozenset[str],
+        update: PollUpdate,
+    ) -> None:
+        if old is not None:
+            self.counts[old.state] -= 1
+            if old.state is not new.state and log.isEnabledFor(logging.DEBUG):
+                log.debug("%s/%s: %s -> %s", key[0], key[1], old.state.value, new.state.value)
+        self.counts[new.state] += 1
+        self.states[key] = new
+        self.history.record(new)
+        if new.failure is not None:
+            self.last_failures[key] = new.failure.model_copy(update={"at": new.polled_at})
+        if new.state not in FAILED_STATES:
+            last = self._readable.get(key)
+            if last is not None and last is not new.state:
+                update.news.append(News(new, last, new.state.value, new.polled_at or self.now()))
+            self._readable[key] = new.state
+        update.states.append(new)
+        before = update.changed.get(key)
+        update.changed[key] = changed if before is None else before | changed
+
+    def _set_health(self, health: BackendHealth, update: PollUpdate) -> None:
+        name = health.backend
+        before = self.health.get(name)
+        self.health[name] = health
+        update.health[name] = health
+        was_down = before is not None and before.is_down
+        at = health.since or health.last_poll or self.now()
+        if health.is_down and not was_down:
+            reason = sanitize(health.reason or describe_failure(health.failure), max_len=120)
+            update.backend_events.append(BackendEvent(name, "down", reason, at))
+        elif was_down and not health.is_down and health.last_ok is not None:
+            update.backend_events.append(BackendEvent(name, "back", "answering again", at))
+        if health.is_down:
+            self._mark_down(health, at, update)
+
+    def _mark_down(self, health: BackendHealth, at: datetime, update: PollUpdate) -> None:
+        """Every row of a down backend is stale now, not when its next poll fails."""
+
+        state = State.UNAUTHORIZED if health.health is Health.UNAUTHORIZED else State.UNREACHABLE
+        failure = health.failure or Failure(
+            kind="connect", message=health.message or "not answering"
+        )
+        for key in self.keys_of(health.backend):
+            old = self.states[key]
+            if old.stale and old.state is state and old.failure == failure:
+                continue  # already tells this outage
+            observed = DatasetState(
+                backend=key[0], id=key[1], state=state, error=failure.message, failure=failure
+            )
+            new, changed = merge(old, observed, at)
+            self._store(key, old, new, changed, update)
+
+
+def states_by_backend(states: Mapping[Key, DatasetState]) -> dict[str, list[DatasetState]]:
+    grouped: dict[str, list[DatasetState]] = {}
+    for (backend, _), state in states.items():
+        grouped.setdefault(backend, []).append(state)
+    return grouped
