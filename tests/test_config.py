@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-import tui.config as config_module
+import tui.config.save as config_module
 from tui.config import (
     BackendConfig,
     ConfigError,
@@ -375,6 +375,13 @@ def test_defaults(tmp_path: Path) -> None:
         "timeout": 10.0,
         "max_concurrency": 12,
         "bell": False,
+        "notifications": "all",
+        "desktop_notify": "auto",
+        "notify_on": ["ready", "partial", "error", "not_found", "unauthorized", "stuck"],
+        "history_days": 30.0,
+        "history_max_mb": 100.0,
+        "stuck_after": None,
+        "max_hooks_running": 4,
     }
     backend = config.backends[0]
     assert backend.url == "http://h"
@@ -876,7 +883,7 @@ def test_a_file_that_keeps_changing_is_left_to_the_other_editor(
     calls = racing_editor(100, False)
     with pytest.raises(ConfigError, match="kept changing"):
         add_datasets(config_path, "vl", [ID_NEW_3])
-    assert len(calls) == config_module._MAX_EDIT_ATTEMPTS
+    assert len(calls) == config_module.MAX_EDIT_ATTEMPTS
     assert ID_NEW_3 not in config_path.read_text()
     assert config_path.read_text().endswith("# theirs\n")
     assert temp_files(config_path.parent) == []

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from . import credentials
 from .backends import BackendConfigError, make_backend
 from .backends.base import Backend
 from .config import BackendConfig, Config, ConfigError, check_credentials, load_config
@@ -42,24 +43,9 @@ class Engine:
         await self.poller.aclose()
 
 
-def credential_hint(cfg: BackendConfig) -> str:
+def credential_hint(cfg: BackendConfig, environ: Mapping[str, str] = os.environ) -> str:
     """What to fix when a backend refuses us: env var names, never values."""
-    names = [
-        n
-        for n in (
-            cfg.api_key_env,
-            cfg.api_secret_env,
-            cfg.token_env,
-            cfg.username_env,
-            cfg.password_env,
-        )
-        if n
-    ]
-    if names:
-        return "check " + " / ".join(f"${n}" for n in names)
-    if cfg.token_command:
-        return "check the output of token_command"
-    return f"backend {cfg.name!r} has no credentials: set api_key_env (or token_env) in the config"
+    return credentials.credential_hint(cfg, environ)
 
 
 def build_engine(
@@ -79,7 +65,7 @@ def build_engine(
             )
         except BackendConfigError as exc:  # e.g. an unreadable ca_bundle
             raise ConfigError(config_path, str(exc), key=f"backends[{index}]") from None
-    hints = {b.name: credential_hint(b) for b in config.backends}
+    hints = {b.name: credential_hint(b, environ) for b in config.backends}
     poller = Poller.from_config(config, backends, credential_hints=hints, **poller_options)
     log.info(
         "watching %d datasets on %d backends (%s)",
