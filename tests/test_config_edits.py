@@ -8,7 +8,6 @@ dashboard's start path, as a user meets them.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -186,46 +185,6 @@ def test_a_save_that_cannot_keep_the_owner_is_refused(
     )
     assert config_path.read_text() == CONFIG
     assert [p.name for p in config_path.parent.iterdir()] == ["config.toml"]
-
-
-# --------------------------------------------------------------------------
-# Leftovers of a killed save go at the next save
-# --------------------------------------------------------------------------
-
-_HANG_BEFORE_RENAME = """
-import os, sys, time
-from pathlib import Path
-import tui.config
-
-def hang(source, destination):
-    print("temp file written", flush=True)
-    time.sleep(60)
-
-os.replace = hang
-tui.config.add_datasets(Path(sys.argv[1]), "vl", [sys.argv[2]])
-"""
-
-
-def test_the_next_save_removes_the_temp_file_of_a_killed_save(config_path: Path) -> None:
-    command = [sys.executable, "-c", _HANG_BEFORE_RENAME, str(config_path), ID_NEW]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, env=env) as child:
-        watchdog = threading.Timer(30, child.kill)
-        watchdog.start()
-        try:
-            assert child.stdout is not None
-            assert child.stdout.readline() == b"temp file written\n"
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait(5)
-        finally:
-            watchdog.cancel()
-            child.kill()
-    [leftover] = config_path.parent.glob(".*.tmp")
-    assert f".{child.pid}." in leftover.name  # seconds old, not ten minutes
-    other = str(uuid.uuid4())
-    assert add_datasets(config_path, "vl", [other]) == [other]
-    assert list(config_path.parent.glob(".*.tmp")) == []
-    assert ID_NEW not in config_path.read_text()
 
 
 # --------------------------------------------------------------------------
