@@ -242,7 +242,7 @@ async def test_ids_in_the_answer_are_matched_whatever_their_spelling() -> None:
 
 async def test_the_real_nested_shape_leaves_out_pipelines_that_never_ran() -> None:
     """1.6.5 lists only pipelines with a run: a missing key is "not run yet", i.e. pending,
-    unless another rule decides (REAL_SERVER_NOTES.md, difference 2)."""
+    unless another rule decides (docs/cognee-real-server.md, difference 2)."""
     a, b, c, d, e = ids(5)
     body = {
         a: {ADD: COMPLETED},  # /add done, cognify never ran

@@ -522,7 +522,7 @@ async def test_a_missing_variable_is_unauthorized_and_named() -> None:
     assert result.unauthorized is True and result.requests == 0
     assert result.states[0].state is State.UNAUTHORIZED
     assert result.states[0].error == (
-        "environment variable VL_SECRET is not set: export VL_SECRET=…, then restart dswatch"
+        "environment variable VL_SECRET is not set: export VL_SECRET=..., then restart dswatch"
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-import tui.config as config_module
+import tui.config.save as config_module
 from tui.config import (
     BackendConfig,
     ConfigError,
@@ -375,6 +375,13 @@ def test_defaults(tmp_path: Path) -> None:
         "timeout": 10.0,
         "max_concurrency": 12,
         "bell": False,
+        "notifications": "all",
+        "desktop_notify": "auto",
+        "notify_on": ["ready", "partial", "error", "not_found", "unauthorized", "stuck"],
+        "history_days": 30.0,
+        "history_max_mb": 100.0,
+        "stuck_after": None,
+        "max_hooks_running": 4,
     }
     backend = config.backends[0]
     assert backend.url == "http://h"
@@ -776,8 +783,8 @@ tui.config.add_datasets(Path(sys.argv[1]), "vl", [sys.argv[2]])
 """
 
 
-def test_a_writer_killed_before_the_rename_leaves_the_old_file(config_path: Path) -> None:
-    original = config_path.read_bytes()
+def kill_a_writer_before_the_rename(config_path: Path) -> int:
+    """Start a save of ID_NEW in a child, SIGKILL it between temp file and rename; its pid."""
     command = [sys.executable, "-c", _HANG_BEFORE_RENAME, str(config_path), ID_NEW]
     with subprocess.Popen(command, stdout=subprocess.PIPE) as child:
         watchdog = threading.Timer(15, child.kill)  # never hang the test suite
@@ -790,6 +797,12 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file(config_path: Path
         finally:
             watchdog.cancel()
             child.kill()
+    return child.pid
+
+
+def test_a_writer_killed_before_the_rename_leaves_the_old_file(config_path: Path) -> None:
+    original = config_path.read_bytes()
+    kill_a_writer_before_the_rename(config_path)
     assert config_path.read_bytes() == original
     assert ID_NEW not in load_config(config_path).backends[0].datasets
     # The kill really came mid-write: the new content was complete, only unrenamed.
@@ -811,6 +824,16 @@ def test_a_later_save_removes_old_leftover_temp_files_only(config_path: Path) ->
         os.utime(path, (an_hour_ago, an_hour_ago))
     add_datasets(config_path, "vl", [ID_NEW])
     assert temp_files(directory) == sorted([fresh, other])
+
+
+def test_the_next_save_removes_the_temp_file_of_a_killed_save(config_path: Path) -> None:
+    """Its writer held the lock and is gone: no need to wait ten minutes."""
+    pid = kill_a_writer_before_the_rename(config_path)
+    [leftover] = temp_files(config_path.parent)
+    assert f".{pid}." in leftover.name
+    assert add_datasets(config_path, "vl", [ID_NEW_2]) == [ID_NEW_2]
+    assert temp_files(config_path.parent) == []
+    assert ID_NEW not in config_path.read_text()
 
 
 def test_an_edit_made_after_loading_survives_the_next_edit(config_path: Path) -> None:
@@ -876,7 +899,7 @@ def test_a_file_that_keeps_changing_is_left_to_the_other_editor(
     calls = racing_editor(100, False)
     with pytest.raises(ConfigError, match="kept changing"):
         add_datasets(config_path, "vl", [ID_NEW_3])
-    assert len(calls) == config_module._MAX_EDIT_ATTEMPTS
+    assert len(calls) == config_module.MAX_EDIT_ATTEMPTS
     assert ID_NEW_3 not in config_path.read_text()
     assert config_path.read_text().endswith("# theirs\n")
     assert temp_files(config_path.parent) == []

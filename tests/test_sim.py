@@ -679,7 +679,7 @@ async def test_cognee_auth_bearer_cookie_api_key_and_expiry() -> None:
 
 async def test_cognee_every_refusal_is_the_real_401() -> None:
     """No credentials, garbage, expired, a wrong key, a key as Bearer: one body, no
-    WWW-Authenticate (REAL_SERVER_NOTES.md, difference 4)."""
+    WWW-Authenticate (docs/cognee-real-server.md, difference 4)."""
     clock = FakeClock()
     sim = Simulator(
         seed=12, vl_datasets=0, cognee_datasets=1, clock=clock, cognee_auth=True,

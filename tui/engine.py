@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
+from . import credentials
 from .backends import BackendConfigError, make_backend
 from .backends.base import Backend, FetchResult, RemoteDataset
 from .config import BackendConfig, Config, load_config
@@ -29,14 +30,6 @@ if TYPE_CHECKING:
     from .sim import Simulator
 
 log = logging.getLogger(__name__)
-
-_CREDENTIAL_ENV_KEYS = (
-    "api_key_env",
-    "api_secret_env",
-    "token_env",
-    "username_env",
-    "password_env",
-)
 
 
 @dataclass
@@ -63,17 +56,8 @@ class Engine:
 
 
 def credential_hint(cfg: BackendConfig, environ: Mapping[str, str] = os.environ) -> str:
-    """What to do when a backend refuses us: variable names and commands, never values."""
-    names = [n for key in _CREDENTIAL_ENV_KEYS if (n := getattr(cfg, key))]
-    unset = [n for n in names if not environ.get(n, "").strip()]
-    if unset:
-        exports = " ".join(f"{n}=…" for n in unset)
-        return f"export {exports}, then restart dswatch"
-    if names:
-        return "check " + " / ".join(f"${n}" for n in names) + " (R retries)"
-    if cfg.token_command:
-        return "check the output of token_command (R runs it again)"
-    return f"backend {cfg.name!r} has no credentials: set api_key_env (or token_env) in the config"
+    """What to fix when a backend refuses us: env var names, never values."""
+    return credentials.credential_hint(cfg, environ)
 
 
 class UnusableBackend(Backend):

@@ -23,7 +23,7 @@ LLM) are skipped unless ``--run-slow`` is given::
 
     pytest -m cognee_live tests/live --run-slow
 
-What the real server does, request by request, is in REAL_SERVER_NOTES.md beside this file.
+What the real server does, request by request, is in docs/cognee-real-server.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Drive a real Cognee server and print a Markdown transcript of exact requests/responses.
 
-This is the tool behind tests/live/REAL_SERVER_NOTES.md. It is not a test (pytest does
+This is the tool behind docs/cognee-real-server.md. It is not a test (pytest does
 not collect it). Usage, against a server started by scripts/cognee-server.sh:
 
     scripts/cognee-server.sh run -- /work/.venv/bin/python tests/live/record_real_server.py \

@@ -1,6 +1,6 @@
 """dswatch's Cognee backend (make_backend) against a real Cognee 1.6.5 server.
 
-The contract: what the backend makes of the real answers (REAL_SERVER_NOTES.md) for every
+The contract: what the backend makes of the real answers (docs/cognee-real-server.md) for every
 way of logging in, both answer shapes, an unknown id in a batch, and refused credentials.
 """
 

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.cognee_live
 LOGIN = "/api/v1/auth/login"
 STATUS = "/api/v1/datasets/status"
 JWT_LIFETIME = 3  # s, for the expiry test's own server
-# Without an LLM a cognify goes ERRORED after ~288 s (REAL_SERVER_NOTES.md); leave room.
+# Without an LLM a cognify goes ERRORED after ~288 s (docs/cognee-real-server.md); leave room.
 COGNIFY_ERRORED_WITHIN = 480.0
 
 

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 import httpx
 
 from ..config import BackendConfig, Settings
+from ..credentials import sends_credentials
 from ..secrets import Redactor
-from .auth import cognee_auth, has_credentials, visual_layer_auth
+from .auth import backend_auth
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .cognee import CogneeBackend
 from .http import BackendConfigError, InsecureTransportError, check_transport_security
@@ -42,12 +43,11 @@ def make_backend(
     variables do not raise: every poll then reports unauthorized with the
     variable's name, so the dashboard says what to fix.
     """
-    check_transport_security(cfg, has_credentials(cfg))
+    check_transport_security(cfg, sends_credentials(cfg))
     redactor = Redactor()
+    auth = backend_auth(cfg, environ, redactor)
     if cfg.type == "visual_layer":
-        auth = visual_layer_auth(cfg, environ, redactor)
         return VisualLayerBackend(cfg, settings, auth=auth, transport=transport, redactor=redactor)
     if cfg.type == "cognee":
-        auth = cognee_auth(cfg, environ, redactor)
         return CogneeBackend(cfg, settings, auth=auth, transport=transport, redactor=redactor)
     raise BackendConfigError(f"backend {cfg.name!r}: unknown type {cfg.type!r}")

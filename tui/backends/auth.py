@@ -1,12 +1,16 @@
 """Credentials: resolved from environment variables, kept in memory, sent by httpx.Auth flows.
 
-The config names environment variables, never values. Each backend gets one
-`httpx.Auth` (or None: no Authorization header at all). The flows renew a
+The config names environment variables, never values; `tui.credentials`
+decides which kind of credentials a backend uses. Each backend gets one
+`httpx.Auth` built from that (or None: no Authorization header at all). The flows renew a
 credential once after a 401 and then give up for that request, so a refused
 poll costs at most two requests (plus a login) and the poller sees the 401.
 
 Secret values are wrapped in `Secret` (masked repr) and registered with the
 backend's `Redactor`, which masks them in anything stored or shown.
+
+A little over 400 lines: five flows that share one contract (CredentialsError,
+one renewal after a 401); split apart, that contract would be read in pieces.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import httpx
 import jwt
 
 from ..config import BackendConfig
+from ..credentials import resolve_credentials
 from ..secrets import MASK, Redactor, Secret
 
 # What httpx.Auth flows yield: requests out, responses back.
@@ -44,16 +49,6 @@ class CredentialsError(Exception):
         super().__init__(message)
         self.http_status = http_status
         self.refused = refused
-
-
-def _env_secret(environ: Mapping[str, str], name: str, redactor: Redactor) -> Secret:
-    value = environ.get(name, "").strip()
-    if not value:
-        raise CredentialsError(
-            f"environment variable {name} is not set: export {name}=…, then restart dswatch"
-        )
-    redactor.add(value)
-    return Secret(value)
 
 
 def _bearer(token: str) -> str:
@@ -394,65 +389,32 @@ def _json_or_none(content: bytes) -> Any:
 # ---------------------------------------------------------------- building
 
 
-def has_credentials(cfg: BackendConfig) -> bool:
-    """Does the config ask for credentials to be sent (whether or not they resolve)?"""
-    return any(
-        (
-            cfg.api_key_env,
-            cfg.api_secret_env,
-            cfg.token_env,
-            cfg.token_command,
-            cfg.username_env,
-            cfg.password_env,
-        )
-    )
-
-
-def visual_layer_auth(
+def backend_auth(
     cfg: BackendConfig, environ: Mapping[str, str], redactor: Redactor
 ) -> httpx.Auth | None:
-    """Key + secret (signed JWTs) beats token_env beats token_command; none: on-prem, no header."""
-    try:
-        if cfg.api_key_env or cfg.api_secret_env:
-            if not (cfg.api_key_env and cfg.api_secret_env):
-                raise CredentialsError(
-                    "Visual Layer signs its tokens: set both api_key_env and api_secret_env"
-                )
-            key = _env_secret(environ, cfg.api_key_env, redactor)
-            secret = _env_secret(environ, cfg.api_secret_env, redactor)
+    """The httpx flow for the credentials tui.credentials resolved; None: no header at all.
+
+    An unusable configuration becomes a flow that fails every request unsent,
+    with the reason, so each poll reports unauthorized and says what to fix.
+    """
+    resolved = resolve_credentials(cfg, environ)
+    for secret in resolved.secrets:
+        redactor.add(secret.reveal())
+    match resolved.kind:
+        case "unusable":
+            # The fix goes with the reason: the grid and `status` show what to do.
+            reason = resolved.problem or "credentials cannot be used"
+            return UnusableCredentials(f"{reason}: {resolved.fix}" if resolved.fix else reason)
+        case "signed_jwt":
+            key, secret = resolved.secrets
             return VisualLayerJwtAuth(key, secret, redactor)
-        if cfg.token_env:
-            return BearerAuth(StaticToken(_env_secret(environ, cfg.token_env, redactor)))
-        if cfg.token_command:
-            return BearerAuth(CommandToken(cfg.token_command, redactor))
-        if cfg.username_env or cfg.password_env:
-            raise CredentialsError(
-                "Visual Layer has no password login: set api_key_env and api_secret_env"
-            )
-    except CredentialsError as exc:
-        return UnusableCredentials(str(exc))
-    return None
-
-
-def cognee_auth(
-    cfg: BackendConfig, environ: Mapping[str, str], redactor: Redactor
-) -> httpx.Auth | None:
-    """X-Api-Key (never expires) beats token_env beats token_command beats a password login."""
-    try:
-        if cfg.api_key_env:
-            return ApiKeyAuth(_env_secret(environ, cfg.api_key_env, redactor))
-        if cfg.token_env:
-            return BearerAuth(StaticToken(_env_secret(environ, cfg.token_env, redactor)))
-        if cfg.token_command:
-            return BearerAuth(CommandToken(cfg.token_command, redactor))
-        if cfg.username_env or cfg.password_env:
-            if not (cfg.username_env and cfg.password_env):
-                raise CredentialsError("a Cognee login needs both username_env and password_env")
-            username = _env_secret(environ, cfg.username_env, redactor)
-            password = _env_secret(environ, cfg.password_env, redactor)
+        case "api_key":
+            return ApiKeyAuth(resolved.secrets[0])
+        case "bearer_token":
+            return BearerAuth(StaticToken(resolved.secrets[0]))
+        case "command":
+            return BearerAuth(CommandToken(resolved.command or "", redactor))
+        case "login":
+            username, password = resolved.secrets
             return CogneeLoginAuth(f"{cfg.url}/api/v1/auth/login", username, password, redactor)
-        if cfg.api_secret_env:
-            raise CredentialsError("Cognee does not use api_secret_env: set api_key_env")
-    except CredentialsError as exc:
-        return UnusableCredentials(str(exc))
     return None

@@ -1,6 +1,6 @@
 """Cognee: one status request per chunk of up to 100 datasets.
 
-See shared/api/cognee.md. The server's answer depends on how many distinct
+See docs/api-cognee.md. The server's answer depends on how many distinct
 pipelines were asked for (flat `{id: status}` for one, nested
 `{id: {pipeline: status}}` for more) and omits or empties datasets with no
 runs. One unknown or foreign ID makes the whole batch answer 403: the batch

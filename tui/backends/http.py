@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from ipaddress import ip_address
 from typing import Any
 
 import httpx
 
 from .. import __version__
 from ..config import BackendConfig, Settings
+from ..credentials import clear_text_host
 from ..models import DatasetState, Failure, State
 from ..secrets import Redactor
 from .auth import CredentialsError
@@ -51,27 +51,14 @@ class InsecureTransportError(BackendConfigError):
 # ---------------------------------------------------------------- the client
 
 
-def is_loopback_host(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_transport_security(cfg: BackendConfig, has_credentials: bool) -> None:
-    """Credentials go over https, or plain http to this machine, or where the user allowed it."""
-    url = httpx.URL(cfg.url)
-    if not has_credentials or url.scheme == "https" or cfg.allow_insecure:
-        return
-    if is_loopback_host(url.host):
-        return
-    raise InsecureTransportError(
-        f"backend {cfg.name!r}: refusing to send credentials over plain http to {url.host}; "
-        "use an https:// url, or set allow_insecure = true if that network is trusted"
-    )
+    """Refuse a client that would send credentials in clear text (tui.credentials' rule)."""
+    host = clear_text_host(cfg.url, allow_insecure=cfg.allow_insecure)
+    if has_credentials and host is not None:
+        raise InsecureTransportError(
+            f"backend {cfg.name!r}: refusing to send credentials over plain http to {host}; "
+            "use an https:// url, or set allow_insecure = true if that network is trusted"
+        )
 
 
 def _tls_verify(cfg: BackendConfig) -> ssl.SSLContext | bool:

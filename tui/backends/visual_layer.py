@@ -1,6 +1,6 @@
 """Visual Layer: one GET per dataset, translated into DatasetState.
 
-See shared/api/visual-layer.md. `status_new` is read first and `status` is
+See docs/api-visual-layer.md. `status_new` is read first and `status` is
 the fallback (the API is renaming one into the other); spellings differ in
 case, spaces and underscores across the docs, so those are ignored.
 """

@@ -5,7 +5,7 @@ kid = API key; claims sub, iat, exp, iss="sdk"); no credentials configured
 means an on-prem install that checks nothing. Cognee: a JWT from
 POST /auth/login (fastapi-users style, expiring), a non-expiring API key in
 X-Api-Key, or the same JWT in the `auth_token` cookie. Every Cognee refusal is
-the one 401 a real 1.6.5 server sends (tests/live/REAL_SERVER_NOTES.md).
+the one 401 a real 1.6.5 server sends (docs/cognee-real-server.md).
 """
 
 from __future__ import annotations

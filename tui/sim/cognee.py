@@ -1,7 +1,7 @@
 """The Cognee API as a real 1.6.5 server answers it.
 
-Sources: shared/api/cognee.md and, where they differ, what a real server did
-(tests/live/REAL_SERVER_NOTES.md). Mounted under /cognee. The status route's
+Sources: docs/api-cognee.md and, where they differ, what a real server did
+(docs/cognee-real-server.md). Mounted under /cognee. The status route's
 rules are the point: repeatable `dataset` and `pipeline`; no pipeline means
 cognify_pipeline; one distinct pipeline gives a flat {id: status} that omits
 IDs without a run; two or more give {id: {pipeline: status}} listing only the

@@ -5,7 +5,7 @@ latest run of that pipeline; no run means no status. Lifecycles: add_pipeline
 STARTED -> COMPLETED, then cognify_pipeline STARTED -> COMPLETED or ERRORED;
 some datasets never ran anything, some are stuck on an old INITIATED row, and
 some re-run cognify periodically so a demo stays lively. Shapes and details
-follow a real 1.6.5 server (tests/live/REAL_SERVER_NOTES.md): naive timestamps,
+follow a real 1.6.5 server (docs/cognee-real-server.md): naive timestamps,
 two activity rows per run, a cognify that fails with InternalServerError, an
 empty dataset's cognify completing at once.
 """
@@ -335,7 +335,7 @@ class CogneeWorld:
     def progress(self, dataset: CogneeDataset, pipeline: str, now: float) -> dict[str, Any] | None:
         """The `progress` member of /status/progress: only while a run is going.
 
-        A real 1.6.5 server always answers null (tests/live/REAL_SERVER_NOTES.md);
+        A real 1.6.5 server always answers null (docs/cognee-real-server.md);
         the object the docs page describes comes with the docs vocabulary.
         """
         if self.vocabulary != "docs" or self.raw_status(dataset, pipeline, now) != STARTED:

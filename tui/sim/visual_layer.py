@@ -1,4 +1,4 @@
-"""The Visual Layer API, as documented (see shared/api/visual-layer.md).
+"""The Visual Layer API, as documented (see docs/api-visual-layer.md).
 
 Mounted under /vl: GET /api/v1/dataset/{id}, /datasets/{id}/creation-status,
 /datasets, /tasks, /healthcheck. Errors are FastAPI's {"detail": ...}; a
