@@ -24,6 +24,7 @@ import httpx
 from ..config import BackendConfig, Settings
 from ..models import DatasetState, Failure, InvalidDatasetId, State, normalize_dataset_id
 from ..secrets import Redactor
+from ..text import sanitize
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .http import (
     JsonAnswer,
@@ -39,6 +40,8 @@ RUNS_LIMIT = 20  # pipeline runs shown on the details screen
 # A real server writes two activity rows per run (STARTED, then the outcome), so twice as
 # many rows are asked for as runs are shown.
 ROWS_PER_RUN = 2
+# Datasets newly in error whose cause (error_class) one poll looks up; more wait a poll.
+ERROR_LOOKUPS = 20
 # Status URLs kept (see _status_url): 1,000 chunks of 100 cover 100,000 datasets.
 _CACHED_URLS = 1024
 
@@ -228,12 +231,71 @@ class CogneeBackend(Backend):
             if state.id != dataset_id or state.name != name:
                 state = state.model_copy(update={"id": dataset_id, "name": name})
             states.append(state)
+        with counting_requests() as lookups:
+            states = await self._with_error_classes(states, previous)
         return FetchResult(
             states=states,
             retry_after=result.retry_after,
             unauthorized=result.unauthorized,
-            requests=counter.count,
+            requests=counter.count + lookups.count,
         )
+
+    async def _with_error_classes(
+        self, states: list[DatasetState], previous: Mapping[str, DatasetState]
+    ) -> list[DatasetState]:
+        """`cognify_pipeline errored` -> `cognify_pipeline errored: LLMAPIKeyNotSetError`.
+
+        The status route only says that a run errored; the activity feed has the
+        run's error_class, the one cause Cognee exposes. Asked once per new
+        error (at most ERROR_LOOKUPS per poll), then carried over while it lasts.
+        """
+        todo: list[int] = []
+        for index, state in enumerate(states):
+            if state.state is not State.ERROR or not state.error:
+                continue
+            old = previous.get(state.id)
+            if (
+                old is not None
+                and old.state is State.ERROR
+                and old.pipelines == state.pipelines
+                and old.error
+                and old.error.startswith(state.error)
+            ):
+                states[index] = state.model_copy(update={"error": old.error})
+            elif len(todo) < ERROR_LOOKUPS:
+                todo.append(index)
+        found = await asyncio.gather(*(self._error_classes(states[i].id) for i in todo))
+        for index, classes in zip(todo, found, strict=True):
+            if classes:
+                state = states[index]
+                error = "; ".join(
+                    f"{p} errored: {classes[p]}" if p in classes else f"{p} errored"
+                    for p in self.pipelines
+                    if state.pipelines.get(p) and run_state(state.pipelines[p]) is State.ERROR
+                )
+                states[index] = state.model_copy(update={"error": error or state.error})
+        return states
+
+    async def _error_classes(self, dataset_id: str) -> dict[str, str]:
+        """{pipeline: error_class} of the dataset's latest failed runs; {} when unknown."""
+        try:
+            runs = await self._activity(normalize_dataset_id(dataset_id))
+        except (BackendError, InvalidDatasetId):
+            return {}
+        return {p: sanitize(c, max_len=120) for p, c in _latest_error_classes(runs or []).items()}
+
+    async def _activity(self, canonical: str) -> list[dict[str, Any]] | None:
+        """The activity feed's rows for one dataset (None: this server has no feed)."""
+        answer = await self.api.get(
+            f"{self.cfg.url}/api/v1/activity/pipeline-runs",
+            {"dataset_id": canonical, "limit": RUNS_LIMIT * ROWS_PER_RUN},
+        )
+        runs = _optional(answer)
+        if isinstance(runs, dict):  # tolerate a wrapped list
+            runs = runs.get("runs", runs.get("items", runs.get("data")))
+        if not isinstance(runs, list):
+            return None
+        return [self.redactor.json(run) for run in runs if isinstance(run, dict)]
 
     def _status_url(self, chunk: Sequence[str]) -> httpx.URL:
         """The status URL of a chunk, built once: httpx takes ~0.3 ms to check a 4 KB
@@ -340,19 +402,12 @@ class CogneeBackend(Backend):
             canonical = normalize_dataset_id(dataset_id)
         except InvalidDatasetId as exc:
             raise BackendError(str(exc)) from None
-        runs_answer, count_answer = await asyncio.gather(
-            self.api.get(
-                f"{self.cfg.url}/api/v1/activity/pipeline-runs",
-                {"dataset_id": canonical, "limit": RUNS_LIMIT * ROWS_PER_RUN},
-            ),
+        runs, count_answer = await asyncio.gather(
+            self._activity(canonical),
             self.api.get(f"{self.cfg.url}/api/v1/datasets/{canonical}/data/count"),
         )
         details: dict[str, Any] = {}
-        runs = _optional(runs_answer)
-        if isinstance(runs, dict):  # tolerate a wrapped list
-            runs = runs.get("runs", runs.get("items", runs.get("data")))
-        if isinstance(runs, list):
-            runs = [self.redactor.json(run) for run in runs if isinstance(run, dict)]
+        if runs is not None:
             details["pipeline_runs"] = _one_row_per_run(runs)[:RUNS_LIMIT]
             details["error_classes"] = _latest_error_classes(runs)
         count = _optional(count_answer)
