@@ -53,7 +53,8 @@ class _Stage:
                 piece = self._inflater.decompress(data, _PIECE)
             except zlib.error as exc:
                 # `deflate` is meant to be zlib-wrapped; some servers send raw deflate.
-                if self.encoding == "deflate" and self.produced == 0 and not self._raw_deflate_tried:
+                first_try = self.produced == 0 and not self._raw_deflate_tried
+                if self.encoding == "deflate" and first_try:
                     self._raw_deflate_tried = True
                     self._inflater = self._new(raw_deflate=True)
                     continue

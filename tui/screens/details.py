@@ -16,9 +16,8 @@ from textual.widgets import Footer, Static, TextArea
 
 from ..history import Transition, durations, format_duration
 from ..messages import DetailsFetched
-from ..models import DatasetState, Failure
+from ..models import DatasetState, Failure, valid_count, valid_progress
 from ..secrets import Redactor
-from ..models import valid_count, valid_progress
 from ..text import sanitize, sanitize_lines
 from ..widgets.cells import STATE_LOOK, format_count, format_pipelines, format_progress
 
