@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import sys
-import time
 from collections.abc import Sequence
 
 from ..engine import Engine
@@ -73,23 +71,35 @@ async def wait(
         elif all(s is not None and s.state in done_states for s in current):
             finished.set_result(EXIT_OK)
 
-    started = time.monotonic()
     runner = asyncio.create_task(poller.run(on_update))
     try:
         return await asyncio.wait_for(asyncio.shield(finished), timeout=timeout)
     except TimeoutError:
-        elapsed = math.ceil(time.monotonic() - started)
-        pending = sorted(
-            s.label for k in targets if (s := poller.states.get(k)) and s.state not in done_states
-        )
-        print(
-            f"dswatch: timed out after {elapsed}s waiting for {', '.join(pending)}", file=sys.stderr
-        )
+        pending = [
+            (k, s)
+            for k in targets
+            if (s := poller.states.get(k)) is None or s.state not in done_states
+        ]
+        print(timeout_line(timeout or 0.0, pending), file=sys.stderr)
         return EXIT_TIMEOUT
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
         await engine.aclose()
+
+
+def timeout_line(
+    timeout: float, pending: Sequence[tuple[tuple[str, str], DatasetState | None]]
+) -> str:
+    """`dswatch: timed out after 30s waiting for vl:cats, vl:dogs`: the limit the
+    user set (not a rounded-up clock), and every dataset not done, by its
+    sanitized name, or its ID when it never answered."""
+    names = sorted(
+        f"{backend}:{sanitize(state.label, max_len=60) if state else dataset_id}"
+        for (backend, dataset_id), state in pending
+    )
+    shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    return f"dswatch: timed out after {timeout:g}s waiting for {shown}"
 
 
 def progress_line(state: DatasetState) -> str:
