@@ -365,8 +365,8 @@ class CogneeBackend(Backend):
             details["pipeline_runs"] = _one_row_per_run(runs)[:RUNS_LIMIT]
             details["error_classes"] = _latest_error_classes(runs)
         count = _optional(count_answer)
-        if isinstance(count, dict) and valid_count(count.get("count")) is not None:
-            details["item_count"] = count["count"]
+        if isinstance(count, dict) and "count" in count:
+            details["item_count"] = valid_count(count["count"])  # None: shown as unknown
         return details
 
     def web_url(self, dataset_id: str) -> str | None:
