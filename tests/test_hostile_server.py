@@ -176,3 +176,37 @@ def test_status_wait_and_the_log_show_a_hostile_server_inert(
     assert log and inert(log, multiline=True)
     assert "Traceback" not in log and "dswatch error" not in log
     assert "315360000" not in log  # Retry-After of ten years: capped where it is parsed
+
+
+# ---------------------------------------------------------------- the one check
+
+
+@pytest.mark.parametrize(
+    "bad", [HUGE, -HUGE, -1, float("nan"), float("inf"), 1e300, 10**15 + 1, "12", True, [3]]
+)
+def test_a_state_built_anywhere_refuses_absurd_counts(bad: object) -> None:
+    state = DatasetState(backend="b", id="i", n_images=bad, n_videos=bad, n_objects=bad)
+    assert (state.n_images, state.n_videos, state.n_objects) == (None, None, None)
+    assert static_cells(state)[5:8] == ("", "", "")  # shown as unknown, not an overflow
+
+
+@pytest.mark.parametrize(
+    "bad", [HUGE, -0.5, 100.5, float("nan"), float("-inf"), "9" * 400, "abc", True, {}]
+)
+def test_a_state_built_anywhere_refuses_absurd_progress(bad: object) -> None:
+    assert DatasetState(backend="b", id="i", progress=bad).progress is None
+
+
+def test_a_state_built_anywhere_holds_only_safe_text() -> None:
+    state = DatasetState(
+        backend="b",
+        id="i",
+        name="\x1b]52;c;eA==\x07cats",
+        status={"phase": "\x1b[2J"},  # type: ignore[arg-type]
+        error="line 1\x1b[31m\nline 2\x07",
+        pipelines={"p\x1b[1m": "\x9bRUN"},
+    )
+    assert state.name == "cats"
+    assert state.status == '{"phase": "\\u001b[2J"}'  # JSON text, not a repr, and inert
+    assert state.error == "line 1\nline 2␇"
+    assert state.pipelines == {"p": "�RUN"}
