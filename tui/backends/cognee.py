@@ -22,7 +22,15 @@ from typing import Any, ClassVar
 import httpx
 
 from ..config import BackendConfig, Settings
-from ..models import DatasetState, Failure, InvalidDatasetId, State, normalize_dataset_id
+from ..models import (
+    MAX_NAME_CHARS,
+    DatasetState,
+    Failure,
+    InvalidDatasetId,
+    State,
+    normalize_dataset_id,
+    valid_count,
+)
 from ..secrets import Redactor
 from ..text import sanitize
 from .base import Backend, BackendError, FetchResult, RemoteDataset
@@ -329,7 +337,7 @@ class CogneeBackend(Backend):
             dataset_id = chunk[0]
             self.suspects.add(dataset_id)
             state = refused.state(self.name, dataset_id, State.NOT_FOUND).model_copy(
-                update={"error": "no such dataset, or no access to it (HTTP 403)"}
+                update={"error": "no such dataset, or no access to it (HTTP 403)"}  # our text
             )
             return _Outcome(states={dataset_id: state})
         middle = len(chunk) // 2
@@ -389,7 +397,8 @@ class CogneeBackend(Backend):
             except InvalidDatasetId:
                 continue
             name = item.get("name")
-            name = name if isinstance(name, str) and name.strip() else None
+            name = sanitize(name, max_len=MAX_NAME_CHARS) if isinstance(name, str) else None
+            name = name if name and name.strip() else None
             if name:
                 self._names[dataset_id] = name
             found.append(RemoteDataset(id=dataset_id, name=name))
@@ -411,8 +420,8 @@ class CogneeBackend(Backend):
             details["pipeline_runs"] = _one_row_per_run(runs)[:RUNS_LIMIT]
             details["error_classes"] = _latest_error_classes(runs)
         count = _optional(count_answer)
-        if isinstance(count, dict) and isinstance(count.get("count"), int):
-            details["item_count"] = count["count"]
+        if isinstance(count, dict) and "count" in count:
+            details["item_count"] = valid_count(count["count"])  # None: shown as unknown
         return details
 
     def web_url(self, dataset_id: str) -> str | None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import logging.handlers
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,10 @@ import platformdirs
 from .. import __version__
 from ..config import ConfigError, default_config_path
 from .common import EXIT_USAGE, UsageError, config_path, open_engine
+from .pipes import ReaderGone, silence
+
+# What a shell reports for a writer stopped by a closed pipe (128 + SIGPIPE).
+EXIT_PIPE_CLOSED = 141
 
 log = logging.getLogger("tui")
 
@@ -82,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "named). Exit 0 when all are ready, 1 as soon as one is error, not_found or "
         "unauthorized, 124 on timeout, 2 on usage errors. Progress goes to stderr.",
     )
-    wait.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    wait.add_argument(
+        "--timeout", type=seconds, metavar="S", help="give up after S seconds (0 or more)"
+    )
     wait.add_argument("--partial-ok", action="store_true", help="PARTIAL INDEX counts as ready")
     wait.add_argument("ids", nargs="*", metavar="[BACKEND:]ID")
 
@@ -112,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def seconds(text: str) -> float:
+    """A `--timeout` value: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more; got {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -123,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except (BrokenPipeError, ReaderGone):
+        # The reader left (`| head`): stop quietly, as Unix tools do.
+        silence(sys.stdout)
+        silence(sys.stderr)
+        return EXIT_PIPE_CLOSED
 
 
 def dispatch(args: argparse.Namespace) -> int:

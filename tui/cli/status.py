@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from collections.abc import Sequence
+
+from rich.cells import cell_len
 
 from ..engine import Engine
 from ..models import DatasetState
-from ..text import sanitize
+from ..text import fit, sanitize
 from .common import EXIT_OK, EXIT_PROBLEM, UNREADABLE
+from .pipes import ReaderGone, write_out
 
 
 async def status(engine: Engine, *, as_json: bool) -> int:
@@ -17,11 +22,12 @@ async def status(engine: Engine, *, as_json: bool) -> int:
     finally:
         await engine.aclose()
     rows = sorted(states.values(), key=lambda s: (s.backend, s.label.lower(), s.id))
-    if as_json:
-        print(json.dumps([s.summary() for s in rows], indent=2))
-    else:
-        print(format_table(rows))
-    return EXIT_PROBLEM if any(s.state in UNREADABLE for s in rows) else EXIT_OK
+    code = EXIT_PROBLEM if any(s.state in UNREADABLE for s in rows) else EXIT_OK
+    text = json.dumps([s.summary() for s in rows], indent=2) if as_json else format_table(rows)
+    # A reader that went away (`| head -1`) is not an error of ours: same exit code.
+    with contextlib.suppress(ReaderGone):
+        write_out(text + "\n", stream=sys.stdout)
+    return code
 
 
 def format_table(rows: Sequence[DatasetState]) -> str:
@@ -42,31 +48,36 @@ def format_table(rows: Sequence[DatasetState]) -> str:
     body = [
         (
             s.backend,
-            sanitize(s.label, max_len=40),
+            fit(sanitize(s.label), 40),
             s.state.value,
-            sanitize(s.status or "", max_len=32),
+            fit(sanitize(s.status or ""), 32),
             "" if s.progress is None else f"{s.progress:.0f}%",
             _count(s.n_images),
             _count(s.n_videos),
             _count(s.n_objects),
             " ".join(
-                f"{p.removesuffix('_pipeline')}={sanitize(v, max_len=30)}"
+                f"{sanitize(p.removesuffix('_pipeline'))}={fit(sanitize(v), 30)}"
                 for p, v in s.pipelines.items()
             ),
-            sanitize(s.error or "", max_len=80),
+            fit(sanitize(s.error or ""), 80),
         )
         for s in rows
     ]
-    widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
+    # Widths and padding in terminal cells, as the grid does: CJK and emoji take
+    # two cells, combining marks none; len() would misalign every column after.
+    widths = [max(cell_len(r[i]) for r in (header, *body)) for i in range(len(header))]
     right = {4, 5, 6, 7}
     lines = [
-        "  ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
+        "  ".join(pad(cell, widths[i], right=i in right) for i, cell in enumerate(row)).rstrip()
         for row in (header, *body)
     ]
     return "\n".join(lines)
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """`text` padded with spaces to `width` terminal cells."""
+    room = " " * max(width - cell_len(text), 0)
+    return room + text if right else text + room
 
 
 def _count(value: int | None) -> str:

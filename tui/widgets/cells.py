@@ -8,6 +8,7 @@ nothing is ever parsed as markup.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 from rich.cells import cell_len
 
-from ..models import DatasetState, State
+from ..models import MAX_COUNT, DatasetState, State
 from ..text import fit, sanitize
 
 
@@ -140,8 +141,8 @@ def _format_pipelines(items: tuple[tuple[str, str], ...]) -> str:
 
 def _progress_shown(progress: float | None) -> tuple[int, int] | None:
     """What the progress cell shows: (eighths of bar, whole percent)."""
-    if progress is None:
-        return None
+    if progress is None or not math.isfinite(progress):
+        return None  # models.valid_progress already refuses these; never crash a repaint
     value = min(max(progress, 0.0), 100.0)
     return round(value * BAR_WIDTH * 8 / 100), round(value)
 
@@ -158,9 +159,9 @@ def format_progress(progress: float | None) -> str:
 
 def format_count(value: int | None) -> str:
     """`1,234,567`; past 10 cells `123.5M`/`12.3B`, so the column never needs to grow."""
-    if value is None:
-        return ""
-    if abs(value) < 100_000_000:
+    if value is None or not 0 <= value <= MAX_COUNT:
+        return ""  # models.valid_count already refuses these: unknown, never an overflow
+    if value < 100_000_000:
         return f"{value:,}"
     big = abs(value)
     size, unit = (10**12, "T") if big >= 10**12 else (10**9, "B") if big >= 10**9 else (10**6, "M")
