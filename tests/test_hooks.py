@@ -430,3 +430,18 @@ async def test_webhook_to_localhost_by_name_is_allowed(receiver: Receiver) -> No
     await hooks.drain()
     assert hooks.failed == 0, hooks.last_failure
     assert len(receiver.requests) == 1
+
+
+async def test_reconfigure_applies_new_hooks_and_strips_new_credentials(tmp_path: Path) -> None:
+    out = tmp_path / "env.json"
+    hooks = runner([{"on": ["ready"], "command": [PY, "-c", DUMP_ENV, str(out)]}], base_environ())
+    hooks.submit([news(state=State.ERROR)])  # no hook for errors yet
+    await hooks.drain()
+    assert hooks.ran == 0
+    new = make_config([{"on": ["error"], "command": [PY, "-c", DUMP_ENV, str(out)]}])
+    new.backends[0].token_env = "KEEP_ME"  # now a credential: it must go
+    hooks.reconfigure(new)
+    hooks.submit([news(state=State.ERROR)])
+    await hooks.drain()
+    assert hooks.ran == 1 and hooks.failed == 0, hooks.last_failure
+    assert "KEEP_ME" not in json.loads(out.read_text())

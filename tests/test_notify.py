@@ -16,6 +16,7 @@ from tui.models import DatasetState, State
 from tui.notify import (
     DesktopNotifier,
     NotifyRules,
+    TextOut,
     detect_form,
     notification,
     pick_form,
@@ -358,3 +359,27 @@ def test_toast_rule() -> None:
         "half",
     ]
     assert rules(notifications="off").toasts(batch) == []
+
+
+def test_a_reloaded_config_applies_to_the_next_news() -> None:
+    notif, out, _, _ = notifier()
+    notif.update_rules(rules(desktop_notify="osc777", notify_on=["error"]), {})
+    notif.add([news("ok")])
+    assert out.getvalue() == b""
+    notif.add([news("bad", State.ERROR)])
+    assert out.getvalue() == b"\x1b]777;notify;dswatch: vl;bad is now error\x07"
+    notif.update_rules(rules(desktop_notify="off"), {})
+    assert not notif.enabled
+
+
+def test_text_out_feeds_a_text_writer() -> None:
+    written: list[str] = []
+    notif = DesktopNotifier(
+        rules(desktop_notify="osc9"),
+        TextOut(written.append),
+        environ={},
+        clock=Clock(),
+        call_later=FakeLater(),
+    )
+    notif.add([news("Æble")])
+    assert written == ["\x1b]9;dswatch: vl: Æble is now ready\x07"]

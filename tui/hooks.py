@@ -212,6 +212,14 @@ class HookRunner:
             url_for=url_for,
         )
 
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded config: new hooks for new news; hooks already queued still run."""
+        self.hooks = list(config.hooks)
+        self._secret_names = credential_variables(config.backends, self.hooks)
+        self.max_running = config.settings.max_hooks_running
+        if self._tasks or self._queue:
+            self._start_jobs()  # a higher max_running takes effect at once
+
     @property
     def running(self) -> int:
         return len(self._tasks)

@@ -186,6 +186,19 @@ def burst_text(news: Sequence[NewsLike]) -> tuple[str, str]:
 # --------------------------------------------------------------- the notifier
 
 
+class TextOut:
+    """A BinaryOut over a function that writes text (Textual's `driver.write`)."""
+
+    def __init__(self, write: Callable[[str], Any]) -> None:
+        self._write = write
+
+    def write(self, data: bytes, /) -> None:
+        self._write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        pass  # the driver flushes its own buffer
+
+
 def _call_later(delay: float, callback: Callable[[], None]) -> Any:
     import asyncio  # only when scheduling: the module stays cheap to import
 
@@ -229,6 +242,11 @@ class DesktopNotifier:
     @property
     def enabled(self) -> bool:
         return self.form is not None
+
+    def update_rules(self, rules: NotifyRules, environ: Mapping[str, str]) -> None:
+        """A reloaded config: its notify_on and desktop_notify apply to the next news."""
+        self.rules = rules
+        self.form = pick_form(rules.settings.desktop_notify, environ)
 
     def add(self, news: Iterable[NewsLike]) -> None:
         if self.form is None:
