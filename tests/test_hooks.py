@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -108,8 +110,6 @@ DUMP_ENV = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 
 
 
 def base_environ() -> dict[str, str]:
-    import os
-
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": "/home/someone",
@@ -196,36 +196,66 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie is dead
 
 
+async def _dies(pid: int) -> bool:
+    """Whether `pid` is gone within a few seconds (a killed orphan is reaped by init)."""
+    for _ in range(100):
+        if not _alive(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 async def test_timeout_kills_the_child_and_its_children(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
-    script = f"echo $$ > {pids}; sleep 60 & echo $! >> {pids}; wait"
-    hooks = runner([{"command": ["sh", "-c", script], "timeout": 0.5}], base_environ())
+    # Both pids at once (write, then rename), so the file is whole whenever it exists.
+    script = f'sleep 60 & echo "$$ $!" > {pids}.tmp && mv {pids}.tmp {pids}; wait'
+    hooks = runner([{"command": ["sh", "-c", script], "timeout": 2}], base_environ())
     hooks.submit([news()])
     await hooks.drain()
     assert hooks.failed == 1
-    assert hooks.last_failure == "hook 1 (sh): killed after 0.5 s"
-    shell, sleeper = (int(line) for line in pids.read_text().split())
-    assert not _alive(shell)
-    assert not _alive(sleeper)
+    assert hooks.last_failure == "hook 1 (sh): killed after 2 s"
+    shell, sleeper = (int(pid) for pid in pids.read_text().split())
+    assert not _alive(shell)  # reaped by the runner
+    assert await _dies(sleeper)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+async def test_a_hook_may_leave_a_background_job(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = f"sleep 60 & echo $! > {pid_file}.tmp && mv {pid_file}.tmp {pid_file}"
+    hooks = runner([{"command": ["sh", "-c", script], "timeout": 2}], base_environ())
+    hooks.submit([news()])
+    await hooks.drain()
+    sleeper = int(pid_file.read_text())
+    try:
+        assert hooks.failed == 0, hooks.last_failure  # done when sh exits: not killed
+        assert _alive(sleeper)
+    finally:
+        os.kill(sleeper, signal.SIGKILL)
 
 
 async def test_a_failing_hook_is_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
     script = "import sys; sys.stderr.write('first\\nboom \\x1b[31mred\\n'); sys.exit(3)"
     hooks = runner(
-        [{"command": [PY, "-c", script]}, {"command": ["/nonexistent/notify-me"]}],
+        [
+            {"command": [PY, "-c", script]},
+            {"command": ["/nonexistent/notify-me"]},
+            {"command": ["sh", "-c", "kill -TERM $$"]},
+        ],
         base_environ(),
     )
     assert hooks.summary() is None
     with caplog.at_level(logging.WARNING, logger="tui.hooks"):
         hooks.submit([news()])
         await hooks.drain()
-    assert hooks.failed == 2
-    assert hooks.summary() == "hooks: 2 failed"
+    assert hooks.failed == 3
+    assert hooks.summary() == "hooks: 3 failed"
     messages = sorted(r.getMessage() for r in caplog.records)
     assert messages == [
         f"hook 1 ({Path(PY).name}): exited with status 3: boom red",
         "hook 2 (notify-me): cannot run '/nonexistent/notify-me': No such file or directory",
+        "hook 3 (sh): was killed by signal 15",
     ]
     assert hooks.last_failure in messages
 
@@ -257,7 +287,7 @@ async def test_aclose_kills_running_hooks(tmp_path: Path) -> None:
         await asyncio.sleep(0.02)
     await hooks.aclose()
     assert hooks.running == 0
-    assert not _alive(int(pid_file.read_text()))
+    assert not _alive(int(pid_file.read_text()))  # killed and reaped
 
 
 # ------------------------------------------------------------ webhooks

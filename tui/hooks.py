@@ -7,7 +7,8 @@ is dropped, with a log line, when it is full). A failing hook is logged and
 counted (`summary()` -> "hooks: 2 failed"); it never blocks polling or the UI.
 
 What a hook gets is chosen, not inherited wholesale:
-- A command runs without a shell, stdout and stdin closed, in its own process
+- A command runs without a shell, stdin and stdout closed (stderr kept for the
+  failure message), in its own process
   group (killed whole on timeout), with the parent's environment MINUS every
   variable that holds a backend credential or a webhook URL, PLUS DSWATCH_*
   variables describing the change (sanitized).
@@ -26,10 +27,11 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -292,41 +294,34 @@ class HookRunner:
     async def _run_command(self, job: _Job, url: str | None) -> None:
         assert job.hook.command is not None
         env = hook_environment(self._environ, self._secret_names, job.news, url)
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *job.hook.command,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,  # never onto the dashboard's screen
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=sys.platform != "win32",  # a group to kill on timeout
-            )
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise HookFailure(f"cannot run {sanitize(job.hook.command[0])!r}: {reason}") from None
-        assert proc.stderr is not None
-        tail = bytearray()
-        reader = asyncio.ensure_future(_keep_tail(proc.stderr, tail))
-        try:
-            code = await asyncio.wait_for(proc.wait(), job.hook.timeout)
-        except TimeoutError:
-            _kill(proc)
-            await proc.wait()
-            raise HookFailure(f"killed after {job.hook.timeout:g} s") from None
-        except asyncio.CancelledError:
-            _kill(proc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 2.0)  # reaped: gone, not a zombie
-            raise
-        finally:
-            # A grandchild may hold stderr open: wait briefly, then stop reading.
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(reader), 1.0)
-            reader.cancel()
-        if code != 0:
-            last = tail.decode("utf-8", "replace").strip().splitlines()
-            detail = f": {sanitize(last[-1], max_len=200)}" if last else ""
-            raise HookFailure(f"exited with status {code}{detail}")
+        # stderr goes to a file, not a pipe: a background child left holding a pipe
+        # would keep the hook "running" after it exited.
+        with tempfile.TemporaryFile() as stderr:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *job.hook.command,
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,  # never onto the dashboard's screen
+                    stderr=stderr,
+                    start_new_session=sys.platform != "win32",  # a group to kill on timeout
+                )
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                program = sanitize(job.hook.command[0])
+                raise HookFailure(f"cannot run {program!r}: {reason}") from None
+            try:
+                code = await asyncio.wait_for(proc.wait(), job.hook.timeout)
+            except TimeoutError:
+                await _kill(proc)
+                raise HookFailure(f"killed after {job.hook.timeout:g} s") from None
+            except asyncio.CancelledError:
+                await _kill(proc)
+                raise
+            if code != 0:
+                detail = _last_line(stderr)
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+                raise HookFailure(f"{how}{detail and ': '}{detail}")
 
     # ------------------------------------------------------------ webhooks
 
@@ -388,17 +383,21 @@ class HookRunner:
         self._idle.set()
 
 
-async def _keep_tail(stream: asyncio.StreamReader, tail: bytearray) -> None:
-    while chunk := await stream.read(4096):
-        tail.extend(chunk)
-        del tail[:-_STDERR_KEEP]
+def _last_line(stderr: IO[bytes]) -> str:
+    """The last line a failed command wrote to stderr, sanitized."""
+    stderr.seek(0, os.SEEK_END)
+    stderr.seek(max(0, stderr.tell() - _STDERR_KEEP))
+    lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
+    return sanitize(lines[-1], max_len=200) if lines else ""
 
 
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if sys.platform != "win32":
-            os.killpg(proc.pid, signal.SIGKILL)  # the whole group: sh -c "sleep 99" too
-        else:
-            proc.kill()
+async def _kill(proc: asyncio.subprocess.Process) -> None:
+    """Kill the hook and every process it started, and reap it."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if sys.platform != "win32":
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole group: sh -c "sleep 99" too
+            else:
+                proc.kill()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), 5.0)  # reaped: gone, not a zombie
