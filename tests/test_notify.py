@@ -18,6 +18,7 @@ from tui.notify import (
     NotifyRules,
     TextOut,
     detect_form,
+    news_record,
     notification,
     pick_form,
     tmux_wrap,
@@ -383,3 +384,37 @@ def test_text_out_feeds_a_text_writer() -> None:
     )
     notif.add([news("Æble")])
     assert written == ["\x1b]9;dswatch: vl: Æble is now ready\x07"]
+
+
+def test_news_record_is_sanitized_json_without_the_raw_body() -> None:
+    item = news("x\x1b]52;c;aGk=\x07y", State.ERROR)
+    item = News(
+        item.state.model_copy(
+            update={
+                "error": "bad\nthing",
+                "raw": {"token": "t0ps3cret"},
+                "pipelines": {"p": "\x07"},
+            }
+        ),
+        item.old,
+        item.event,
+        item.at,
+    )
+    record = news_record(item, "https://vl.example/d/1")
+    assert record == {
+        "backend": "vl",
+        "id": ID1,
+        "name": "xy",
+        "state": "error",
+        "status": None,
+        "progress": None,
+        "n_images": None,
+        "n_videos": None,
+        "n_objects": None,
+        "pipelines": {"p": "␇"},
+        "error": "bad thing",
+        "old_state": "running",
+        "event": "error",
+        "at": "2026-11-24T12:00:00+00:00",
+        "url": "https://vl.example/d/1",
+    }

@@ -8,10 +8,10 @@ counted (`summary()` -> "hooks: 2 failed"); it never blocks polling or the UI.
 
 What a hook gets is chosen, not inherited wholesale:
 - A command runs without a shell, stdin and stdout closed (stderr kept for the
-  failure message), in its own process
-  group (killed whole on timeout), with the parent's environment MINUS every
-  variable that holds a backend credential or a webhook URL, PLUS DSWATCH_*
-  variables describing the change (sanitized).
+  failure message), in its own process group (killed whole on timeout), with
+  the parent's environment MINUS every variable that holds a backend
+  credential or a webhook URL, PLUS DSWATCH_* variables describing the change
+  (sanitized).
 - A webhook gets a JSON body: a Slack-compatible `text` and the dataset's
   `summary()` record (never the raw server body), only over https or to this
   machine, retried with backoff on 5xx, 429 and connection errors.
@@ -37,7 +37,7 @@ import httpx
 
 from .backends.http import USER_AGENT, is_loopback_host, parse_retry_after
 from .config import BackendConfig, Config, HookConfig
-from .notify import NewsLike, describe
+from .notify import NewsLike, describe, news_record
 from .text import sanitize
 
 log = logging.getLogger(__name__)
@@ -122,31 +122,13 @@ def _slack_escape(text: str) -> str:
     return text.replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")
 
 
-def _clean_json(value: Any) -> Any:
-    if isinstance(value, str):
-        return sanitize(value, max_len=_VALUE_CHARS)
-    if isinstance(value, dict):
-        return {sanitize(str(k), max_len=100): _clean_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean_json(v) for v in value]
-    return value
-
-
 def webhook_body(news: NewsLike, url: str | None) -> dict[str, Any]:
     """`text` for Slack (and Discord's /slack endpoint) plus the dataset record."""
     state = news.state
     text = f"dswatch: {state.backend}: {describe(news)} (was {news.old.value})"
     if state.error:
         text += f": {sanitize(state.error, max_len=300)}"
-    record = _clean_json(state.summary())
-    return {
-        "text": _slack_escape(text),
-        **record,
-        "old_state": news.old.value,
-        "event": news.event,
-        "at": news.at.isoformat(),
-        "url": url,
-    }
+    return {"text": _slack_escape(text), **news_record(news, url)}
 
 
 def check_webhook_url(url: str, variable: str) -> httpx.URL:

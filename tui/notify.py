@@ -172,6 +172,30 @@ def describe(news: NewsLike) -> str:
     return f"{label} is now {news.event}"
 
 
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return sanitize(value, max_len=1000)
+    if isinstance(value, dict):
+        return {sanitize(str(k), max_len=100): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def news_record(news: NewsLike, url: str | None = None) -> dict[str, Any]:
+    """One news as JSON: the dataset's summary() (sanitized) and the change.
+
+    The webhook body and `dswatch watch --json` lines; never the raw server body.
+    """
+    return {
+        **_clean_json(news.state.summary()),
+        "old_state": news.old.value,
+        "event": news.event,
+        "at": news.at.isoformat(),
+        "url": url,
+    }
+
+
 def burst_text(news: Sequence[NewsLike]) -> tuple[str, str]:
     """Title and body of one notification telling a burst of news."""
     if len(news) == 1:
