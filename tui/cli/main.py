@@ -93,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--partial-ok", action="store_true", help="PARTIAL INDEX counts as ready")
     wait.add_argument("ids", nargs="*", metavar="[BACKEND:]ID")
 
+    watch = commands.add_parser(
+        "watch",
+        parents=[common, demo],
+        help="no UI: print each real change until interrupted; run notifications and hooks",
+        description="Watch without a UI (a server, a CI log, systemd): one line per real "
+        "state change (JSON lines with --json), one per backend going down or coming back; "
+        "desktop notifications and hooks fire as in the dashboard. Runs until SIGINT or "
+        "SIGTERM (exit 0); never exits on network trouble; 2 on config errors.",
+    )
+    watch.add_argument("--json", action="store_true", help="one JSON object per line")
+    watch.add_argument("ids", nargs="*", metavar="[BACKEND:]ID", help="only these datasets")
+
     for verb, text in (("add", "start watching"), ("remove", "stop watching")):
         edit = commands.add_parser(
             verb,
@@ -168,6 +180,12 @@ def dispatch(args: argparse.Namespace) -> int:
         from .status import status
 
         return asyncio.run(status(engine, as_json=args.json))
+    if command == "watch":
+        from .wait import resolve_targets
+        from .watch import watch
+
+        targets = resolve_targets(engine, args.ids) if args.ids else None
+        return asyncio.run(watch(engine, targets, as_json=args.json))
     from .wait import resolve_targets, wait
 
     targets = resolve_targets(engine, args.ids)
