@@ -18,6 +18,7 @@ from typing import Any
 from rich.cells import cell_len
 
 from ..models import DatasetState, State
+from ..palette import STATE_LOOKS
 from ..text import fit, sanitize
 
 
@@ -44,31 +45,67 @@ COLUMNS: tuple[Column, ...] = (
     Column("stale", "stale", 9, 9),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
-# When the columns do not fit the screen, these give up width first, in this
-# order, down to these widths (enough for VL statuses, `add ✓ cognify ✓`,
-# a readable name and seven-digit counts); the ages at the right stay visible.
+# When the columns do not fit the screen: first these give up width, in this
+# order, down to these widths (enough for VL statuses, `add ✓ cognify ✓`, a
+# readable name, seven-digit counts, a bare percentage)...
 _SHRINKABLE: tuple[tuple[str, int], ...] = (
     ("status", 14),
     ("pipelines", 15),
+    ("progress", 4),
     ("name", 20),
     ("backend", 7),
     ("images", 9),
     ("videos", 9),
     ("objects", 9),
 )
+# ...then these leave the screen, in this order. State, name and stale never do.
+_HIDE_FIRST: tuple[str, ...] = (
+    "videos",
+    "objects",
+    "images",
+    "pipelines",
+    "status",
+    "progress",
+    "backend",
+    "updated",
+)
+# Width left over after hiding goes back to these, in this order.
+_GIVE_BACK: tuple[str, ...] = ("name", "progress", "status", "backend", "pipelines")
+# On a screen too small even for that, the name shrinks to this.
+_NAME_FLOOR = 8
 
 
 def fit_widths(widths: list[int], available: int) -> list[int]:
-    """Column widths that fit `available` cells (with gaps), or as close as allowed."""
+    """Column widths (0: hidden) that fit `available` cells with gaps, or as close as allowed."""
     fitted = list(widths)
-    excess = sum(fitted) + len(fitted) + 1 - available
+    if available <= 0:  # not laid out yet
+        return fitted
+
+    def excess() -> int:
+        return sum(width + 1 for width in fitted if width) + 1 - available
+
     for key, floor in _SHRINKABLE:
-        if excess <= 0 or available <= 0:
-            break
+        over = excess()
+        if over <= 0:
+            return fitted
         index = COLUMN_KEYS.index(key)
-        give = max(0, min(excess, fitted[index] - floor))
-        fitted[index] -= give
-        excess -= give
+        fitted[index] -= max(0, min(over, fitted[index] - floor))
+    for key in _HIDE_FIRST:
+        if excess() <= 0:
+            break
+        fitted[COLUMN_KEYS.index(key)] = 0
+    spare = -excess()
+    for key in _GIVE_BACK:
+        index = COLUMN_KEYS.index(key)
+        if spare <= 0:
+            break
+        if fitted[index]:
+            give = min(spare, widths[index] - fitted[index])
+            fitted[index] += give
+            spare -= give
+    if spare < 0:
+        name = COLUMN_KEYS.index("name")
+        fitted[name] = max(_NAME_FLOOR, fitted[name] + spare)
     return fitted
 
 
@@ -77,18 +114,8 @@ def fit_widths(widths: list[int], available: int) -> list[int]:
 AGE_COLUMNS = 2
 STATIC_COLUMNS = len(COLUMNS) - AGE_COLUMNS
 
-# Symbol first, so the state reads without colour.
-STATE_LOOK: dict[State, str] = {
-    State.READY: "✓ ready",
-    State.RUNNING: "⟳ running",
-    State.PENDING: "… pending",
-    State.PARTIAL: "◐ partial",
-    State.ERROR: "✗ error",
-    State.NOT_FOUND: "? not_found",
-    State.UNAUTHORIZED: "⚠ unauthorized",
-    State.UNREACHABLE: "⌁ unreachable",
-    State.UNKNOWN: "· unknown",
-}
+# Symbol first, so the state reads without colour (one palette: tui/palette.py).
+STATE_LOOK: dict[State, str] = {state: look.label for state, look in STATE_LOOKS.items()}
 # Sorting by state puts the worst first.
 STATE_RANK: dict[State, int] = {
     state: rank
@@ -111,7 +138,7 @@ STATE_RANK: dict[State, int] = {
 _PIPELINE_SYMBOLS: dict[str, str] = {
     **dict.fromkeys(("COMPLETED", "READY", "SUCCEEDED", "SUCCESS", "DONE"), "✓"),
     **dict.fromkeys(("STARTED", "RUNNING", "PROCESSING", "INDEXING", "IN_PROGRESS"), "⟳"),
-    **dict.fromkeys(("INITIATED", "PENDING", "QUEUED", "NEW", "INITIALIZING", "DRAFT"), "…"),
+    **dict.fromkeys(("INITIATED", "PENDING", "QUEUED", "NEW", "INITIALIZING", "DRAFT"), "◌"),
     **dict.fromkeys(("ERRORED", "FAILED", "ERROR", "FATAL_ERROR", "ABORTED"), "✗"),
     **dict.fromkeys(("", "NOT_STARTED", "NONE"), "·"),
 }
@@ -120,7 +147,7 @@ BAR_WIDTH = 10
 
 
 def pipeline_symbol(status: str) -> str:
-    """`✓`/`⟳`/`…`/`✗`/`·` for a known pipeline status, else the status itself."""
+    """`✓`/`⟳`/`◌`/`✗`/`·` for a known pipeline status, else the status itself."""
     norm = status.strip().upper().replace(" ", "_").removeprefix("DATASET_PROCESSING_")
     return _PIPELINE_SYMBOLS.get(norm) or sanitize(status.strip().lower(), max_len=16)
 
@@ -238,6 +265,13 @@ def shorten_status(text: str, width: int) -> str:
     """Cognee's `DATASET_PROCESSING_COMPLETED` reads as `…COMPLETED` in a narrow column."""
     if cell_len(text) > width and text.startswith(_COGNEE_STATUS_PREFIX):
         return "…" + text[len(_COGNEE_STATUS_PREFIX) :]
+    return text
+
+
+def shorten_progress(text: str, width: int) -> str:
+    """`████▌      45%` reads as `45%` when the bar does not fit."""
+    if cell_len(text) > width:
+        return text[BAR_WIDTH:].strip()
     return text
 
 

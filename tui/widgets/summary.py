@@ -6,36 +6,28 @@ from collections import Counter
 from datetime import datetime
 
 from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 from ..models import State
+from ..palette import HEALTH_LOOKS, STATE_LOOKS
 from ..poller import BackendHealth, Health
 from ..text import sanitize
-from .cells import STATE_LOOK
 
-# Colours of the summary; the grid has its own component classes.
-STATE_COLOURS: dict[State, str] = {
-    State.READY: "green",
-    State.RUNNING: "cyan",
-    State.PENDING: "blue",
-    State.PARTIAL: "yellow",
-    State.ERROR: "red",
-    State.NOT_FOUND: "magenta",
-    State.UNAUTHORIZED: "bold red",
-    State.UNREACHABLE: "red",
-    State.UNKNOWN: "dim",
-}
-HEALTH_LOOK: dict[Health, tuple[str, str]] = {
-    Health.UNKNOWN: ("…", "dim"),
-    Health.OK: ("ok", "green"),
-    Health.UNAUTHORIZED: ("UNAUTHORIZED", "bold red"),
-    Health.UNREACHABLE: ("unreachable", "red"),
-    Health.RATE_LIMITED: ("rate limited", "yellow"),
-}
+Part = tuple[str, str]  # (text, Textual style)
 
 
 class SummaryBar(Static):
-    """`12 ✓ ready  3 ⟳ running ...  │ vl ok  cognee unreachable │ polled 14:02:11`."""
+    """`12 ✓ ready  3 ⟳ running ...  │ vl ok  cognee unreachable │ polled 14:02:11`.
+
+    When that does not fit the width, the counts lose their words (`12✓ 3⟳`),
+    health its words (`vl ✓`) and the poll time its label: backend health and
+    the poll time stay on an 80-column screen. Colours come from tui.palette.
+    """
+
+    DEFAULT_CSS = "SummaryBar { text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    _last: tuple[object, ...] | None = None
 
     def show(
         self,
@@ -47,32 +39,70 @@ class SummaryBar(Static):
         shown: int,
         total: int,
     ) -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
+        self._last = (counts, health, last_poll, paused, shown, total)
+        self._redraw()
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        assert self._last is not None
+        width = self.content_region.width
+        content = Content.assemble(*self.parts(*self._last, compact=False))
+        if width and content.cell_length > width:
+            content = Content.assemble(*self.parts(*self._last, compact=True))
+        self.update(content, layout=False)  # one line, always: no layout pass per batch
+
+    @staticmethod
+    def parts(
+        counts: Counter[State],
+        health: dict[str, BackendHealth],
+        last_poll: datetime | None,
+        paused: bool,
+        shown: int,
+        total: int,
+        *,
+        compact: bool,
+    ) -> list[Part]:
+        gap = " " if compact else "  "
+        parts: list[Part] = []
         for state in State:
             if counts.get(state):
-                text.append(f"{counts[state]} {STATE_LOOK[state]}", STATE_COLOURS[state])
-                text.append("  ")
+                look = STATE_LOOKS[state]
+                label = (
+                    f"{counts[state]}{look.glyph}" if compact else f"{counts[state]} {look.label}"
+                )
+                parts += [(label, look.style), (gap, "")]
         if not total:
-            text.append("no datasets  ", "dim")
+            parts.append(("no datasets" + gap, "$foreground-muted"))
         if shown != total:
-            text.append(f"(showing {shown} of {total})  ", "bold")
+            parts.append(
+                (
+                    f"({shown}/{total} shown){gap}"
+                    if compact
+                    else f"(showing {shown} of {total})  ",
+                    "bold",
+                )
+            )
         if health:
-            text.append("│ ", "dim")
+            parts.append(("│ ", "$foreground-muted"))
         for name, backend in health.items():
-            word, colour = HEALTH_LOOK[backend.health]
-            text.append(f"{name} ", "bold")
-            text.append(word, colour)
-            text.append("  ")
-        text.append("│ ", "dim")
+            look = HEALTH_LOOKS[backend.health]
+            ok = backend.health in (Health.OK, Health.UNKNOWN)
+            word = look.glyph if compact and ok else look.word
+            parts += [(f"{sanitize(name, max_len=32)} ", "bold"), (word, look.style), (gap, "")]
+        parts.append(("│ ", "$foreground-muted"))
         if not health:
-            text.append("no backend configured", "dim")
+            parts.append(("no backend configured", "$foreground-muted"))
         elif paused:
-            text.append("⏸ PAUSED (p to resume)", "bold yellow")
+            parts.append(("⏸ PAUSED" if compact else "⏸ PAUSED (p to resume)", "bold $warning"))
         elif last_poll is not None:
-            text.append(f"polled {last_poll.astimezone():%H:%M:%S}", "dim")
+            when = f"{last_poll.astimezone():%H:%M:%S}"
+            parts.append((when if compact else f"polled {when}", "$foreground-muted"))
         else:
-            text.append("polling…", "dim")
-        self.update(text, layout=False)  # one line, always: no layout pass per batch
+            parts.append(("polling…", "$foreground-muted"))
+        return parts
 
 
 class AlertBanner(Static):
@@ -91,7 +121,7 @@ class AlertBanner(Static):
         for index, alert in enumerate(alerts):
             if index:
                 text.append("\n")
-            word, _ = HEALTH_LOOK[alert.health]
+            word = HEALTH_LOOKS[alert.health].word
             text.append(f" ⚠ {alert.backend}: {word.upper()} ", "bold reverse")
             if alert.message:
                 text.append(" " + sanitize(alert.message, max_len=200))
