@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from collections.abc import Sequence
 
 from ..engine import Engine
 from ..models import DatasetState
-from ..text import sanitize
+from ..text import fit, sanitize
 from .common import EXIT_OK, EXIT_PROBLEM, UNREADABLE
 
 
-async def status(engine: Engine, *, as_json: bool) -> int:
+async def status(engine: Engine, *, as_json: bool, wide: bool = False) -> int:
     try:
         states = await engine.poller.poll_all_once()
     finally:
@@ -20,11 +23,26 @@ async def status(engine: Engine, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps([s.summary() for s in rows], indent=2))
     else:
-        print(format_table(rows))
+        print(format_table(rows, wide=wide, width=terminal_width()))
     return EXIT_PROBLEM if any(s.state in UNREADABLE for s in rows) else EXIT_OK
 
 
-def format_table(rows: Sequence[DatasetState]) -> str:
+def terminal_width() -> int | None:
+    """The terminal's width ($COLUMNS first), or None when printing to a pipe or file."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return None  # a script gets whole lines
+    return shutil.get_terminal_size().columns
+
+
+# When a line is wider than the terminal, these columns give up width first,
+# in this order, down to these widths; what is left is cut at the edge.
+_SHRINK = ((9, 12), (8, 16), (1, 16), (3, 10))  # ERROR, PIPELINES, NAME, STATUS
+
+
+def format_table(
+    rows: Sequence[DatasetState], *, wide: bool = False, width: int | None = None
+) -> str:
+    """The table; `wide` adds an ID column; `width` (cells) keeps each line within it."""
     if not rows:
         return "No datasets are watched. Add one with: dswatch add BACKEND ID"
     header = (
@@ -58,14 +76,26 @@ def format_table(rows: Sequence[DatasetState]) -> str:
         for s in rows
     ]
     widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
+    if width is not None:
+        for index, floor in _SHRINK:
+            excess = sum(widths) + 2 * (len(widths) - 1) + (38 if wide else 0) - width
+            if excess <= 0:
+                break
+            widths[index] -= max(0, min(excess, widths[index] - max(floor, len(header[index]))))
     right = {4, 5, 6, 7}
-    lines = [
-        "  ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+    ids = ["ID", *(s.id for s in rows)] if wide else None
+    lines = []
+    for n, row in enumerate((header, *body)):
+        cells = [
+            fit(cell, widths[i]).rjust(widths[i])
+            if i in right
+            else fit(cell, widths[i]).ljust(widths[i])
             for i, cell in enumerate(row)
-        ).rstrip()
-        for row in (header, *body)
-    ]
+        ]
+        if ids is not None:
+            cells.insert(2, ids[n].ljust(36))
+        line = "  ".join(cells).rstrip()
+        lines.append(fit(line, width) if width is not None else line)
     return "\n".join(lines)
 
 
