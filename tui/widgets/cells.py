@@ -476,6 +476,15 @@ class RowFilter:
     def __bool__(self) -> bool:
         return bool(self.words or self.states or self.backends or self.problems_only)
 
+    def unknown_states(self) -> list[str]:
+        """`state:` options that no state starts with (`state:eror`): say so, not nothing."""
+        return [
+            option
+            for term in self.states
+            for option in term
+            if option != "stale" and not any(s.value.startswith(option) for s in State)
+        ]
+
     def matches(self, row: Row) -> bool:
         # Plain loops: this runs once per row on every rebuild.
         state = row.state

@@ -346,18 +346,20 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._invalidate()
         self._set_order([])
 
-    def set_filter(self, text: str = "", *, problems_only: bool = False) -> None:
+    def set_filter(self, text: str = "", *, problems_only: bool = False) -> list[str]:
         """Show only the rows matching every term of `text`.
 
         Plain words match a substring of name, id, backend or status
         (case-insensitive); `state:err` matches states starting with `err`
         (`state:stale` the stale rows); `backend:NAME` one backend; a comma
         gives alternatives (`state:error,unauthorized`). `problems_only` keeps
-        error/not_found/unauthorized/unreachable and stale rows.
+        error/not_found/unauthorized/unreachable and stale rows. Returns the
+        `state:` options that match no state (a typo), for the caller to show.
         """
         self._filter = RowFilter.parse(text, problems_only)
         self._reorder()
         self._scroll_to_cursor()
+        return self._filter.unknown_states()
 
     def sort_by(self, column: str, *, reverse: bool = False) -> None:
         """Sort by `column`, ties by (backend, name, id); `reverse` flips the whole order."""

@@ -13,6 +13,7 @@ from ..models import State
 from ..palette import HEALTH_LOOKS, STATE_LOOKS
 from ..poller import BackendHealth, Health
 from ..text import sanitize
+from .cells import STATE_RANK
 
 Part = tuple[str, str]  # (text, Textual style)
 
@@ -49,10 +50,13 @@ class SummaryBar(Static):
     def _redraw(self) -> None:
         assert self._last is not None
         width = self.content_region.width
-        content = Content.assemble(*self.parts(*self._last, compact=False))
-        if width and content.cell_length > width:
-            content = Content.assemble(*self.parts(*self._last, compact=True))
-        self.update(content, layout=False)  # one line, always: no layout pass per batch
+        left, right = (Content.assemble(*p) for p in self.parts(*self._last, compact=False))
+        if width and left.cell_length + right.cell_length > width:
+            left, right = (Content.assemble(*p) for p in self.parts(*self._last, compact=True))
+        if width and left.cell_length + right.cell_length > width:
+            # Health and poll time stay; the counts (worst first) are cut at the end.
+            left = left.truncate(max(width - right.cell_length - 1, 0), ellipsis=True) + " "
+        self.update(left + right, layout=False)  # one line, always: no layout pass per batch
 
     @staticmethod
     def parts(
@@ -64,10 +68,11 @@ class SummaryBar(Static):
         total: int,
         *,
         compact: bool,
-    ) -> list[Part]:
+    ) -> tuple[list[Part], list[Part]]:
+        """(counts, health and poll time): the second part never gives way."""
         gap = " " if compact else "  "
         parts: list[Part] = []
-        for state in State:
+        for state in sorted(State, key=lambda s: STATE_RANK.get(s, len(STATE_RANK))):
             if counts.get(state):
                 look = STATE_LOOKS[state]
                 label = (
@@ -85,6 +90,7 @@ class SummaryBar(Static):
                     "bold",
                 )
             )
+        left, parts = parts, []
         if health:
             parts.append(("│ ", "$foreground-muted"))
         for name, backend in health.items():
@@ -102,7 +108,7 @@ class SummaryBar(Static):
             parts.append((when if compact else f"polled {when}", "$foreground-muted"))
         else:
             parts.append(("polling…", "$foreground-muted"))
-        return parts
+        return left, parts
 
 
 class AlertBanner(Static):
