@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, SelectionList, Static, TextArea
+from textual.widgets import Button, Footer, Input, Label, Select, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 
 from ..backends.base import RemoteDataset
@@ -90,6 +90,33 @@ class PasteBox(TextArea):
 
 
 class AddDatasetsScreen(ModalScreen[AddRequest | None]):
+    DEFAULT_CSS = """
+    AddDatasetsScreen {
+        align: center middle;
+        & > #dialog {
+            height: auto;
+            width: 100;
+            max-width: 100%;
+            max-height: 100%;
+            background: $surface;
+            border: thick $accent;
+            padding: 0 1;
+        }
+        & #title { text-style: bold; }
+        & #buttons {
+            dock: bottom;
+            height: auto;
+            align-horizontal: right;
+            background: $surface;
+        }
+        & Button { margin-left: 2; }
+        & #ids { height: 5; }
+        & #check { height: auto; min-height: 1; }
+        & #picker { height: 10; }
+        & Label { margin-top: 1; }
+    }
+    """
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("enter", "submit", "Add", key_display="enter"),
@@ -125,6 +152,7 @@ class AddDatasetsScreen(ModalScreen[AddRequest | None]):
             with Horizontal(id="buttons"):
                 yield Button("Add (enter)", variant="primary", id="add")
                 yield Button("Cancel (esc)", id="cancel")
+        yield Footer()  # this dialog's own keys, not the grid's
 
     def on_mount(self) -> None:
         self.query_one("#ids", TextArea).focus()

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ..config import BackendConfig, Config, ConfigError, check_credentials
 from ..text import sanitize
@@ -43,6 +43,29 @@ def describe(error: ValidationError) -> str:
 
 
 class AddBackendScreen(ModalScreen[BackendConfig | None]):
+    DEFAULT_CSS = """
+    AddBackendScreen {
+        align: center middle;
+        & > #dialog {
+            height: auto;
+            width: 80;
+            max-width: 100%;
+            max-height: 100%;
+            background: $surface;
+            border: thick $accent;
+            padding: 0 1;
+        }
+        & #title { text-style: bold; }
+        & #buttons {
+            dock: bottom;
+            height: auto;
+            align-horizontal: right;
+            background: $surface;
+        }
+        & Button { margin-left: 2; }
+    }
+    """
+
     """Returns the backend to save, or None; the app saves it and, when the save is
     refused, calls `refused(message)` on this same screen (kept open, nothing lost)."""
 
@@ -83,6 +106,7 @@ class AddBackendScreen(ModalScreen[BackendConfig | None]):
             with Horizontal(id="buttons"):
                 yield Button("Save (enter)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
+        yield Footer()  # this dialog's own keys, not the grid's
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()

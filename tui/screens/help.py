@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from ..palette import STALE, STATE_LOOKS
 
@@ -71,6 +71,29 @@ def legend() -> Content:
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        & > #dialog {
+            height: auto;
+            width: 90;
+            max-width: 100%;
+            max-height: 100%;
+            background: $surface;
+            border: thick $accent;
+            padding: 0 1;
+        }
+        & #title { text-style: bold; }
+        & #buttons {
+            dock: bottom;
+            height: auto;
+            align-horizontal: right;
+            background: $surface;
+        }
+        & Button { margin-left: 2; }
+    }
+    """
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
@@ -88,3 +111,4 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("States", style="bold underline"))
             yield Static(legend(), id="legend")
             yield Static(Text("\nesc to close", style="dim"))
+        yield Footer()  # this dialog's own keys, not the grid's

@@ -32,7 +32,7 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("backend", "backend", 7, 16),
+    Column("backend", "backend", 7, 16),  # see _SHRINKABLE
     Column("name", "name", 12, 36),
     Column("state", "state", 14, 14),
     Column("status", "status", 8, 28),  # DATASET_PROCESSING_COMPLETED fits
@@ -53,7 +53,7 @@ _SHRINKABLE: tuple[tuple[str, int], ...] = (
     ("pipelines", 15),
     ("progress", 4),
     ("name", 20),
-    ("backend", 7),
+    ("backend", 12),  # `visual-layer` whole
     ("images", 9),
     ("videos", 9),
     ("objects", 9),
@@ -269,10 +269,16 @@ def shorten_status(text: str, width: int) -> str:
 
 
 def shorten_progress(text: str, width: int) -> str:
-    """`████▌      45%` reads as `45%` when the bar does not fit."""
-    if cell_len(text) > width:
-        return text[BAR_WIDTH:].strip()
-    return text
+    """`████▌      45%` in a narrower column: a shorter bar, or `45%` alone."""
+    if cell_len(text) <= width:
+        return text
+    percent = text[BAR_WIDTH:].strip()
+    cells = width - 5  # " 100%"
+    if cells < 3:
+        return percent
+    full, part = divmod(round(int(percent[:-1]) * cells * 8 / 100), 8)
+    bar = ("█" * full + (_BAR_EIGHTHS[part] if part else "")).ljust(cells)
+    return f"{bar} {percent:>4}"
 
 
 def layout_cell(text: str, width: int, right: bool) -> str:

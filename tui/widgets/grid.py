@@ -96,17 +96,21 @@ class DatasetGrid(ScrollView, can_focus=True):
         Binding("end,G", "cursor_to(-1)", "Last", show=False),
         *(
             Binding(key, f"app.{action}", description, show=show, key_display=display)
+            # In the footer's order, most needed first: a narrow footer cuts the end.
+            # (`?` and `q` stay on the App too, for the other screens.)
             for key, action, description, show, display in (
+                ("question_mark", "help", "Help", True, "?"),
+                ("q", "quit", "Quit", True, None),
                 ("enter", "details", "Details", True, None),
                 ("slash", "filter", "Filter", True, "/"),
                 ("e", "toggle_problems", "Problems", True, None),
-                ("s", "cycle_sort", "Sort", True, None),
-                ("S", "reverse_sort", "Reverse", False, None),
                 ("a", "add", "Add", True, None),
+                ("p", "toggle_pause", "Pause", True, None),
+                ("s", "cycle_sort", "Sort", True, None),
                 ("d", "remove", "Remove", True, None),
                 ("r", "refresh", "Refresh", True, None),
+                ("S", "reverse_sort", "Reverse", False, None),
                 ("R", "refresh_all", "Refresh all", False, None),
-                ("p", "toggle_pause", "Pause", True, None),
                 ("c", "copy_id", "Copy ID", False, None),
                 ("o", "open", "Open", False, None),
             )
