@@ -205,11 +205,14 @@ async def test_help_has_a_legend_of_every_state_in_its_colours() -> None:
         variables = app.get_css_variables()
         for state, look in STATE_LOOKS.items():
             assert look.label in text, state
-        spans = {
-            str(legend.render())[span.start : span.end].strip(): span.style
-            for span in legend.render().spans
-        }
-        assert "$success" in str(spans["✓ ready"]) or variables["success"]
+        lines = [legend.render_line(y) for y in range(legend.region.height)]
+        for look, variable in (
+            (STATE_LOOKS[State.READY], "success"),
+            (STATE_LOOKS[State.ERROR], "error"),
+        ):
+            segment = next(seg for line in lines for seg in line if look.label in seg.text)
+            assert segment.style is not None and segment.style.color is not None
+            assert segment.style.color.name.lower() == variables[variable].lower()
         assert "◌ pending" in text and "… pending" not in text
 
 

@@ -1,8 +1,9 @@
 """`dswatch init`: write a commented config file to start from.
 
-The text is the package's copy of config.example.toml (tests check it is the
-same as the repository's), with every `[[backends]]` table commented out: the
-new file loads as it is, watches nothing, and documents every key.
+The text is config.example.toml (tui/config.example.toml is a symlink to the
+repository's, so the two cannot drift; a wheel gets a copy as package data),
+with every `[[backends]]` table commented out: the new file loads as it is,
+watches nothing, and documents every key.
 """
 
 from __future__ import annotations
