@@ -240,7 +240,6 @@ def test_wait_partial_ok(
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("not-a-uuid", "is not a dataset ID"),
         ("nope:0b6ad7b4-0000-4000-8000-000000000001", "unknown backend 'nope'"),
         ("0b6ad7b4-0000-4000-8000-000000000001", "say which backend"),
     ],

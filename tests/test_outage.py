@@ -98,7 +98,7 @@ def assert_agree(app: DswatchApp) -> None:
         mine = [r for r in rows if r.split(" ", 1)[0] == backend]
         if health.is_down:
             assert f"⚠ {backend}:" in banner, (backend, banner)
-            assert f"{backend} unreachable" in summary or f"{backend} UNAUTH" in summary, summary
+            assert f"{backend} {health.reason}" in summary, (backend, summary)
             assert mine and all("STALE" in r for r in mine), (backend, mine)
         else:
             assert f"⚠ {backend}:" not in banner, (backend, banner)

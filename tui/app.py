@@ -46,6 +46,7 @@ from .messages import (
     PollerUpdated,
     RefreshRequested,
     RemoteListFetched,
+    RemoteListRequested,
 )
 from .models import DatasetState
 from .screens.add import AddDatasetsScreen, AddRequest
@@ -71,22 +72,13 @@ NEWS_QUIET_SECONDS = 3.0
 class DswatchApp(App[int]):
     TITLE = "dswatch"
     CSS_PATH = "app.tcss"
+    # The grid carries the dashboard's keys (so dialogs and details show and take
+    # only their own); these work on every screen.
     BINDINGS = [
         Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter", "Filter"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("e", "toggle_problems", "Problems"),
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("S", "reverse_sort", "Reverse", show=False),
-        Binding("enter", "details", "Details"),
-        Binding("a", "add", "Add"),
-        Binding("d", "remove", "Remove"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("R", "refresh_all", "Refresh all", show=False),
-        Binding("p", "toggle_pause", "Pause"),
-        Binding("c", "copy_id", "Copy ID", show=False),
-        Binding("o", "open", "Open", show=False),
     ]
 
     def __init__(
@@ -359,9 +351,6 @@ class DswatchApp(App[int]):
                 message = DetailsFetched(key, None, str(exc))
         self.screen.post_message(message)
 
-    def request_remote_list(self, backend_name: str) -> None:
-        self._fetch_remote_list(backend_name)
-
     @work(group="remote-list", exclusive=True, exit_on_error=False)
     async def _fetch_remote_list(self, backend_name: str) -> None:
         backend = self.engine.backends.get(backend_name) if self.engine else None
@@ -431,7 +420,11 @@ class DswatchApp(App[int]):
         self.grid.focus()
 
     def _apply_filter(self) -> None:
-        self.grid.set_filter(self.filter_text, problems_only=self.problems_only)
+        unknown = self.grid.set_filter(self.filter_text, problems_only=self.problems_only)
+        field = self.query_one("#filter", Input)
+        # `state:eror` shows nothing: say why, instead of an empty grid.
+        field.border_subtitle = f"unknown state: {', '.join(unknown)}" if unknown else ""
+        field.set_class(bool(unknown), "-invalid")
         self.show_summary()
 
     def action_toggle_problems(self) -> None:
@@ -465,7 +458,7 @@ class DswatchApp(App[int]):
             if self.config_path is None or self.config_error is not None:
                 self.notify("Fix the config file first.", severity="warning")
                 return
-            self.push_screen(AddBackendScreen(), self._add_backend)
+            self.push_screen(AddBackendScreen(save=self._save_backend), self._backend_added)
             return
         watched: dict[str, set[str]] = {}
         for backend, dataset_id in self.model.states:
@@ -475,19 +468,26 @@ class DswatchApp(App[int]):
         screen = AddDatasetsScreen(names, watched, selected[0] if selected else None)
         self.push_screen(screen, self._add_datasets)
 
-    def _add_backend(self, backend: BackendConfig | None) -> None:
-        if backend is None or self.config_path is None:
-            return
+    def _save_backend(self, backend: BackendConfig) -> str | None:
+        """All or nothing: refused before anything is written, or saved and watched.
+
+        Returns why it was refused; the form then stays open with what was typed.
+        """
+        if self.config_path is None:
+            return "no config file to save to"
         try:
-            add_backend(self.config_path, backend)
+            add_backend(self.config_path, backend)  # refuses a duplicate before writing
             engine = load_engine(self.config_path, model=self.model)
         except ConfigError as exc:
-            self.notify(str(exc), title="backend not added", severity="error", markup=False)
-            return
+            return str(exc)
         self._saved()
         self.replace_engine(engine)
         self.show_summary()
-        self.notify(f"added backend {backend.name}: now press a to add datasets", markup=False)
+        return None
+
+    def _backend_added(self, backend: BackendConfig | None) -> None:
+        if backend is not None:
+            self.notify(f"added backend {backend.name}: now press a to add datasets", markup=False)
 
     def _add_datasets(self, request: AddRequest | None) -> None:
         if request is None or self.engine is None:
@@ -574,13 +574,24 @@ class DswatchApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.action not in ("quit",):
-                yield SystemCommand(
-                    binding.description,
-                    f"key: {binding.key.split(',')[0]}",
-                    lambda action=binding.action: self.run_action(action),
-                )
+        for binding in DatasetGrid.BINDINGS:
+            if not isinstance(binding, Binding) or not binding.action.startswith("app."):
+                continue
+            action = binding.action.removeprefix("app.")
+            if action == "quit":
+                continue
+            yield SystemCommand(
+                binding.description,
+                f"key: {self.get_key_display(binding)}",
+                lambda action=action: self.run_action(action),
+            )
+
+    @on(DatasetGrid.RowActivated)
+    def _row_activated(self, event: DatasetGrid.RowActivated) -> None:
+        self.push_screen(DetailsScreen(self.model, event.key, self.watch_changed, clock=self.clock))
+
+    def on_remote_list_requested(self, message: RemoteListRequested) -> None:
+        self._fetch_remote_list(message.backend)
 
 
 def run_dashboard(*, config_path: Path, demo: bool) -> int:

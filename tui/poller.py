@@ -314,7 +314,10 @@ class _BackendScheduler:
             # settled interval, or sooner when the user refreshes.
             self.paused_until = max(self.paused_until, now + settings.settled_interval)
             self.pause_reason = Health.UNAUTHORIZED
-        readable = False
+        readable = any(s.state not in FAILED for s in result.states if s.id in self.due_at)
+        if readable and self.down and not result.unauthorized:
+            # Back: lift the outage's pause before anything is rescheduled below.
+            self._recover(chunk)
         for observed in result.states:
             if observed.id not in self.due_at:
                 continue  # removed while in flight
@@ -324,7 +327,6 @@ class _BackendScheduler:
                 self.failures[observed.id] = failures
                 delay = backoff_delay(failures, settings, poller.rng)
             else:
-                readable = True
                 self.failures.pop(observed.id, None)
                 delay = interval_after(observed, settings)
             self.schedule(observed.id, max(now + delay, self.paused_until))
@@ -354,8 +356,6 @@ class _BackendScheduler:
         if result.unauthorized:
             self._go_down(_first_failure(failed), stamp, health=Health.UNAUTHORIZED)
             return
-        if readable and self.down:
-            self._recover(stamp)
         self.recovering.difference_update(chunk)
         if result.retry_after is not None:
             wait = min(max(result.retry_after, 0.0), MAX_RETRY_AFTER)
@@ -393,13 +393,14 @@ class _BackendScheduler:
         since = self.health.since if self.health.is_down else stamp
         self._publish_health(health, failure.message, stamp, failure=failure, since=since)
 
-    def _recover(self, stamp: datetime) -> None:
+    def _recover(self, answered: list[str]) -> None:
         """The backend answers again: re-read every dataset now, no backoff left over."""
         self.down = False
         self.failed_chunks_in_a_row = 0
         self.failures.clear()
         self.unpause()
         self.recovering = {i for i in self.due_at if i not in self.in_flight}
+        self.recovering.difference_update(answered)
         self.poll_all_now()
 
     def _publish_health(

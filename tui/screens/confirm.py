@@ -7,10 +7,35 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    ConfirmScreen {
+        align: center middle;
+        & > #dialog {
+            height: auto;
+            width: 64;
+            max-width: 100%;
+            max-height: 100%;
+            background: $surface;
+            border: thick $error;
+            padding: 0 1;
+        }
+        & #title { text-style: bold; }
+        & #buttons {
+            dock: bottom;
+            height: auto;
+            align-horizontal: right;
+            background: $surface;
+        }
+        & Button { margin-left: 2; }
+        & > #dialog { padding: 1 2; }
+        & #buttons { dock: none; margin-top: 1; }
+    }
+    """
+
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -29,6 +54,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button("Yes (y)", variant="error", id="yes")
                 yield Button("No (n)", variant="primary", id="no")
+        yield Footer()  # this dialog's own keys, not the grid's
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
