@@ -23,6 +23,20 @@ Sample = tuple[datetime, float]  # (when, progress 0..100)
 
 
 @dataclass(frozen=True, slots=True)
+class PastRun:
+    """One finished run of a pipeline (seen by the store or reported by the server)."""
+
+    pipeline: str
+    started: datetime
+    ended: datetime
+    outcome: str  # a State value: ready / error / partial
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended - self.started).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
     seconds: float | None  # None: no estimate worth showing
     source: Literal["rate", "history"] | None

@@ -37,6 +37,7 @@ from typing import Any
 import platformdirs
 
 from . import eta
+from .eta import PastRun
 from .history import Transition
 from .models import FAILED_STATES, DatasetState, State, utcnow
 
@@ -86,20 +87,6 @@ def _ms(moment: datetime) -> int:
 
 def _dt(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class PastRun:
-    """One finished run of a pipeline (from this store or from the server)."""
-
-    pipeline: str
-    started: datetime
-    ended: datetime
-    outcome: str  # ready / error / partial
-
-    @property
-    def seconds(self) -> float:
-        return (self.ended - self.started).total_seconds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +143,7 @@ class HistoryStore:
         history_days: float,
         history_max_mb: float,
         clock: Callable[[], datetime],
+        prune: bool = True,
     ) -> None:
         self.path = path  # None: in memory
         self.warning = warning
@@ -176,7 +164,10 @@ class HistoryStore:
         self._load_cache()
         self._writer = threading.Thread(target=self._run_writer, name="dswatch-store", daemon=True)
         self._writer.start()
-        self.prune()
+        if prune:
+            self.prune()
+        else:
+            self._last_prune = float("inf")
 
     # ---------------------------------------------------------------- opening
 
@@ -188,9 +179,17 @@ class HistoryStore:
         history_days: float = 30.0,
         history_max_mb: float = 100.0,
         clock: Callable[[], datetime] = utcnow,
+        prune: bool = True,
     ) -> HistoryStore:
+        """Open (creating) the store; `prune=False` for readers that must not apply
+        their own retention (`dswatch history` does not know the config's)."""
         path = default_path() if path is None else Path(path)
-        options = {"history_days": history_days, "history_max_mb": history_max_mb, "clock": clock}
+        options = {
+            "history_days": history_days,
+            "history_max_mb": history_max_mb,
+            "clock": clock,
+            "prune": prune,
+        }
         warning: str | None = None
         for attempt in range(2):
             try:
@@ -628,7 +627,7 @@ class HistoryStore:
             found = self._durations_cache[cache_key] = self.run_durations(*cache_key)
         return found
 
-    def keys(self) -> list[Key]:
+    def known_keys(self) -> list[Key]:
         return list(self._rows)
 
 
