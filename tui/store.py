@@ -455,7 +455,7 @@ class HistoryStore:
                 break
             with conn:
                 conn.execute("DELETE FROM changes WHERE at < ?", (low + (high - low) // 10 + 1,))
-        conn.execute("PRAGMA incremental_vacuum")
+        conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _used_bytes(self) -> int:
