@@ -156,6 +156,7 @@ class HistoryStore:
         # An in-memory store shares one connection between both threads.
         self._lock = threading.Lock() if write_conn is read_conn else None
         self._seen: dict[Key, _Seen] = {}
+        self._pending: dict[Key, tuple[Any, ...]] = {}  # dataset rows not yet written
         self._durations_cache: dict[tuple[str, str | None, str | None], list[float]] = {}
         self._ds: dict[Key, int] = {}
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
@@ -271,17 +272,22 @@ class HistoryStore:
             if seen is not None and seen.snapshot == snapshot:
                 if at - seen.seen_written >= SEEN_REFRESH_S * 1000:
                     seen.seen_written = at
+                    pending = self._pending.pop(key, None)
+                    if pending is not None:
+                        upserts.append(pending)
                     seen_only.append((key, at))
                 continue
             if seen is None:
                 seen = self._seen[key] = _Seen((), State.UNKNOWN, None, None, None, None)
+            old = seen.snapshot
+            only_progress = old[:3] == snapshot[:3] and old[4:] == snapshot[4:]
             state_changed = state.state is not seen.state or state.status != seen.status
             if state_changed or state.progress != seen.progress:
                 changes.append(
                     (
                         key,
                         at,
-                        state.state.value if state_changed else None,
+                        state.state if state_changed else None,
                         state.status if state_changed else None,
                         state.progress,
                     )
@@ -295,11 +301,18 @@ class HistoryStore:
                     seen.samples.append((at, state.progress))
                     del seen.samples[:-SAMPLES_KEPT]
             seen.snapshot, seen.state, seen.status = snapshot, state.state, state.status
-            seen.progress, seen.seen_written = state.progress, at
-            row = self._dataset_row(key, state, seen, at)
-            upserts.append(row)
+            seen.progress = state.progress
+            row = self._dataset_row(key, seen, at)
             self._rows[key] = row
-        if upserts or seen_only:
+            if only_progress and at - seen.seen_written < SEEN_REFRESH_S * 1000:
+                # The change row holds the progress; the dataset row catches up later
+                # (refresh or close): half the writes while a dataset is moving.
+                self._pending[key] = row
+            else:
+                seen.seen_written = at
+                self._pending.pop(key, None)
+                upserts.append(row)
+        if upserts or seen_only or changes:
             self._queue.put(("batch", (upserts, changes, runs, seen_only)))
         if time.monotonic() - self._last_prune >= PRUNE_EVERY_S:
             self.prune()
@@ -321,21 +334,23 @@ class HistoryStore:
             seen.run_started = None
 
     @staticmethod
-    def _dataset_row(key: Key, state: DatasetState, seen: _Seen, at: int) -> tuple[Any, ...]:
+    def _dataset_row(key: Key, seen: _Seen, at: int) -> tuple[Any, ...]:
+        """The `datasets` row, from the snapshot just taken (hot: one per change)."""
+        name, state, status, progress, images, videos, objects, pipelines, error = seen.snapshot
         return (
             key[0],
             key[1],
-            state.name,
-            state.state.value,
-            state.status,
-            state.progress,
-            state.n_images,
-            state.n_videos,
-            state.n_objects,
-            json.dumps(state.pipelines) if state.pipelines else None,
-            state.error,
+            name,
+            state,  # a StrEnum: bound as its text
+            status,
+            progress,
+            images,
+            videos,
+            objects,
+            json.dumps(pipelines) if pipelines else None,
+            error,
             at,
-            _ms(state.changed_at) if state.changed_at else at,
+            at,  # changed_at: the snapshot changed now
             seen.since,
             seen.run_started,
         )
@@ -371,7 +386,8 @@ class HistoryStore:
         for key, seen in self._seen.items():
             if seen.last_read > seen.seen_written:
                 seen_now.append((key, seen.last_read))
-        self._queue.put(("batch", ([], [], [], seen_now)))
+        self._queue.put(("batch", (list(self._pending.values()), [], [], seen_now)))
+        self._pending = {}
         self._queue.put(("close", None))
         self._writer.join(timeout=10)
         with contextlib.suppress(sqlite3.Error):
@@ -407,20 +423,19 @@ class HistoryStore:
         conn = self._write
         conn.execute("BEGIN IMMEDIATE")
         try:
+            known = [row for row in upserts if (row[0], row[1]) in self._ds]
+            conn.executemany(
+                "UPDATE datasets SET name=?, state=?, status=?, progress=?, n_images=?,"
+                " n_videos=?, n_objects=?, pipelines=?, error=?, fetched_at=?, changed_at=?,"
+                " since=?, run_started=? WHERE ds=?",
+                [(*row[2:], self._ds[(row[0], row[1])]) for row in known],
+            )
             for row in upserts:
-                self._ds[(row[0], row[1])] = conn.execute(
-                    "INSERT INTO datasets(backend, id, name, state, status, progress, n_images,"
-                    " n_videos, n_objects, pipelines, error, fetched_at, changed_at, since,"
-                    " run_started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT(backend, id) DO UPDATE SET name=excluded.name,"
-                    " state=excluded.state, status=excluded.status, progress=excluded.progress,"
-                    " n_images=excluded.n_images, n_videos=excluded.n_videos,"
-                    " n_objects=excluded.n_objects, pipelines=excluded.pipelines,"
-                    " error=excluded.error, fetched_at=excluded.fetched_at,"
-                    " changed_at=excluded.changed_at, since=excluded.since,"
-                    " run_started=excluded.run_started RETURNING ds",
-                    row,
-                ).fetchone()[0]
+                if (row[0], row[1]) not in self._ds:
+                    self._insert_dataset(row)
+            for key, *_ in changes:
+                if key not in self._ds:  # after a switch to memory: rows not there yet
+                    self._insert_dataset(self._rows[key])
             conn.executemany(
                 "INSERT OR REPLACE INTO changes(ds, at, state, status, progress)"
                 " VALUES (?,?,?,?,?)",
@@ -439,6 +454,22 @@ class HistoryStore:
             conn.execute("ROLLBACK")
             raise
         self.transactions += 1
+
+    def _insert_dataset(self, row: tuple[Any, ...]) -> None:
+        """A dataset new to this process (another one may have stored it already)."""
+        self._ds[(row[0], row[1])] = self._write.execute(
+            "INSERT INTO datasets(backend, id, name, state, status, progress, n_images,"
+            " n_videos, n_objects, pipelines, error, fetched_at, changed_at, since,"
+            " run_started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(backend, id) DO UPDATE SET name=excluded.name,"
+            " state=excluded.state, status=excluded.status, progress=excluded.progress,"
+            " n_images=excluded.n_images, n_videos=excluded.n_videos,"
+            " n_objects=excluded.n_objects, pipelines=excluded.pipelines,"
+            " error=excluded.error, fetched_at=excluded.fetched_at,"
+            " changed_at=excluded.changed_at, since=excluded.since,"
+            " run_started=excluded.run_started RETURNING ds",
+            row,
+        ).fetchone()[0]
 
     def _prune_now(self) -> None:
         conn = self._write
