@@ -171,7 +171,10 @@ def test_eta_and_stuck_from_the_store(store: HistoryStore) -> None:
     assert timing.elapsed == 100.0
     assert (timing.eta.source, timing.eta.seconds) == ("history", 500.0)
     assert not timing.stuck
-    assert store.timing(running, at(3 * 600 + 1), stuck_after=None).stuck
+    assert timing.summary() == {"since": at(0).isoformat(), "eta_seconds": 500, "stuck": False}
+    assert timing.cell() == "~8m · 1m40s"
+    stuck = store.timing(running, at(3 * 600 + 1), stuck_after=None)
+    assert stuck.stuck and stuck.cell() == "stuck? 30m01s"
     assert not store.timing(running, at(1000), stuck_after=2000).stuck
 
     store.record([read(State.RUNNING, 120, progress=10.0)])

@@ -16,6 +16,11 @@ in-memory database; either way `warning` carries one sentence for the user.
 Server text is stored as received (shown through `tui.text.sanitize` on the way
 out). Only data fields are stored: never `raw` bodies nor failures, and `error`
 is the backend's already redacted text.
+
+Why one module over 400 lines: the change detector (caller's thread) and the
+writer (its thread) share the cache's invariants (which dataset rows are
+written, pending or only in memory after a fault); keeping them side by side
+is what makes those invariants checkable. Half of the length is SQL text.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import platformdirs
 
 from . import eta
 from .eta import PastRun
-from .history import Transition
+from .history import Transition, format_duration
 from .models import FAILED_STATES, DatasetState, State, utcnow
 
 log = logging.getLogger("tui.store")
@@ -97,6 +102,25 @@ class Timing:
     elapsed: float | None  # s of the current run, running datasets only
     eta: eta.Estimate
     stuck: bool
+
+    def summary(self) -> dict[str, Any]:
+        """The keys `status --json` gains: since, eta_seconds, stuck."""
+        seconds = self.eta.seconds
+        return {
+            "since": None if self.since is None else self.since.isoformat(),
+            "eta_seconds": None if seconds is None else round(seconds),
+            "stuck": self.stuck,
+        }
+
+    def cell(self) -> str:
+        """The grid's ETA / elapsed column: `~12m · 5m03s`, `stuck? 2h05m`, or ``."""
+        if self.elapsed is None:
+            return ""
+        spent = format_duration(self.elapsed)
+        if self.stuck:
+            return f"stuck? {spent}"
+        guess = eta.format_eta(self.eta.seconds)
+        return f"{guess} · {spent}" if guess else spent
 
 
 @dataclass(slots=True)
