@@ -224,8 +224,8 @@ def test_prune_by_age(path: Path) -> None:
     now = [at(0)]
     store = HistoryStore.open(path, history_days=1, clock=lambda: now[0])
     store.record([read(State.RUNNING, 0, progress=1.0)])
-    store.record([read(State.RUNNING, 86_400 + 10, progress=2.0)])
-    now[0] = at(86_400 + 20)
+    store.record([read(State.RUNNING, 86_400 + 3600, progress=2.0)])
+    now[0] = at(86_400 + 3600)  # pruned by the hour: the first hour is a day old
     store.prune()
     store.flush()
     assert rows(path, "SELECT progress FROM changes") == [(2.0,)]
@@ -236,7 +236,7 @@ def test_prune_by_size_keeps_the_newest(path: Path) -> None:
     store = HistoryStore.open(path, history_max_mb=0.2, clock=lambda: at(10**6))
     keys = [("vl", f"00000000-0000-0000-0000-{n:012d}") for n in range(200)]
     for step in range(60):
-        store.record([read(State.RUNNING, step * 5, key=k, progress=step + 0.5) for k in keys])
+        store.record([read(State.RUNNING, step * 600, key=k, progress=step + 0.5) for k in keys])
     store.flush()
     full = rows(path, "SELECT count(*) FROM changes")[0][0]
     store.prune()

@@ -56,6 +56,7 @@ WRITE_BUSY_MS = 5_000  # the writer thread may wait for the other process's shor
 READ_BUSY_MS = 50
 SEEN_REFRESH_S = 300.0  # "seen 3h ago" is rewritten at most this often per dataset
 PRUNE_EVERY_S = 3_600.0
+HOUR_MS = 3_600_000
 SAMPLES_KEPT = 64  # progress samples of the current run kept in memory for the rate ETA
 RUN_STATES = frozenset({State.RUNNING})
 END_STATES = frozenset({State.READY, State.ERROR, State.PARTIAL})
@@ -63,15 +64,19 @@ _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets(
-    ds INTEGER PRIMARY KEY, backend TEXT NOT NULL, id TEXT NOT NULL,
+    ds INTEGER PRIMARY KEY AUTOINCREMENT, backend TEXT NOT NULL, id TEXT NOT NULL,
     name TEXT, state TEXT NOT NULL, status TEXT, progress REAL,
     n_images INTEGER, n_videos INTEGER, n_objects INTEGER, pipelines TEXT, error TEXT,
     fetched_at INTEGER, changed_at INTEGER, since INTEGER, run_started INTEGER,
     UNIQUE(backend, id));
--- state/status are NULL when unchanged from the row before (progress-only rows stay small)
+-- state/status are NULL when unchanged from the row before (progress-only rows stay
+-- small). Keyed by hour first: a poll batch touches only the current hour's pages
+-- (keyed by dataset first, every batch would rewrite every leaf page of the table),
+-- and pruning drops whole hours.
 CREATE TABLE IF NOT EXISTS changes(
-    ds INTEGER NOT NULL, at INTEGER NOT NULL, state TEXT, status TEXT, progress REAL,
-    PRIMARY KEY(ds, at)) WITHOUT ROWID;
+    hour INTEGER NOT NULL, ds INTEGER NOT NULL, at INTEGER NOT NULL,
+    state TEXT, status TEXT, progress REAL,
+    PRIMARY KEY(hour, ds, at)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(
     backend TEXT NOT NULL, id TEXT NOT NULL, pipeline TEXT NOT NULL,
     started INTEGER NOT NULL, ended INTEGER NOT NULL, outcome TEXT NOT NULL, source TEXT NOT NULL,
@@ -461,9 +466,12 @@ class HistoryStore:
                 if key not in self._ds:  # after a switch to memory: rows not there yet
                     self._insert_dataset(self._rows[key])
             conn.executemany(
-                "INSERT OR REPLACE INTO changes(ds, at, state, status, progress)"
-                " VALUES (?,?,?,?,?)",
-                [(self._ds[key], at, st, status, p) for key, at, st, status, p in changes],
+                "INSERT OR REPLACE INTO changes(hour, ds, at, state, status, progress)"
+                " VALUES (?,?,?,?,?,?)",
+                [
+                    (at // HOUR_MS, self._ds[key], at, st, status, p)
+                    for key, at, st, status, p in changes
+                ],
             )
             conn.executemany("INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,?)", runs)
             conn.executemany(
@@ -499,17 +507,19 @@ class HistoryStore:
         conn = self._write
         cutoff = _ms(self._clock()) - int(self.history_days * 86_400_000)
         with conn:
-            conn.execute("DELETE FROM changes WHERE at < ?", (cutoff,))
+            conn.execute("DELETE FROM changes WHERE hour < ?", (cutoff // HOUR_MS,))
             conn.execute("DELETE FROM runs WHERE ended < ?", (cutoff,))
+            gone = conn.execute("DELETE FROM datasets WHERE fetched_at < ?", (cutoff,)).rowcount
+        if gone:
+            self._ds.clear()  # re-resolved on the next write (ids are never reused)
         cap = self.history_max_mb * 1_000_000
-        for _ in range(20):  # drop the oldest tenth of the remaining span until under the cap
-            if self._used_bytes() <= cap:
-                break
-            low, high = conn.execute("SELECT min(at), max(at) FROM changes").fetchone()
+        while self._used_bytes() > cap:  # over the cap: drop the oldest hours, keep the last
+            low, high = conn.execute("SELECT min(hour), max(hour) FROM changes").fetchone()
             if low is None or low >= high:
                 break
+            step = max(1, (high - low) // 20)  # about 5% of the span per round
             with conn:
-                conn.execute("DELETE FROM changes WHERE at < ?", (low + (high - low) // 10 + 1,))
+                conn.execute("DELETE FROM changes WHERE hour < ?", (min(low + step, high),))
         conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -608,11 +618,7 @@ class HistoryStore:
 
     def history(self, key: Key) -> list[Transition]:
         """State/status changes across runs, oldest first (written ones: see `flush`)."""
-        rows = self._read_rows(
-            "SELECT c.at, c.state, c.status FROM changes c JOIN datasets d ON d.ds = c.ds"
-            " WHERE d.backend=? AND d.id=? AND c.state IS NOT NULL ORDER BY c.at",
-            key,
-        )
+        rows = self._changes_of(key, "c.state IS NOT NULL", "c.at, c.state, c.status", "ASC", -1)
         out: list[Transition] = []
         for at, state, status in rows:
             entry = Transition(_dt(at), _state(state), status)  # type: ignore[arg-type]
@@ -623,13 +629,24 @@ class HistoryStore:
 
     def progress(self, key: Key, limit: int = 500) -> list[tuple[datetime, float]]:
         """The latest progress samples, oldest first (for the sparkline and the ETA)."""
-        rows = self._read_rows(
-            "SELECT c.at, c.progress FROM changes c JOIN datasets d ON d.ds = c.ds"
-            " WHERE d.backend=? AND d.id=? AND c.progress IS NOT NULL"
-            " ORDER BY c.at DESC LIMIT ?",
+        rows = self._changes_of(key, "c.progress IS NOT NULL", "c.at, c.progress", "DESC", limit)
+        return [(_dt(at), p) for at, p in reversed(rows)]  # type: ignore[misc]
+
+    def _changes_of(
+        self, key: Key, where: str, columns: str, order: str, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """One dataset's change rows: one index seek per stored hour (the table is
+        keyed by hour first)."""
+        return self._read_rows(
+            "WITH RECURSIVE hours(h) AS ("
+            " SELECT (SELECT min(hour) FROM changes)"
+            " UNION ALL SELECT h + 1 FROM hours WHERE h < (SELECT max(hour) FROM changes))"
+            f" SELECT {columns} FROM hours CROSS JOIN changes c"
+            " WHERE c.hour = hours.h"
+            " AND c.ds = (SELECT ds FROM datasets WHERE backend = ? AND id = ?)"
+            f" AND {where} ORDER BY c.at {order} LIMIT ?",
             (*key, limit),
         )
-        return [(_dt(at), p) for at, p in reversed(rows)]  # type: ignore[misc]
 
     def runs(
         self, backend: str, pipeline: str | None = None, dataset_id: str | None = None
@@ -700,6 +717,7 @@ def _init_schema(conn: sqlite3.Connection) -> None:
     if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] not in ("wal", "memory"):
         raise sqlite3.OperationalError("cannot switch to WAL mode")
     conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough for history
+    conn.execute("PRAGMA journal_size_limit=8000000")  # the WAL shrinks back after a burst
     conn.executescript(_SCHEMA)
 
 
