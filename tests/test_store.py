@@ -67,7 +67,7 @@ def test_only_changes_are_written(store: HistoryStore, path: Path) -> None:
     store.record([read(State.RUNNING, 65, status="INDEXING", progress=10.0)])
     store.record([read(State.RUNNING, 70, status="INDEXING", progress=25.0)])
     store.flush()
-    changes = rows(path, "SELECT at, state, status, progress FROM changes ORDER BY at")
+    changes = rows(path, "SELECT at, state, status, progress / 100.0 FROM changes ORDER BY at")
     assert [(c[1], c[2], c[3]) for c in changes] == [
         ("pending", "DRAFT", None),
         ("running", "INDEXING", 10.0),
@@ -228,7 +228,7 @@ def test_prune_by_age(path: Path) -> None:
     now[0] = at(86_400 + 3600)  # pruned by the hour: the first hour is a day old
     store.prune()
     store.flush()
-    assert rows(path, "SELECT progress FROM changes") == [(2.0,)]
+    assert rows(path, "SELECT progress / 100.0 FROM changes") == [(2.0,)]
     store.close()
 
 
@@ -241,7 +241,8 @@ def test_prune_by_size_keeps_the_newest(path: Path) -> None:
     full = rows(path, "SELECT count(*) FROM changes")[0][0]
     store.prune()
     store.flush()
-    kept = rows(path, "SELECT count(*), min(progress), max(progress) FROM changes")[0]
+    sql = "SELECT count(*), min(progress) / 100.0, max(progress) / 100.0 FROM changes"
+    kept = rows(path, sql)[0]
     store.close()
     assert full == 12_000
     assert kept[0] < full and kept[2] == 59.5 and kept[1] > 0.5

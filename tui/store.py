@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS datasets(
 -- and pruning drops whole hours.
 CREATE TABLE IF NOT EXISTS changes(
     hour INTEGER NOT NULL, ds INTEGER NOT NULL, at INTEGER NOT NULL,
-    state TEXT, status TEXT, progress REAL,
+    state TEXT, status TEXT, progress INTEGER, -- hundredths of a percent: 2 bytes, not 8
     PRIMARY KEY(hour, ds, at)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(
     backend TEXT NOT NULL, id TEXT NOT NULL, pipeline TEXT NOT NULL,
@@ -469,7 +469,7 @@ class HistoryStore:
                 "INSERT OR REPLACE INTO changes(hour, ds, at, state, status, progress)"
                 " VALUES (?,?,?,?,?,?)",
                 [
-                    (at // HOUR_MS, self._ds[key], at, st, status, p)
+                    (at // HOUR_MS, self._ds[key], at, st, status, _centi(p))
                     for key, at, st, status, p in changes
                 ],
             )
@@ -629,7 +629,9 @@ class HistoryStore:
 
     def progress(self, key: Key, limit: int = 500) -> list[tuple[datetime, float]]:
         """The latest progress samples, oldest first (for the sparkline and the ETA)."""
-        rows = self._changes_of(key, "c.progress IS NOT NULL", "c.at, c.progress", "DESC", limit)
+        rows = self._changes_of(
+            key, "c.progress IS NOT NULL", "c.at, c.progress / 100.0", "DESC", limit
+        )
         return [(_dt(at), p) for at, p in reversed(rows)]  # type: ignore[misc]
 
     def _changes_of(
@@ -746,6 +748,10 @@ def _describe(exc: sqlite3.Error, code: int) -> str:
         11: "corrupt",
         26: "not a database",
     }.get(code, str(exc))
+
+
+def _centi(progress: float | None) -> int | None:
+    return None if progress is None else round(progress * 100)
 
 
 def _state(value: str) -> State:
