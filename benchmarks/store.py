@@ -132,14 +132,7 @@ def main() -> int:
             f"{baseline_cpu / rows_written * 1e6:,.2f} µs to build it",
         ),
         Row(f"store CPU per batch of {n:,}", ms(per_batch_ms)),
-        Row(
-            f"store CPU share, all {n:,} changing every {POLL_INTERVAL_S:g} s",
-            pct(cpu_share * 100),
-            "-",
-            "-",
-            "<= 1 point",
-            cpu_share <= 0.01 if not args.quick else None,
-        ),
+        Row(f"one CPU if all {n:,} changed every {POLL_INTERVAL_S:g} s", pct(cpu_share * 100)),
         Row(
             f"warm start: open + last_known of {n:,}",
             ms(warm),
@@ -167,6 +160,8 @@ def main() -> int:
     notes = [
         "CPU is process CPU (the caller's thread and the writer thread) minus the same-run "
         "baseline that builds the same batches with writes off.",
+        "The 'every 5 s' row is a worst-case extrapolation; the issue's target (<= 1 point "
+        "of CPU at default intervals) is for the e2e benchmark, once the store is wired in.",
     ]
     print_table("History store: a simulated week", rows, intro=intro, notes=notes)
     return 1 if args.strict and missed(rows) else 0

@@ -57,6 +57,7 @@ READ_BUSY_MS = 50
 SEEN_REFRESH_S = 300.0  # "seen 3h ago" is rewritten at most this often per dataset
 PRUNE_EVERY_S = 3_600.0
 HOUR_MS = 3_600_000
+CLOSE_WAIT_S = 10.0
 SAMPLES_KEPT = 64  # progress samples of the current run kept in memory for the rate ETA
 RUN_STATES = frozenset({State.RUNNING})
 END_STATES = frozenset({State.READY, State.ERROR, State.PARTIAL})
@@ -222,14 +223,17 @@ class HistoryStore:
         }
         warning: str | None = None
         for attempt in range(2):
+            opened: list[sqlite3.Connection] = []
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                write_conn = _connect(path, OPEN_BUSY_MS)
-                _init_schema(write_conn)
-                write_conn.execute(f"PRAGMA busy_timeout={WRITE_BUSY_MS}")
-                read_conn = _connect(path, READ_BUSY_MS)
-                return cls(write_conn, read_conn, path, warning, **options)
+                opened.append(_connect(path, OPEN_BUSY_MS))
+                _init_schema(opened[0])
+                opened[0].execute(f"PRAGMA busy_timeout={WRITE_BUSY_MS}")
+                opened.append(_connect(path, READ_BUSY_MS))
+                return cls(opened[0], opened[1], path, warning, **options)
             except sqlite3.DatabaseError as exc:
+                for conn in opened:  # the file may be moved aside: let go of it first
+                    conn.close()
                 code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
                 if code in _CORRUPT_CODES and attempt == 0:
                     moved = _move_aside(path)
@@ -241,11 +245,15 @@ class HistoryStore:
                         continue
                 reason = _describe(exc, code)
             except OSError as exc:
+                for conn in opened:
+                    conn.close()
                 reason = exc.strerror or str(exc)
             break
         memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         _init_schema(memory)
-        warning = f"history store {path} not usable ({reason}): history is kept in memory this run"
+        warning = (
+            f"{warning}; then " if warning else ""
+        ) + f"history store {path} not usable ({reason}): history is kept in memory this run"
         log.warning("%s", warning)
         return cls(memory, memory, None, warning, **options)
 
@@ -418,7 +426,12 @@ class HistoryStore:
         self._queue.put(("batch", (list(self._pending.values()), [], [], seen_now)))
         self._pending = {}
         self._queue.put(("close", None))
-        self._writer.join(timeout=10)
+        self._writer.join(timeout=CLOSE_WAIT_S)
+        if self._writer.is_alive():
+            # Still writing (a long prune): closing its connection under it would crash
+            # the process; the daemon thread ends with it, WAL keeps the file consistent.
+            log.warning("history store still writing after %s s; not waiting", CLOSE_WAIT_S)
+            return
         with contextlib.suppress(sqlite3.Error):
             self._read.close()
             self._write.close()
