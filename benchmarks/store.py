@@ -73,10 +73,14 @@ def batches(n: int, polls: int, start: datetime) -> Iterator[list[DatasetState]]
         ]
 
 
-def run_week(path: Path, n: int, polls: int, start: datetime, *, writes: bool) -> float:
+def run_week(
+    path: Path, n: int, polls: int, start: datetime, *, writes: bool, max_mb: float
+) -> float:
     """Process CPU seconds to build and (when `writes`) store every batch."""
     clock = [start]
-    store = HistoryStore.open(path, clock=lambda: clock[0]) if writes else None
+    store = (
+        HistoryStore.open(path, clock=lambda: clock[0], history_max_mb=max_mb) if writes else None
+    )
     cpu = time.process_time()
     for batch in batches(n, polls, start):
         clock[0] = batch[0].fetched_at  # type: ignore[assignment]
@@ -107,14 +111,20 @@ def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--datasets", type=int, default=10_000)
     p.add_argument("--polls", type=int, default=1008, help="poll batches in the week")
+    p.add_argument(
+        "--max-mb",
+        type=float,
+        default=Settings().history_max_mb,
+        help="the store's size cap (default: the history_max_mb default)",
+    )
     args = p.parse_args()
     n = 500 if args.quick else args.datasets
     polls = 40 if args.quick else args.polls
     start = datetime.now(UTC) - timedelta(seconds=WEEK_S)
     with tempfile.TemporaryDirectory(prefix="dswatch-store-bench-") as tmp:
         path = Path(tmp) / "history.sqlite3"
-        baseline_cpu = run_week(path, n, polls, start, writes=False)
-        store_cpu = run_week(path, n, polls, start, writes=True)
+        baseline_cpu = run_week(path, n, polls, start, writes=False, max_mb=args.max_mb)
+        store_cpu = run_week(path, n, polls, start, writes=True, max_mb=args.max_mb)
         size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 1e6
         warm, found = warm_start(path, n, start + timedelta(seconds=WEEK_S), 3 if args.quick else 5)
         check = HistoryStore.open(path, prune=False)
@@ -125,7 +135,7 @@ def main() -> int:
     per_batch_ms = max(0.0, store_cpu - baseline_cpu) / polls
     # Store CPU in the app at the default poll interval if all n datasets change each poll.
     cpu_share = per_row_us * 1e-6 * n / POLL_INTERVAL_S
-    cap = Settings().history_max_mb
+    cap = args.max_mb
     rows = [
         Row(
             "store CPU per row (caller + writer)",
