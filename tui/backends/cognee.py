@@ -17,11 +17,13 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from ..config import BackendConfig, Settings
+from ..eta import PastRun
 from ..models import (
     MAX_NAME_CHARS,
     DatasetState,
@@ -424,6 +426,24 @@ class CogneeBackend(Backend):
             details["item_count"] = valid_count(count["count"])  # None: shown as unknown
         return details
 
+    async def past_runs(self, dataset_id: str, pipeline: str | None = None) -> list[PastRun]:
+        """Finished runs from the activity feed (`started_at`/`ended_at`), for the store's
+        durations and ETAs. Empty when this server has no such route (404)."""
+        try:
+            canonical = normalize_dataset_id(dataset_id)
+        except InvalidDatasetId as exc:
+            raise BackendError(str(exc)) from None
+        params: dict[str, Any] = {"dataset_id": canonical, "limit": PAST_RUNS_LIMIT}
+        if pipeline:
+            params["pipeline_name"] = pipeline
+        answer = await self.api.get(f"{self.cfg.url}/api/v1/activity/pipeline-runs", params)
+        rows = _optional(answer)
+        if isinstance(rows, dict):  # tolerate a wrapped list
+            rows = rows.get("runs", rows.get("items", rows.get("data")))
+        if not isinstance(rows, list):
+            return []
+        return [run for row in rows if (run := _past_run(row)) is not None]
+
     def web_url(self, dataset_id: str) -> str | None:
         return self.cfg.web_url.replace("{id}", dataset_id) if self.cfg.web_url else None
 
@@ -472,6 +492,33 @@ def _one_row_per_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif row.get("ended_at") and not kept[index_of[run_id]].get("ended_at"):
             kept[index_of[run_id]] = row  # the feed was oldest first: keep the outcome
     return kept
+
+
+PAST_RUNS_LIMIT = 200  # rows (two per finished run) read for durations
+_OUTCOMES = {"succeeded": State.READY.value, "failed": State.ERROR.value}
+
+
+def _past_run(row: Any) -> PastRun | None:
+    """One finished run from an activity row, or None (still running, noop, malformed)."""
+    if not isinstance(row, dict):
+        return None
+    outcome = _OUTCOMES.get(str(row.get("outcome")))
+    started, ended = _feed_time(row.get("started_at")), _feed_time(row.get("ended_at"))
+    pipeline = row.get("pipeline_name")
+    if outcome is None or started is None or ended is None or ended < started:
+        return None
+    return PastRun(pipeline if isinstance(pipeline, str) else "", started, ended, outcome)
+
+
+def _feed_time(value: Any) -> datetime | None:
+    """The feed's ISO timestamps; naive ones are UTC (as the server writes them)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _latest_error_classes(runs: list[dict[str, Any]]) -> dict[str, str]:

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 from .. import __version__
 from ..config import ConfigError, default_config_path
+from ..store import STATE_DIR_ENV
+from ..store import default_path as default_store_path
 from .common import EXIT_OK, EXIT_USAGE, UsageError, config_path, open_engine
+from .history import add_parser as add_history_parser
 from .pipes import ReaderGone, silence
 
 # What a shell reports for a writer stopped by a closed pipe (128 + SIGPIPE).
@@ -70,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dswatch",
         description="Watch dataset processing on Visual Layer and Cognee, live.",
         parents=[top_common, top_demo],
-        epilog="Run without a command to open the dashboard.",
+        epilog="Run without a command to open the dashboard. "
+        f"History is kept in {default_store_path()} (${STATE_DIR_ENV} moves it).",
     )
     parser.add_argument("--version", action="version", version=f"dswatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -137,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         "$DSWATCH_CONFIG or the default path. Refused with exit 2 if the file exists.",
     )
 
+    add_history_parser(commands, [common])
+
     sim = commands.add_parser(
         "sim",
         help="serve the simulator on 127.0.0.1 (for tests and benchmarks)",
@@ -196,6 +202,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from .edit import edit_config
 
         return edit_config(args)
+    if command == "history":
+        from .history import history
+
+        return history(args)
     if command is None:
         from ..app import run_dashboard
 
