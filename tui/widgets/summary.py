@@ -43,8 +43,10 @@ class SummaryBar(Static):
         paused: bool,
         shown: int,
         total: int,
+        notes: tuple[str, ...] = (),
     ) -> None:
-        self._last = (counts, health, last_poll, paused, shown, total)
+        """`notes`: short troubles of dswatch's own to keep in view ("hooks: 2 failed")."""
+        self._last = (counts, health, last_poll, paused, shown, total, notes)
         self._redraw()
 
     def on_resize(self) -> None:
@@ -70,6 +72,7 @@ class SummaryBar(Static):
         paused: bool,
         shown: int,
         total: int,
+        notes: tuple[str, ...] = (),
         *,
         compact: bool,
     ) -> tuple[list[Part], list[Part]]:
@@ -104,6 +107,8 @@ class SummaryBar(Static):
             if backend.is_down and backend.reason and not compact:
                 word = backend.reason  # the cause, as the banner says it: "server error (HTTP 500)"
             parts += [(f"{sanitize(name, max_len=32)} ", "bold"), (word, look.style), (gap, "")]
+        for note in notes:
+            parts += [(note, "bold $error"), (gap, "")]
         parts.append(("│ ", "$foreground-muted"))
         if not health:
             parts.append(("no backend configured", "$foreground-muted"))
