@@ -71,6 +71,7 @@ MAX_TOASTS_PER_BATCH = 3  # more than this become one summary toast
 # News arriving sooner than this after the last toast waits, and is told in one go:
 # a flood of changes makes one toast every few seconds, not one per poll batch.
 NEWS_QUIET_SECONDS = 3.0
+NARROW_COLUMNS = 120  # below this, toasts move to the left edge (see app.tcss)
 
 
 class DswatchApp(App[int]):
@@ -134,6 +135,9 @@ class DswatchApp(App[int]):
             self.set_interval(2.0, self.check_config_file)
         for warning in self.warnings:
             self.notify(warning, title="config", severity="warning", timeout=30, markup=False)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_COLUMNS, "-narrow")
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
