@@ -16,6 +16,7 @@ import httpx
 import pytest
 from textual.geometry import Region
 from textual.widget import Widget
+from textual.widgets import Input
 
 from tui.app import DswatchApp
 from tui.config import load_config
@@ -574,3 +575,24 @@ async def test_a_real_change_runs_the_hooks_and_an_outage_does_not(
         world.sim.set_vl_status(world.indexing, "READY", progress=100)
         await until(pilot, lambda: out.exists() and out.read_text().strip() != "")
         assert out.read_text().splitlines() == ["birds-indexing:running->ready"]
+
+
+async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
+    running: tuple[DswatchApp, object],
+) -> None:
+    """A paste or fast typing queues keys behind the `/`: they must all reach the
+    filter. Before, `/quiet` quit the dashboard and `/ready` refreshed and opened Add."""
+    from textual import events
+
+    app, pilot = running
+    driver = app._driver
+    assert driver is not None
+    for character in "/quiet":  # sent as the terminal would, none handled in between
+        event = events.Key("slash" if character == "/" else character, character)
+        event.set_sender(app)
+        driver.send_message(event)
+    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert app.is_running and app.return_code is None, app.return_code
+    assert app.query_one("#filter", Input).value == "quiet"
+    assert not app.screen_stack[1:]  # no dialog opened either

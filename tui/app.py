@@ -84,7 +84,16 @@ class DswatchApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        # A priority binding runs as the App receives the key, before the keys
+        # queued behind it are handed on: a burst typed after `/` (a paste, fast
+        # typing) lands in the filter instead of running grid commands.
+        Binding("slash", "filter", "Filter", show=False, priority=True),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return isinstance(self.focused, DatasetGrid)  # `/` typed elsewhere is text
+        return True
 
     def __init__(
         self,
