@@ -49,6 +49,7 @@ health_log = logging.getLogger("tui.health")
 
 Key = tuple[str, str]
 MAX_RETRY_AFTER = 3600.0  # never trust a server to park us for longer than this
+MAX_PROBES_IN_FLIGHT = 3  # a hung server holds each probe for the whole timeout
 
 
 Sink = Callable[[PollUpdate], Awaitable[None] | None]
@@ -90,6 +91,7 @@ class _BackendScheduler:
         self.down = False  # not answering: datasets wait, one probe per poll_interval
         self.next_probe_at = 0.0
         self.recovering: set[str] = set()  # re-read after an outage, not answered yet
+        self.probes: set[asyncio.Task[None]] = set()  # reads probing a down backend
         now = poller.clock()
         for dataset_id in ids:
             self.schedule(dataset_id, now)
@@ -217,8 +219,17 @@ class _BackendScheduler:
                 await self._sleep(wait, self.watchdog_wake)
                 continue
             if self.down:
+                # One probe per poll_interval, not waiting for a hung one to time out:
+                # a server that answers again is seen within poll_interval.
                 self.next_probe_at = poller.clock() + poller.settings.poll_interval
-                await self._probe_with_a_read()
+                if len(self.probes) < MAX_PROBES_IN_FLIGHT:
+                    probe = asyncio.create_task(self._probe_with_a_read())
+                    self.probes.add(probe)
+                    self.tasks.add(probe)
+                    probe.add_done_callback(self.probes.discard)
+                    probe.add_done_callback(self.tasks.discard)
+                else:
+                    await self._sleep(self.next_probe_at - poller.clock(), self.watchdog_wake)
             elif self.backend.has_probe:
                 await self._probe_alive()
             else:
