@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from .backends.base import Backend, FetchResult
+from .backends.http import shorter_timeout
 from .config import Config, Settings
 from .health import BackendHealth, Health, describe_failure, is_backend_failure
 from .models import SETTLED_STATES, DatasetState, Failure, State, utcnow
@@ -92,6 +93,7 @@ class _BackendScheduler:
         self.next_probe_at = 0.0
         self.recovering: set[str] = set()  # re-read after an outage, not answered yet
         self.probes: set[asyncio.Task[None]] = set()  # reads probing a down backend
+        self.recovered_at = -math.inf  # clock time the backend last came back
         now = poller.clock()
         for dataset_id in ids:
             self.schedule(dataset_id, now)
@@ -245,7 +247,14 @@ class _BackendScheduler:
             return
         async with self.limit:
             self.in_flight.update(chunk)
-            await self._poll_chunk(chunk, release=False, probe=True)
+            if self.down:
+                # The next probe goes out in poll_interval: a hung one need not wait
+                # the whole timeout (half of it at least, for a slow but good answer).
+                settings = self.poller.settings
+                with shorter_timeout(max(settings.poll_interval, settings.timeout / 2)):
+                    await self._poll_chunk(chunk, release=False, probe=True)
+            else:
+                await self._poll_chunk(chunk, release=False, probe=True)
 
     async def _probe_alive(self) -> None:
         """Up and quiet: a cheap request that only says whether the backend answers."""
@@ -269,7 +278,7 @@ class _BackendScheduler:
 
     async def _poll_chunk(self, chunk: list[str], *, release: bool, probe: bool = False) -> None:
         try:
-            self.last_request_at = self.poller.clock()
+            sent_at = self.last_request_at = self.poller.clock()
             previous = {i: s for i in chunk if (s := self.poller.states.get((self.name, i)))}
             started = time.perf_counter()
             try:
@@ -288,7 +297,7 @@ class _BackendScheduler:
                     ", unauthorized" if result.unauthorized else "",
                     "" if result.retry_after is None else f", retry after {result.retry_after:g}s",
                 )
-            self._absorb(chunk, result, probe=probe)
+            self._absorb(chunk, result, probe=probe, sent_at=sent_at)
         finally:
             self.in_flight.difference_update(chunk)
             if release:
@@ -310,12 +319,21 @@ class _BackendScheduler:
         ]
         return FetchResult(states=states)
 
-    def _absorb(self, chunk: list[str], result: FetchResult, *, probe: bool = False) -> None:
+    def _absorb(
+        self, chunk: list[str], result: FetchResult, *, probe: bool = False, sent_at: float = 0.0
+    ) -> None:
         poller = self.poller
         settings = poller.settings
         now = poller.clock()
         stamp = poller.now()
         answered = {s.id for s in result.states}
+        if sent_at < self.recovered_at and all(s.state in FAILED for s in result.states):
+            # Sent while the backend was down and failed only now (a hung request):
+            # old news. The backend answers again; read these datasets at once.
+            for dataset_id in chunk:
+                if dataset_id in self.due_at:
+                    self.schedule(dataset_id, now)
+            return
         if result.retry_after is not None:
             wait = min(max(result.retry_after, 0.0), MAX_RETRY_AFTER)
             self.paused_until = max(self.paused_until, now + wait)
@@ -407,6 +425,7 @@ class _BackendScheduler:
     def _recover(self, answered: list[str]) -> None:
         """The backend answers again: re-read every dataset now, no backoff left over."""
         self.down = False
+        self.recovered_at = self.poller.clock()
         self.failed_chunks_in_a_row = 0
         self.failures.clear()
         self.unpause()

@@ -101,6 +101,21 @@ def counting_requests() -> Iterator[RequestCounter]:
         _request_counter.reset(token)
 
 
+# Set by `shorter_timeout`: a probe of a down backend need not wait the whole
+# timeout (the next probe tells), so a hung server never holds one for long.
+_timeout_cap: ContextVar[float | None] = ContextVar("dswatch_timeout_cap", default=None)
+
+
+@contextlib.contextmanager
+def shorter_timeout(seconds: float) -> Iterator[None]:
+    """Requests made in this context (and tasks it starts) give up after `seconds`."""
+    token = _timeout_cap.set(seconds)
+    try:
+        yield
+    finally:
+        _timeout_cap.reset(token)
+
+
 async def _count_request(request: httpx.Request) -> None:
     counter = _request_counter.get()
     if counter is not None:
@@ -439,10 +454,10 @@ class JsonApi:
         return f"JsonApi(timeout={self.timeout:g})"
 
     async def get(self, url: str | httpx.URL, params: Any = None) -> JsonAnswer | RequestFailure:
+        cap = _timeout_cap.get()
+        timeout = self.timeout if cap is None else min(cap, self.timeout)
         async with self._slots:
-            return await get_json(
-                self.client, url, params, timeout=self.timeout, redactor=self.redactor
-            )
+            return await get_json(self.client, url, params, timeout=timeout, redactor=self.redactor)
 
     async def probe(self, url: str) -> Failure | None:
         """A health check, sent without credentials: None when the server answered.
