@@ -87,7 +87,7 @@ class DswatchApp(App[int]):
         # A priority binding runs as the App receives the key, before the keys
         # queued behind it are handed on: a burst typed after `/` (a paste, fast
         # typing) lands in the filter instead of running grid commands.
-        Binding("slash", "filter", "Filter", show=False, priority=True),
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
