@@ -497,7 +497,14 @@ def _differs(new: BackendHealth, old: BackendHealth) -> bool:
         old.recovering,
         old.paused_for is None,
         old.credential_hint,
-    ) or (new.last_ok is None) != (old.last_ok is None)
+    ) or _moved(new.last_ok, old.last_ok)
+
+
+def _moved(new: datetime | None, old: datetime | None) -> bool:
+    """The last good answer moved by a second or more (the summary shows it)."""
+    if new is None or old is None:
+        return new is not old
+    return (new - old).total_seconds() >= 1.0
 
 
 def _counted(n: int, noun: str) -> str:

@@ -422,13 +422,21 @@ async def get_json(
     try:
         async with asyncio.timeout(timeout):
             request = client.build_request("GET", url, params=params)
-            response = await client.send(request, stream=True, auth=auth)
+            try:
+                response = await client.send(request, stream=True, auth=auth)
+            except httpx.RemoteProtocolError as exc:
+                if "without sending a response" not in str(exc):
+                    raise
+                # A kept-alive connection the server closed meanwhile (it restarted,
+                # or dropped idle connections): the GET never reached it. Once more,
+                # on a new connection, as browsers and urllib3 do.
+                response = await client.send(request, stream=True, auth=auth)
             try:
                 return await _read_answer(response, redactor, max_bytes)
             finally:
                 await response.aclose()
     except CredentialsError as exc:
-        kind = "auth" if exc.refused else "login"
+        kind = "config" if exc.unusable else "auth" if exc.refused else "login"
         failure = Failure(kind=kind, message=redactor.text(str(exc)), http_status=exc.http_status)
         return RequestFailure(failure, unauthorized=exc.refused)
     except (httpx.HTTPError, OSError, ssl.SSLError) as exc:  # TimeoutError is an OSError
