@@ -38,7 +38,7 @@ from .backends.base import Backend, FetchResult
 from .backends.http import shorter_timeout
 from .config import Config, Settings
 from .health import BackendHealth, Health, describe_failure, is_backend_failure
-from .models import SETTLED_STATES, DatasetState, Failure, State, utcnow
+from .models import SETTLED_STATES, DatasetState, Failure, State, unreadable, utcnow
 from .text import sanitize
 from .watch import PollBatch, PollUpdate, WatchModel
 
@@ -307,16 +307,7 @@ class _BackendScheduler:
 
     def _crashed(self, chunk: list[str], exc: Exception) -> FetchResult:
         failure = Failure(kind="internal", message=f"dswatch error: {type(exc).__name__}")
-        states = [
-            DatasetState(
-                backend=self.name,
-                id=i,
-                state=State.UNREACHABLE,
-                error=failure.message,
-                failure=failure,
-            )
-            for i in chunk
-        ]
+        states = unreadable(self.name, chunk, State.UNREACHABLE, failure)
         return FetchResult(states=states)
 
     def _absorb(

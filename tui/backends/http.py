@@ -27,7 +27,7 @@ import httpx
 from .. import __version__
 from ..config import BackendConfig, Settings
 from ..credentials import clear_text_host
-from ..models import DatasetState, Failure, State
+from ..models import DatasetState, Failure, State, unreadable
 from ..secrets import Redactor
 from .auth import CredentialsError
 from .base import BackendError
@@ -184,13 +184,7 @@ class RequestFailure:
 
     def state(self, backend: str, dataset_id: str, state: State) -> DatasetState:
         """The DatasetState a dataset gets when its request failed this way."""
-        return DatasetState(
-            backend=backend,
-            id=dataset_id,
-            state=state,
-            error=self.failure.message,
-            failure=self.failure,
-        )
+        return unreadable(backend, [dataset_id], state, self.failure)[0]
 
 
 def json_kind(value: Any) -> str:
