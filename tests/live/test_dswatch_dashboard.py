@@ -62,9 +62,9 @@ async def test_the_grid_shows_names_and_states(
         await until(pilot, lambda: sum(s.polled_at is not None for s in states.values()) == 4)
         await until(pilot, lambda: job.name in grid_text(app))
         assert app.model.states[("cognee", world.added_id)].state is State.PENDING
-        assert "… pending" in line_of(app, world.added_name)
+        assert "◌ pending" in line_of(app, world.added_name)
         assert "add ✓" in line_of(app, world.added_name)  # the add_pipeline run, done
-        assert "… pending" in line_of(app, world.empty_name)
+        assert "◌ pending" in line_of(app, world.empty_name)
         assert "? not_found" in line_of(app, world.unknown_id[:8])
         # The cognify started in the background moments ago.
         assert "⟳ running" in line_of(app, job.name)
@@ -80,11 +80,11 @@ async def test_no_credentials_raise_the_loud_banner(live_world: LiveWorld, tmp_p
     app = make_app(world, tmp_path, auth="none")
     async with app.run_test(size=(200, 50)) as pilot:
         banner = app.query_one("#alerts")
-        await until(pilot, lambda: banner.display and "UNAUTHORIZED" in str(banner.render()))
+        await until(pilot, lambda: banner.display and "refused" in str(banner.render()))
         text = str(banner.render())
-        assert "cognee: UNAUTHORIZED" in text
-        assert "HTTP 401" in text and "Authentication required" in text  # the server's words
+        assert "cognee: refused credentials (HTTP 401)" in text  # the cause, named
+        assert "Authentication required" in text  # the server's own words
         # What to set, by name.
         assert "has no credentials: set api_key_env (or token_env) in the config" in text
         assert "⚠ unauthorized" in grid_text(app)
-        assert "cognee UNAUTHORIZED" in str(app.query_one("#summary").render())
+        assert "cognee refused credentials (HTTP 401)" in str(app.query_one("#summary").render())

@@ -175,14 +175,9 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
         cause = alert.reason or describe_failure(alert.failure)
     text.append(f" ⚠ {alert.backend}: {cause} ", "bold reverse")
     details: list[str] = []
-    hint = alert.credential_hint or ""
-    if (
-        alert.message
-        and (alert.failure is None or alert.failure.http_status is None)
-        and alert.message not in hint
-    ):
-        # An HTTP status is in the cause already; a network error's words are not.
-        details.append(sanitize(alert.message, max_len=160))
+    said = server_words(alert)
+    if said and said not in (alert.credential_hint or ""):
+        details.append(sanitize(said, max_len=160))
     if alert.since is not None and alert.health is not Health.RATE_LIMITED:
         details.append(f"for {format_duration((now - alert.since).total_seconds())}")
     if alert.retry_at is not None and alert.health is not Health.UNAUTHORIZED:
@@ -197,3 +192,15 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
     else:
         text.append(" — R retries now")
     return text
+
+
+def server_words(alert: BackendHealth) -> str | None:
+    """What the failure adds to its cause: a network error's words, or the server's
+    own detail after `HTTP 401 Unauthorized: ` (the status is in the cause already)."""
+    message = alert.message
+    if not message:
+        return None
+    if alert.failure is None or alert.failure.http_status is None:
+        return message
+    _, sep, detail = message.partition(": ")
+    return detail if sep else None
