@@ -14,6 +14,8 @@ CORE = [
     "tui.models",
     "tui.backends",
     "tui.poller",
+    "tui.scheduler",
+    "tui.health_watch",
     "tui.engine",
     "tui.credentials",
     "tui.secrets",
