@@ -1,4 +1,4 @@
-"""The one way backends talk HTTP: a guarded httpx client and `get_json`.
+"""The one way backends talk HTTP: `get_json` over the guarded client (client.py).
 
 `get_json` never raises for network or server trouble: it returns a
 `JsonAnswer` (2xx with a JSON body) or a `RequestFailure` whose `Failure`
@@ -10,28 +10,34 @@ bounded by one deadline, and secrets are masked in everything kept.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import json
 import math
 import socket
 import ssl
 from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from .. import __version__
-from ..config import BackendConfig, Settings
-from ..credentials import clear_text_host
+from ..config import Settings
 from ..models import DatasetState, Failure, State, unreadable
 from ..secrets import Redactor
 from .auth import CredentialsError
 from .base import BackendError
-from .bodies import ACCEPT_ENCODING, BodyUndecodable, read_decoded
+from .bodies import BodyUndecodable, read_decoded
+from .client import (  # the client's half; callers import both halves from here
+    USER_AGENT,
+    BackendConfigError,
+    InsecureTransportError,
+    check_transport_security,
+    counting_requests,
+    make_client,
+    shorter_timeout,
+    timeout_cap,
+)
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a status answer is a few KB; 8 MiB is a broken server
 ERROR_BODY_CHARS = 4096  # what an error body keeps for the details screen
@@ -41,116 +47,25 @@ _DETAIL_CHARS = 200  # what of an error body's `detail` goes into the message
 # it is read as this, so no wait and no message is ever longer than an hour.
 MAX_RETRY_AFTER = 3600.0
 
-USER_AGENT = f"dswatch/{__version__}"
 
-
-class BackendConfigError(ValueError):
-    """A backend's config cannot be used safely (checked before any request)."""
-
-
-class InsecureTransportError(BackendConfigError):
-    """Credentials would travel in clear text to a host that is not this machine."""
-
-
-# ---------------------------------------------------------------- the client
-
-
-def check_transport_security(cfg: BackendConfig, has_credentials: bool) -> None:
-    """Refuse a client that would send credentials in clear text (tui.credentials' rule)."""
-    host = clear_text_host(cfg.url, allow_insecure=cfg.allow_insecure)
-    if has_credentials and host is not None:
-        raise InsecureTransportError(
-            f"backend {cfg.name!r}: refusing to send credentials over plain http to {host}; "
-            "use an https:// url, or set allow_insecure = true if that network is trusted"
-        )
-
-
-def _tls_verify(cfg: BackendConfig) -> ssl.SSLContext | bool:
-    if not cfg.ca_bundle:
-        return True
-    try:
-        return ssl.create_default_context(cafile=cfg.ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise BackendConfigError(
-            f"backend {cfg.name!r}: cannot load ca_bundle {cfg.ca_bundle}: {reason}"
-        ) from None
-
-
-class RequestCounter:
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
-# Set by `counting_requests`; copied into the tasks a fetch spawns, so
-# concurrent fetches count their own requests (logins and auth retries too).
-_request_counter: ContextVar[RequestCounter | None] = ContextVar(
-    "dswatch_request_counter", default=None
-)
-
-
-@contextlib.contextmanager
-def counting_requests() -> Iterator[RequestCounter]:
-    counter = RequestCounter()
-    token = _request_counter.set(counter)
-    try:
-        yield counter
-    finally:
-        _request_counter.reset(token)
-
-
-# Set by `shorter_timeout`: a probe of a down backend need not wait the whole
-# timeout (the next probe tells), so a hung server never holds one for long.
-_timeout_cap: ContextVar[float | None] = ContextVar("dswatch_timeout_cap", default=None)
-
-
-@contextlib.contextmanager
-def shorter_timeout(seconds: float) -> Iterator[None]:
-    """Requests made in this context (and tasks it starts) give up after `seconds`."""
-    token = _timeout_cap.set(seconds)
-    try:
-        yield
-    finally:
-        _timeout_cap.reset(token)
-
-
-async def _count_request(request: httpx.Request) -> None:
-    counter = _request_counter.get()
-    if counter is not None:
-        counter.count += 1
-
-
-def make_client(
-    cfg: BackendConfig,
-    settings: Settings,
-    *,
-    auth: httpx.Auth | None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
-    """Keep-alive pool sized to the concurrency, redirects never followed, TLS verified.
-
-    Not following redirects means credentials never travel to a host the
-    user did not configure; a 3xx becomes a "redirect" failure.
-    """
-    slots = settings.max_concurrency
-    return httpx.AsyncClient(
-        auth=auth,
-        transport=transport,
-        timeout=httpx.Timeout(settings.timeout),
-        limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
-        follow_redirects=False,
-        verify=_tls_verify(cfg),
-        # Only encodings bodies.read_decoded inflates with a size bound are asked for.
-        headers={
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": ACCEPT_ENCODING,
-        },
-        event_hooks={"request": [_count_request]},
-    )
-
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_RETRY_AFTER",
+    "USER_AGENT",
+    "BackendConfigError",
+    "InsecureTransportError",
+    "JsonAnswer",
+    "JsonApi",
+    "RequestFailure",
+    "check_transport_security",
+    "counting_requests",
+    "get_json",
+    "json_kind",
+    "make_client",
+    "parse_retry_after",
+    "shape_failure",
+    "shorter_timeout",
+]
 
 # ---------------------------------------------------------------- answers
 
@@ -456,7 +371,7 @@ class JsonApi:
         return f"JsonApi(timeout={self.timeout:g})"
 
     async def get(self, url: str | httpx.URL, params: Any = None) -> JsonAnswer | RequestFailure:
-        cap = _timeout_cap.get()
+        cap = timeout_cap()
         timeout = self.timeout if cap is None else min(cap, self.timeout)
         async with self._slots:
             return await get_json(self.client, url, params, timeout=timeout, redactor=self.redactor)
