@@ -608,3 +608,15 @@ async def test_ctrl_c_quits_and_the_palette_shows_keys_as_typed(
     await pilot.press("ctrl+c")  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
     assert app.return_code == 0
+
+
+async def test_a_broken_config_at_start_is_named_in_the_summary(tmp_path: Path) -> None:
+    from tui.config import ConfigError
+
+    path = tmp_path / "config.toml"
+    error = ConfigError(path, "invalid TOML: expected '='", line=3)
+    app = DswatchApp(None, config_path=path, config_error=error)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()  # type: ignore[attr-defined]
+        summary = str(app.query_one("#summary").render())
+        assert "config broken:3" in summary and "no backend configured" not in summary

@@ -110,7 +110,7 @@ class SummaryBar(Static):
         for note in notes:
             parts += [(note, "bold $error"), (gap, "")]
         parts.append(("│ ", "$foreground-muted"))
-        if not health:
+        if not health and not notes:  # a broken config says so in its note instead
             parts.append(("no backend configured", "$foreground-muted"))
         elif paused:
             parts.append(("⏸ PAUSED" if compact else "⏸ PAUSED (p to resume)", "bold $warning"))
