@@ -142,6 +142,7 @@ def load_engine(
     environ: Mapping[str, str] = os.environ,
     *,
     model: WatchModel | None = None,
+    **poller_options: object,
 ) -> Engine:
     """Read the config file and build. Raises ConfigError for a file that cannot be read.
 
@@ -149,7 +150,7 @@ def load_engine(
     here: that backend reads `unauthorized` with the fix, the others run.
     """
     config = load_config(config_path)
-    return build_engine(config, config_path, environ=environ, model=model)
+    return build_engine(config, config_path, environ=environ, model=model, **poller_options)
 
 
 def demo_engine(seed: int | None = None, **poller_options: object) -> Engine:
