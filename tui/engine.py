@@ -22,6 +22,7 @@ from . import credentials
 from .backends import BackendConfigError, make_backend
 from .backends.base import Backend, FetchResult, RemoteDataset
 from .config import BackendConfig, Config, load_config
+from .follow import Follower
 from .models import DatasetState, Failure, State
 from .poller import Poller
 from .watch import WatchModel
@@ -39,6 +40,7 @@ class Engine:
     backends: dict[str, Backend]
     poller: Poller
     simulator: Simulator | None = None
+    follower: Follower | None = None  # backends with `follow`: their lists add datasets
 
     @property
     def model(self) -> WatchModel:
@@ -128,13 +130,16 @@ def build_engine(
     poller = Poller.from_config(
         config, backends, credential_hints=hints, model=model, **poller_options
     )
+    follower = Follower(poller, config.backends, backends, config.settings)
+    if follower:
+        poller.add_companion(follower)
     log.info(
         "watching %d datasets on %d backends (%s)",
         sum(len(b.datasets) for b in config.backends),
         len(backends),
         "demo" if simulator is not None else config_path,
     )
-    return Engine(config, config_path, backends, poller, simulator)
+    return Engine(config, config_path, backends, poller, simulator, follower or None)
 
 
 def load_engine(
