@@ -8,6 +8,11 @@ and looks names up once with `GET /api/v1/datasets` (reported separately).
 Requests are counted twice: by the client (`FetchResult.requests`) and by
 the simulator (its per-route counter). Baseline: one status request per
 dataset with httpx, at the same concurrency, measured in the same run.
+
+Then the cost of following the whole backend (`follow = "all"`, tui.follow):
+one `Follower.sync` (the list request, parsing, adding every dataset to the
+poller) over all N datasets; neither API pages its list, so it is one
+request per settled_interval whatever N.
 """
 
 from __future__ import annotations
