@@ -50,6 +50,7 @@ from _common import (
     print_table,
     proc_cpu_seconds,
     proc_rss_kib,
+    secs,
     times,
     wait_for,
 )
@@ -67,6 +68,7 @@ class Sample:
     rate: float  # requests/s the simulator served in the window
     rss_mib: float  # peak RSS
     screen_ok: bool | None  # the terminal showed dataset rows (None: no terminal)
+    first_rows: float = float("nan")  # s from start until the terminal showed read rows
 
 
 def write_config(path: Path, url: str, ids: list[str], poll: float, settled: float) -> None:
@@ -128,7 +130,7 @@ def measure(
     screen_ok = None
     if tmux is not None:
         screen = tmux.screen()
-        screen_ok = "cognee" in screen and ("running" in screen or "ready" in screen)
+        screen_ok = shows_rows(screen)
     return Sample(100 * cpu / wall, served / wall, proc_rss_kib(pid) / 1024, screen_ok)
 
 
@@ -139,10 +141,20 @@ def run_in_tmux(
     env = {"XDG_STATE_HOME": str(home), "XDG_CONFIG_HOME": str(home), "COLORTERM": "truecolor"}
     sim.reset_stats()
     try:
+        started = time.perf_counter()
         pid = tmux.start(command, env)
-        return measure(sim, pid, n, seconds, warmup, tmux)
+        wait_for(lambda: shows_rows(tmux.screen()), 120, "the first rows", interval=0.02)
+        first_rows = time.perf_counter() - started
+        sample = measure(sim, pid, n, seconds, warmup, tmux)
+        sample.first_rows = first_rows
+        return sample
     finally:
         tmux.kill()
+
+
+def shows_rows(screen: str) -> bool:
+    """Dataset rows with a state read from the server (not only placeholders)."""
+    return "cognee" in screen and ("running" in screen or "ready" in screen)
 
 
 def run_headless(sim: SimProcess, config: Path, n: int, seconds: float, warmup: float) -> Sample:
@@ -218,6 +230,7 @@ def run_config(
     rows += [
         Row(f"{label}: requests/s served", rate, rates),
         Row(f"{label}: peak RSS, MiB", f"{med(ours, 'rss_mib'):,.0f}", rss),
+        Row(f"{label}: start to first read rows in the terminal", secs(med(ours, "first_rows"))),
         Row(
             f"{label}: the terminal shows dataset rows",
             "yes" if screen_ok else "NO",

@@ -93,3 +93,11 @@ def test_merged_states_behave_like_any_state() -> None:
     assert changed == frozenset({"status"})
     assert second == second.model_copy() and second.model_dump()["status"] == "X"
     assert second.model_copy(update={"status": "Y"}).status == "Y" and second.status == "X"
+
+
+def test_a_placeholder_row_equals_a_validated_one() -> None:
+    from tui.models import placeholder
+
+    made = placeholder(*KEY)
+    assert made == DatasetState(backend=KEY[0], id=KEY[1])
+    assert made.pipelines == {} and made.pipelines is not placeholder(*KEY).pipelines

@@ -170,6 +170,19 @@ def merge(
     return _from_fields(observed, fields), changed
 
 
+@functools.cache
+def _placeholder_template() -> DatasetState:
+    return DatasetState(backend="", id="")
+
+
+def placeholder(backend: str, dataset_id: str) -> DatasetState:
+    """The row of a dataset not read yet, without validation (~0.5 µs, not ~5 µs):
+    50,000 of them are built at start."""
+    template = _placeholder_template()
+    fields = {**template.__dict__, "backend": backend, "id": dataset_id, "pipelines": {}}
+    return _from_fields(template, fields)
+
+
 def _from_fields(template: DatasetState, fields: dict[str, Any]) -> DatasetState:
     """A DatasetState holding `fields`: what `model_copy(update=...)` does, minus its copies."""
     new = DatasetState.__new__(DatasetState)

@@ -34,6 +34,7 @@ from .models import (
     Failure,
     State,
     merge,
+    placeholder,
     same_reading,
     touch_read,
     utcnow,
@@ -146,7 +147,7 @@ class WatchModel:
         """Rows for datasets not known yet (placeholders until their first answer)."""
         new = [key for key in keys if key not in self.states]
         for backend, dataset_id in new:
-            state = DatasetState(backend=backend, id=dataset_id)
+            state = placeholder(backend, dataset_id)
             self.states[(backend, dataset_id)] = state
             self.counts[state.state] += 1
         return new
