@@ -56,7 +56,9 @@ from _common import (
 )
 
 STATUS_ROUTE = "GET /api/v1/datasets/status"
-CPU_TARGET = 15.0  # % of one core
+# % of one core (issue 17): default intervals 3%, the 1 s/1 s stress case 12%, others 15%.
+CPU_TARGETS = {(5.0, 60.0): 3.0, (1.0, 1.0): 12.0}
+CPU_TARGET = 15.0
 SIZE = (200, 60)
 MAX_SECONDS = 900  # every process started here exits by itself after this
 DSWATCH = str(Path(PYTHON).with_name("dswatch"))
@@ -203,6 +205,7 @@ def run_config(
         return median([getattr(s, field) for s in samples]) if samples else float("nan")
 
     cpu, base_cpu, table_cpu = med(ours, "cpu"), med(poller, "cpu"), med(table, "cpu")
+    target = CPU_TARGETS.get((poll, settled), CPU_TARGET)
     screen_ok = all(s.screen_ok for s in ours)
     label = f"intervals {poll:g} s/{settled:g} s"
     rows = [
@@ -211,8 +214,8 @@ def run_config(
             pct(cpu),
             pct(base_cpu),
             times(cpu / base_cpu) if base_cpu > 0 else "-",
-            f"≤ {CPU_TARGET:g}% of a core",
-            cpu <= CPU_TARGET,
+            f"≤ {target:g}% of a core",
+            cpu <= target,
         ),
     ]
     if table:
