@@ -101,3 +101,11 @@ def test_a_placeholder_row_equals_a_validated_one() -> None:
     made = placeholder(*KEY)
     assert made == DatasetState(backend=KEY[0], id=KEY[1])
     assert made.pipelines == {} and made.pipelines is not placeholder(*KEY).pipelines
+
+
+def test_a_repeated_answer_with_a_failure_records_the_failure_again() -> None:
+    gone = Failure(kind="http", message="not found", http_status=404)
+    missing = reading(state=State.NOT_FOUND, status=None, failure=gone)
+    later = T0 + timedelta(seconds=60)
+    model, _ = model_after((missing, T0), (missing.model_copy(), later))
+    assert model.last_failures[KEY].at == later

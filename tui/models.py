@@ -194,17 +194,19 @@ def _from_fields(template: DatasetState, fields: dict[str, Any]) -> DatasetState
 
 
 # What a reading must match, besides the fields a user sees, to be the same answer again.
-_SAME_READING_FIELDS = (*VISIBLE_FIELDS, "raw", "failure")
+_SAME_READING_FIELDS = (*VISIBLE_FIELDS, "raw")
 _SAME_READING_BUT_NAME = tuple(f for f in _SAME_READING_FIELDS if f != "name")
 
 
 def same_reading(previous: DatasetState, observed: DatasetState) -> bool:
     """Is `observed` the answer `previous` was made from, again (timestamps aside)?
 
-    True only for a fresh (not stale) state read again with exactly the same
-    data, raw body included: merging it would build an identical state with
+    True only for a fresh (not stale) state without a failure, read again with
+    exactly the same data, raw body included: merging it would build an identical state with
     newer read times. About 80% of reads in a dashboard are such repeats.
     """
+    if previous.failure is not None or observed.failure is not None:
+        return False  # a failure's time is recorded each time (WatchModel.last_failures)
     if observed is previous:
         return not previous.stale
     before, now = previous.__dict__, observed.__dict__
