@@ -20,6 +20,7 @@ from tui.models import State
 BASE = "https://cognee.example.com"
 STATUS_PATH = "/api/v1/datasets/status"
 LIST_PATH = "/api/v1/datasets"
+ACTIVITY_PATH = "/api/v1/activity/pipeline-runs"
 LOGIN_PATH = "/api/v1/auth/login"
 ADD, COGNIFY = "add_pipeline", "cognify_pipeline"
 STARTED, COMPLETED = "DATASET_PROCESSING_STARTED", "DATASET_PROCESSING_COMPLETED"
@@ -50,6 +51,8 @@ class Server:
         self.statuses = statuses if statuses is not None else {}
         self.names = names or {}
         self.forbidden = set(forbidden)
+        self.runs: dict[str, list[dict[str, Any]]] = {}  # the activity feed, by dataset
+        self.activity_calls: list[str] = []
         self.status_calls: list[list[str]] = []
         self.pipeline_params: list[list[str]] = []
         self.requests: list[httpx.Request] = []
@@ -64,6 +67,12 @@ class Server:
                     for i, n in self.names.items()
                 ],
             )
+        if request.url.path == ACTIVITY_PATH:
+            dataset_id = request.url.params["dataset_id"]
+            self.activity_calls.append(dataset_id)
+            if dataset_id not in self.runs:
+                return httpx.Response(404, json={"detail": "Not Found"})
+            return httpx.Response(200, json=self.runs[dataset_id])
         assert request.url.path == STATUS_PATH, request.url
         asked = request.url.params.get_list("dataset")
         pipelines = request.url.params.get_list("pipeline")
@@ -899,3 +908,35 @@ def test_web_url_only_from_a_template() -> None:
     assert CogneeBackend(config(), Settings()).web_url(ID) is None
     b = CogneeBackend(config(web_url="https://ui.example.com/d/{id}"), Settings())
     assert b.web_url(ID) == f"https://ui.example.com/d/{ID}"
+
+
+async def test_an_error_says_its_cause_from_the_activity_feed_once() -> None:
+    """Cognee's status says only `errored`; the run's error_class is the cause, asked
+    once per new error and carried over while the error lasts."""
+    errored = {"add_pipeline": COMPLETED, "cognify_pipeline": "DATASET_PROCESSING_ERRORED"}
+    server = Server({ID: errored, ID2: errored})
+    server.runs[ID] = [
+        {
+            "pipeline_name": "cognify_pipeline",
+            "status": "DATASET_PROCESSING_ERRORED",
+            "error_class": "LLMAPIKeyNotSetError",
+            "started_at": "2026-11-24T10:00:00",
+        },
+        {
+            "pipeline_name": "cognify_pipeline",
+            "status": "DATASET_PROCESSING_ERRORED",
+            "error_class": "\x1b]0;evil\x07[bold]Old[/]",
+            "started_at": "2026-11-23T10:00:00",
+        },
+    ]
+    b = backend(server)
+    try:
+        first = by_id(await b.fetch([ID, ID2], {}))
+        assert first[ID].error == "cognify_pipeline errored: LLMAPIKeyNotSetError"
+        assert first[ID2].error == "cognify_pipeline errored"  # no feed: as the status says
+        previous = {s.id: s for s in first.values()}
+        again = by_id(await b.fetch([ID, ID2], previous))
+        assert again[ID].error == "cognify_pipeline errored: LLMAPIKeyNotSetError"
+        assert server.activity_calls.count(ID) == 1  # not once per poll
+    finally:
+        await b.aclose()

@@ -218,7 +218,7 @@ async def test_cognee_states_names_and_login(sim: Simulator, cognee: Backend) ->
         empty: State.PENDING,
         half: State.PENDING,
     }
-    assert states[failed].error == "cognify_pipeline errored"
+    assert states[failed].error == "cognify_pipeline errored: LLMAPIKeyNotSetError"
     assert [states[i].name for i in (done, running, failed, empty, half)] == [
         "done",
         "busy",
@@ -226,8 +226,9 @@ async def test_cognee_states_names_and_login(sim: Simulator, cognee: Backend) ->
         "empty",
         "half",
     ]
-    # one login shared by the status batch and the name lookup
-    assert result.requests == 3
+    # one login shared by the status batch and the name lookup, and the errored
+    # dataset's cause from the activity feed
+    assert result.requests == 4
 
 
 async def test_cognee_docs_vocabulary_and_one_pipeline(sim: Simulator) -> None:

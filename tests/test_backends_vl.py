@@ -125,7 +125,16 @@ async def test_status_new_wins_over_status() -> None:
     assert (result.state, result.status) == (State.RUNNING, "INDEXING")
 
 
-@pytest.mark.parametrize(("value", "status"), [(..., None), (42, "42"), (["READY"], "['READY']")])
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        (..., None),
+        (42, "42"),
+        (["READY"], '["READY"]'),
+        (True, "true"),
+        ({"a": None}, '{"a": null}'),
+    ],
+)
 async def test_missing_or_odd_status_is_unknown(value: Any, status: str | None) -> None:
     result = await poll_body(dataset(status_new=value))
     assert (result.state, result.status) == (State.UNKNOWN, status)
@@ -167,8 +176,12 @@ async def test_fields_are_carried_over() -> None:
         (42.5, 42.5),
         ("42.5", 42.5),
         (" 7 ", 7.0),
-        (-5, 0.0),
-        (150, 100.0),
+        (-5, None),  # out of range: a broken server, shown as unknown
+        (150, None),
+        (100, 100.0),
+        (0, 0.0),
+        (10**400, None),
+        ("1" * 400, None),
         ("abc", None),
         (None, None),
         (True, None),
@@ -177,7 +190,9 @@ async def test_fields_are_carried_over() -> None:
         ([50], None),
     ],
 )
-def test_progress_is_clamped_and_lenient(value: Any, expected: float | None) -> None:
+def test_progress_is_lenient_and_absurd_values_are_unknown(
+    value: Any, expected: float | None
+) -> None:
     assert progress_of(value) == expected
 
 

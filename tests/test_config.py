@@ -21,6 +21,7 @@ from tui.config import (
     BackendConfig,
     ConfigError,
     ConfigWatcher,
+    HookConfig,
     Settings,
     add_backend,
     add_datasets,
@@ -931,7 +932,7 @@ def test_the_example_config_loads_and_its_credentials_check_out() -> None:
 
 def test_the_example_documents_every_key_with_valid_values() -> None:
     text = EXAMPLE.read_text()
-    fields = {*Settings.model_fields, *BackendConfig.model_fields}
+    fields = {*Settings.model_fields, *BackendConfig.model_fields, *HookConfig.model_fields}
     written = re.findall(r"^(# )?(\w+) = (.*)$", text, re.MULTILINE)
     assert fields <= {key for _, key, _ in written}
     for commented, key, value in written:

@@ -17,8 +17,18 @@ CORE = [
     "tui.engine",
     "tui.credentials",
     "tui.secrets",
-    "tui.watch",  # the modules below are checked once they exist
+    "tui.watch",
+    "tui.health",
     "tui.store",
+    "tui.eta",
+    "tui.notify",
+    "tui.hooks",
+    "tui.outreach",
+    "tui.refs",
+    "tui.palette",
+    "tui.cli.status",
+    "tui.cli.wait",
+    "tui.cli.watch",
 ]
 
 

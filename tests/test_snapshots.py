@@ -258,3 +258,36 @@ def test_unauthorized_state(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=show)
+
+
+# Issue 15: the narrowest and a wide terminal. At 80x24 state, name and the
+# STALE marker stay on screen and the Add dialog's buttons are reachable.
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((220, 60), id="220x60")]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_grid_at(size: tuple[int, int], snap_compare: Any) -> None:
+    app = dashboard()
+
+    async def show(pilot: Any) -> None:
+        fill(app, STATES, HEALTHY)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=show)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_add_modal_at(size: tuple[int, int], snap_compare: Any) -> None:
+    app = dashboard()
+
+    async def open_add(pilot: Any) -> None:
+        fill(app, STATES, HEALTHY)
+        watched = {"vl": {s.id for s in STATES if s.backend == "vl"}}
+        await app.push_screen(AddDatasetsScreen(["vl", "cognee"], watched, "vl"))
+        app.screen.post_message(
+            RemoteListFetched("vl", [RemoteDataset(uid(8), "new-upload", "INDEXING")])
+        )
+        await pilot.pause()
+        await pilot.press(*f"https://app.visual-layer.com/dataset/{uid(8)}/data")
+
+    assert snap_compare(app, terminal_size=size, run_before=open_add)

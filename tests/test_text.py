@@ -86,3 +86,12 @@ def test_fit_rtl_and_combining() -> None:
     accented = "e\u0301" * 10  # 10 cells, 20 code points
     assert fit(accented, 10) == accented
     assert cell_len(fit(accented, 5)) == 5
+
+
+def test_sanitize_lines_keeps_line_breaks_only() -> None:
+    from tui.text import sanitize_lines
+
+    text = "first\x1b[2J line\r\nsecond\x07\n\x1b]0;t\x07third"
+    assert sanitize_lines(text) == "first line\nsecond␇\nthird"
+    assert sanitize_lines("plain\ntext") == "plain\ntext"
+    assert sanitize_lines("x" * 50, max_len=10) == "x" * 9 + "…"

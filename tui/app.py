@@ -11,9 +11,11 @@ app, and nothing here talks HTTP except the workers that answer them.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,8 +48,11 @@ from .messages import (
     PollerUpdated,
     RefreshRequested,
     RemoteListFetched,
+    RemoteListRequested,
 )
 from .models import DatasetState
+from .notify import NewsLike, NotifyRules, TextOut
+from .outreach import Outreach
 from .screens.add import AddDatasetsScreen, AddRequest
 from .screens.backend import AddBackendScreen
 from .screens.confirm import ConfirmScreen
@@ -66,28 +71,29 @@ MAX_TOASTS_PER_BATCH = 3  # more than this become one summary toast
 # News arriving sooner than this after the last toast waits, and is told in one go:
 # a flood of changes makes one toast every few seconds, not one per poll batch.
 NEWS_QUIET_SECONDS = 3.0
+NARROW_COLUMNS = 120  # below this, toasts move to the left edge (see app.tcss)
 
 
 class DswatchApp(App[int]):
     TITLE = "dswatch"
     CSS_PATH = "app.tcss"
+    # The grid carries the dashboard's keys (so dialogs and details show and take
+    # only their own); these work on every screen.
     BINDINGS = [
         Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("slash", "filter", "Filter"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("e", "toggle_problems", "Problems"),
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("S", "reverse_sort", "Reverse", show=False),
-        Binding("enter", "details", "Details"),
-        Binding("a", "add", "Add"),
-        Binding("d", "remove", "Remove"),
-        Binding("r", "refresh", "Refresh"),
-        Binding("R", "refresh_all", "Refresh all", show=False),
-        Binding("p", "toggle_pause", "Pause"),
-        Binding("c", "copy_id", "Copy ID", show=False),
-        Binding("o", "open", "Open", show=False),
+        # A priority binding runs as the App receives the key, before the keys
+        # queued behind it are handed on: a burst typed after `/` (a paste, fast
+        # typing) lands in the filter instead of running grid commands.
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return isinstance(self.focused, DatasetGrid)  # `/` typed elsewhere is text
+        return True
 
     def __init__(
         self,
@@ -113,6 +119,7 @@ class DswatchApp(App[int]):
         self.filter_text = ""
         self._news: dict[Key, DatasetState] = {}  # not told yet: the newest per dataset
         self._news_timer: Timer | None = None  # running while toasts must wait
+        self.outreach: Outreach | None = None  # desktop notifications and hooks
 
     # -- layout -------------------------------------------------------------
 
@@ -138,6 +145,9 @@ class DswatchApp(App[int]):
         for warning in self.warnings:
             self.notify(warning, title="config", severity="warning", timeout=30, markup=False)
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_COLUMNS, "-narrow")
+
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
@@ -153,9 +163,24 @@ class DswatchApp(App[int]):
 
     def start_engine(self, engine: Engine) -> None:
         self.engine = engine
+        if self.outreach is None:
+            # Desktop notifications go through the driver, as the bell does: the
+            # terminal is Textual's. Hooks run in tasks on this loop.
+            self.outreach = Outreach(engine, TextOut(self._write_to_terminal))
+            self.model.subscribe(self.outreach)
+        else:
+            self.outreach.reconfigure(engine)
         self.run_worker(
             self._poll(engine), name="poller", group="poller", exclusive=True, exit_on_error=False
         )
+
+    def _write_to_terminal(self, text: str) -> None:
+        if self._driver is not None:
+            self._driver.write(text)
+
+    async def on_unmount(self) -> None:
+        if self.outreach is not None:
+            await self.outreach.aclose()
 
     async def _poll(self, engine: Engine) -> None:
         try:
@@ -188,20 +213,10 @@ class DswatchApp(App[int]):
     def settings(self) -> Settings:
         return self.engine.config.settings if self.engine is not None else Settings()
 
-    def _notify_on(self, backend: str) -> frozenset[str]:
-        """The events worth a toast for this backend (settings, or its own override)."""
-        cfg = self.engine.config.backend(backend) if self.engine is not None else None
-        events = cfg.notify_on if cfg is not None and cfg.notify_on is not None else None
-        return frozenset(self.settings.notify_on if events is None else events)
-
-    def _toasts_for(self, news: list[News]) -> list[News]:
-        mode = self.settings.notifications
-        if mode == "off":
-            return []
-        wanted = [n for n in news if n.event in self._notify_on(n.state.backend)]
-        if mode == "problems":
-            wanted = [n for n in wanted if n.state.is_problem or n.event == "stuck"]
-        return wanted
+    def _toasts_for(self, news: list[News]) -> list[NewsLike]:
+        """Toasts follow `notifications` and `notify_on` (tui.notify's one rule)."""
+        rules = self.outreach.rules if self.outreach is not None else NotifyRules(self.settings, [])
+        return rules.toasts(news)
 
     def announce(self, news: list[News]) -> None:
         """Toast datasets that really changed to a state worth knowing (and ring)."""
@@ -269,6 +284,7 @@ class DswatchApp(App[int]):
             paused=self.engine is not None and self.engine.poller.paused,
             shown=self.grid.visible_count,
             total=total,
+            notes=self._notes(),
         )
         self.query_one(AlertBanner).show(health)
         empty = self.query_one("#empty", Static)
@@ -277,6 +293,17 @@ class DswatchApp(App[int]):
         self.grid.display = has_rows
         if not has_rows:
             empty.update(self.empty_text())
+
+    def _notes(self) -> tuple[str, ...]:
+        notes = []
+        if self.config_error is not None:
+            where = f":{self.config_error.line}" if self.config_error.line else ""
+            kept = " (last good kept)" if self.engine is not None else ""
+            notes.append(f"config broken{where}{kept}")
+        hooks = self.outreach.hooks.summary() if self.outreach is not None else None
+        if hooks:
+            notes.append(hooks)
+        return tuple(notes)
 
     def empty_text(self) -> Text:
         text = Text()
@@ -311,10 +338,16 @@ class DswatchApp(App[int]):
         if self.watcher is None or self.config_path is None or not self.watcher.changed():
             return
         try:
+            if self.engine is not None and not self.config_path.exists():
+                # Deleted (or mid-rename): an empty config would drop every row.
+                raise ConfigError(
+                    self.config_path, "the file is gone; watching with the last good config"
+                )
             engine = load_engine(self.config_path, model=self.model)
         except ConfigError as exc:
+            # Told once, then kept in view (summary, empty screen) until it parses again.
             self.notify(str(exc), title="config not reloaded", severity="error", markup=False)
-            self.config_error = exc if self.engine is None else self.config_error
+            self.config_error = exc
             self.show_summary()
             return
         self.config_error = None
@@ -359,9 +392,6 @@ class DswatchApp(App[int]):
                 message = DetailsFetched(key, None, str(exc))
         self.screen.post_message(message)
 
-    def request_remote_list(self, backend_name: str) -> None:
-        self._fetch_remote_list(backend_name)
-
     @work(group="remote-list", exclusive=True, exit_on_error=False)
     async def _fetch_remote_list(self, backend_name: str) -> None:
         backend = self.engine.backends.get(backend_name) if self.engine else None
@@ -391,6 +421,18 @@ class DswatchApp(App[int]):
             self.notify(
                 f"{key[0]} has no web page for datasets (set web_url in the config)",
                 severity="warning",
+                markup=False,
+            )
+            return
+        if not can_open_browser(os.environ):
+            # Over SSH or without a display there is no browser to open (and a text
+            # browser would take over this terminal): hand the address over instead.
+            self.copy_to_clipboard(url)
+            self.notify(
+                f"no browser here (SSH or no display): {url} — copied to the clipboard",
+                title="open",
+                severity="warning",
+                timeout=15,
                 markup=False,
             )
             return
@@ -431,7 +473,11 @@ class DswatchApp(App[int]):
         self.grid.focus()
 
     def _apply_filter(self) -> None:
-        self.grid.set_filter(self.filter_text, problems_only=self.problems_only)
+        unknown = self.grid.set_filter(self.filter_text, problems_only=self.problems_only)
+        field = self.query_one("#filter", Input)
+        # `state:eror` shows nothing: say why, instead of an empty grid.
+        field.border_subtitle = f"unknown state: {', '.join(unknown)}" if unknown else ""
+        field.set_class(bool(unknown), "-invalid")
         self.show_summary()
 
     def action_toggle_problems(self) -> None:
@@ -465,7 +511,7 @@ class DswatchApp(App[int]):
             if self.config_path is None or self.config_error is not None:
                 self.notify("Fix the config file first.", severity="warning")
                 return
-            self.push_screen(AddBackendScreen(), self._add_backend)
+            self.push_screen(AddBackendScreen(save=self._save_backend), self._backend_added)
             return
         watched: dict[str, set[str]] = {}
         for backend, dataset_id in self.model.states:
@@ -475,19 +521,26 @@ class DswatchApp(App[int]):
         screen = AddDatasetsScreen(names, watched, selected[0] if selected else None)
         self.push_screen(screen, self._add_datasets)
 
-    def _add_backend(self, backend: BackendConfig | None) -> None:
-        if backend is None or self.config_path is None:
-            return
+    def _save_backend(self, backend: BackendConfig) -> str | None:
+        """All or nothing: refused before anything is written, or saved and watched.
+
+        Returns why it was refused; the form then stays open with what was typed.
+        """
+        if self.config_path is None:
+            return "no config file to save to"
         try:
-            add_backend(self.config_path, backend)
+            add_backend(self.config_path, backend)  # refuses a duplicate before writing
             engine = load_engine(self.config_path, model=self.model)
         except ConfigError as exc:
-            self.notify(str(exc), title="backend not added", severity="error", markup=False)
-            return
+            return str(exc)
         self._saved()
         self.replace_engine(engine)
         self.show_summary()
-        self.notify(f"added backend {backend.name}: now press a to add datasets", markup=False)
+        return None
+
+    def _backend_added(self, backend: BackendConfig | None) -> None:
+        if backend is not None:
+            self.notify(f"added backend {backend.name}: now press a to add datasets", markup=False)
 
     def _add_datasets(self, request: AddRequest | None) -> None:
         if request is None or self.engine is None:
@@ -574,13 +627,34 @@ class DswatchApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.action not in ("quit",):
-                yield SystemCommand(
-                    binding.description,
-                    f"key: {binding.key.split(',')[0]}",
-                    lambda action=binding.action: self.run_action(action),
-                )
+        for binding in DatasetGrid.BINDINGS:
+            if not isinstance(binding, Binding) or not binding.action.startswith("app."):
+                continue
+            action = binding.action.removeprefix("app.")
+            if action == "quit":
+                continue
+            yield SystemCommand(
+                binding.description,
+                f"key: {self.get_key_display(binding)}",
+                lambda action=action: self.run_action(action),
+            )
+
+    @on(DatasetGrid.RowActivated)
+    def _row_activated(self, event: DatasetGrid.RowActivated) -> None:
+        self.push_screen(DetailsScreen(self.model, event.key, self.watch_changed, clock=self.clock))
+
+    def on_remote_list_requested(self, message: RemoteListRequested) -> None:
+        self._fetch_remote_list(message.backend)
+
+
+def can_open_browser(environ: Mapping[str, str]) -> bool:
+    """Whether a web browser can be opened from here: not over SSH, and on Linux
+    only with a display (macOS and Windows always have one)."""
+    if environ.get("SSH_CONNECTION") or environ.get("SSH_TTY"):
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+    return True
 
 
 def run_dashboard(*, config_path: Path, demo: bool) -> int:

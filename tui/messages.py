@@ -71,3 +71,11 @@ class OpenRequested(Message):
     def __init__(self, key: Key) -> None:
         super().__init__()
         self.key = key
+
+
+class RemoteListRequested(Message):
+    """The add dialog wants a backend's own dataset list."""
+
+    def __init__(self, backend: str) -> None:
+        super().__init__()
+        self.backend = backend

@@ -8,6 +8,8 @@ Nothing here knows about HTTP or Textual.
 from __future__ import annotations
 
 import functools
+import json
+import math
 import re
 import uuid
 from collections.abc import Iterable
@@ -15,7 +17,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .text import sanitize, sanitize_lines
 
 
 class State(StrEnum):
@@ -40,6 +44,57 @@ PROBLEM_STATES = frozenset({State.ERROR, State.NOT_FOUND, State.UNAUTHORIZED, St
 FAILED_STATES = frozenset({State.UNREACHABLE, State.UNAUTHORIZED})
 
 
+# Server values are checked here, once, whichever backend sent them: a count above
+# this (a quadrillion items) or a progress outside 0..100 is a broken server, shown
+# as unknown rather than trusted (a 400-digit integer must never reach a formatter).
+MAX_COUNT = 10**15
+# Server text kept in a state is cut to these lengths (characters): enough for any
+# real name, status or error, and a megabyte of junk costs nothing downstream.
+MAX_NAME_CHARS = 200
+MAX_STATUS_CHARS = 200
+MAX_ERROR_CHARS = 4_000
+
+
+def valid_count(value: Any) -> int | None:
+    """A count a server sent, or None when it is not a plausible one (negative,
+    absurdly large, fractional, a string, a boolean...)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
+
+
+def valid_progress(value: Any) -> float | None:
+    """A percentage in 0..100 from a number or numeric string; anything else
+    (NaN, infinities, -5, 250, a 400-digit integer) -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if len(value) > 40:  # no real percentage is written this long
+            return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and 0.0 <= number <= 100.0 else None
+
+
+def status_text(value: Any) -> str | None:
+    """A server's status value as text: strings as they are, anything else as the
+    JSON it was (`true`, `{"a": 1}`), never a Python repr; None stays None."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON data at all: say what it is, not its repr
+        text = f"<{type(value).__name__}>"
+    return text[: MAX_STATUS_CHARS * 2]
+
+
+def _clean(value: str | None, max_len: int) -> str | None:
+    return None if value is None else sanitize(value, max_len=max_len)
+
+
 class Failure(BaseModel):
     """The last thing that went wrong talking to the backend, for the details screen."""
 
@@ -50,6 +105,16 @@ class Failure(BaseModel):
     http_status: int | None = None
     body: str | None = None  # decoded, truncated; never interpreted
     at: datetime | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _one_safe_line(cls, value: str) -> str:
+        return sanitize(value, max_len=MAX_ERROR_CHARS)
+
+    @field_validator("body")
+    @classmethod
+    def _safe_lines(cls, value: str | None) -> str | None:
+        return None if value is None else sanitize_lines(value)
 
 
 class DatasetState(BaseModel):
@@ -75,6 +140,49 @@ class DatasetState(BaseModel):
     polled_at: datetime | None = None  # when the last poll (good or bad) finished
     stale: bool = False  # the last poll failed; data below is from fetched_at
     stale_since: datetime | None = None
+
+    # Every state is built through these: server text is made safe to show (one
+    # line, no escapes) and numbers plausible before anything reads them. The
+    # grid, details, status, wait, logs and hooks all read these fields.
+    # (`model_copy(update=...)` skips validation: callers pass clean values.)
+    @field_validator("name", mode="before")
+    @classmethod
+    def _clean_name(cls, value: Any) -> str | None:
+        return _clean(status_text(value), MAX_NAME_CHARS)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _clean_status(cls, value: Any) -> str | None:
+        return _clean(status_text(value), MAX_STATUS_CHARS)
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _clean_error(cls, value: Any) -> str | None:
+        # Line breaks kept: the details screen shows a server's multi-line error.
+        text = status_text(value)
+        return None if text is None else sanitize_lines(text, max_len=MAX_ERROR_CHARS)
+
+    @field_validator("pipelines", mode="before")
+    @classmethod
+    def _clean_pipelines(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            sanitize(str(name), max_len=MAX_NAME_CHARS): (
+                _clean(status_text(status), MAX_STATUS_CHARS) or ""
+            )
+            for name, status in value.items()
+        }
+
+    @field_validator("progress", mode="before")
+    @classmethod
+    def _plausible_progress(cls, value: Any) -> float | None:
+        return valid_progress(value)
+
+    @field_validator("n_images", "n_videos", "n_objects", mode="before")
+    @classmethod
+    def _plausible_count(cls, value: Any) -> int | None:
+        return valid_count(value)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -8,8 +8,11 @@ JSON keys, in anything stored or shown. `is_secret_key` is the one pattern for
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import re
+import urllib.parse
 from collections import OrderedDict
 from typing import Any
 
@@ -49,12 +52,52 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY_RE.search(key.replace("-", "_")))
 
 
+def _base64_cores(value: bytes, alphabet: bytes | None) -> set[str]:
+    """The base64 text that encodes `value` wherever it sits in a larger encoded blob.
+
+    Base64 works in 3-byte groups, so a secret starting at byte offset 0, 1 or 2 of
+    the blob has three spellings; for each, the characters that also carry
+    neighbouring bytes are dropped, leaving what every such blob contains.
+    """
+    cores: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + value, altchars=alphabet).decode()
+        start = (offset * 8 + 5) // 6  # first character made of secret bits only
+        end = (offset + len(value)) * 8 // 6  # past the last such character
+        cores.add(encoded[start:end])
+    return cores
+
+
+def encoded_variants(value: str) -> set[str]:
+    """How a server may echo `value` back: as is, JSON-escaped (`\\/`, `\\uXXXX`),
+    URL-encoded (`%2F`, `+` for space, either hex case) and base64 (standard or
+    URL-safe alphabet, any alignment). Each is masked like the value itself."""
+    variants = {value}
+    for ascii_only in (True, False):
+        escaped = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        variants.update((escaped, escaped.replace("/", "\\/")))
+    for quoted in (urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)):
+        variants.update((quoted, re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), quoted)))
+    raw = value.encode()
+    for alphabet in (None, b"-_"):
+        variants.update(_base64_cores(raw, alphabet))
+    return {v for v in variants if len(v) >= _MIN_SECRET_LENGTH}
+
+
+@functools.lru_cache(maxsize=64)  # a rotating token is added once, re-listed on every add
+def _variants(value: str) -> frozenset[str]:
+    return frozenset(encoded_variants(value))
+
+
 class Redactor:
     """The secret values one backend knows, and the masking of them.
 
     Two nets: known secret values are replaced wherever they appear in text,
     and JSON keys that look like they hold credentials are blanked whatever
-    their value (a server may echo a token we never saw).
+    their value (a server may echo a token we never saw). Each value is also
+    known in the spellings a server may echo it in (`encoded_variants`), so the
+    mask holds after every decoding step: in a raw body, in its decoded JSON
+    strings, and in anything built from either.
     """
 
     def __init__(self) -> None:
@@ -76,8 +119,8 @@ class Redactor:
             while len(self._rotating) > _MAX_ROTATING:
                 self._rotating.popitem(last=False)
         # Longest first, so a secret that contains another is masked whole.
-        secrets = (*self._static, *self._rotating)
-        self._longest_first = tuple(sorted(secrets, key=len, reverse=True))
+        spellings = {v for s in (*self._static, *self._rotating) for v in _variants(s)}
+        self._longest_first = tuple(sorted(spellings, key=len, reverse=True))
 
     def text(self, text: str) -> str:
         for secret in self._longest_first:

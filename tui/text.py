@@ -67,6 +67,16 @@ def sanitize(text: str, *, max_len: int | None = None) -> str:
     return cleaned
 
 
+def sanitize_lines(text: str, *, max_len: int | None = None) -> str:
+    """Like `sanitize`, but keeps the line breaks of a multi-line text (each line
+    is sanitized; `max_len` caps the whole text)."""
+    if max_len is not None and len(text) > max_len:
+        text = text[: max(max_len - 1, 0)] + ELLIPSIS
+    if text.isprintable():
+        return text
+    return "\n".join(sanitize(line) for line in text.splitlines())
+
+
 def fit(text: str, width: int) -> str:
     """Truncate `text` to at most `width` terminal cells, ending with `…` when cut.
 

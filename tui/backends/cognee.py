@@ -17,13 +17,24 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from ..config import BackendConfig, Settings
-from ..models import DatasetState, Failure, InvalidDatasetId, State, normalize_dataset_id
+from ..eta import PastRun
+from ..models import (
+    MAX_NAME_CHARS,
+    DatasetState,
+    Failure,
+    InvalidDatasetId,
+    State,
+    normalize_dataset_id,
+    valid_count,
+)
 from ..secrets import Redactor
+from ..text import sanitize
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .http import (
     JsonAnswer,
@@ -39,6 +50,8 @@ RUNS_LIMIT = 20  # pipeline runs shown on the details screen
 # A real server writes two activity rows per run (STARTED, then the outcome), so twice as
 # many rows are asked for as runs are shown.
 ROWS_PER_RUN = 2
+# Datasets newly in error whose cause (error_class) one poll looks up; more wait a poll.
+ERROR_LOOKUPS = 20
 # Status URLs kept (see _status_url): 1,000 chunks of 100 cover 100,000 datasets.
 _CACHED_URLS = 1024
 
@@ -228,12 +241,71 @@ class CogneeBackend(Backend):
             if state.id != dataset_id or state.name != name:
                 state = state.model_copy(update={"id": dataset_id, "name": name})
             states.append(state)
+        with counting_requests() as lookups:
+            states = await self._with_error_classes(states, previous)
         return FetchResult(
             states=states,
             retry_after=result.retry_after,
             unauthorized=result.unauthorized,
-            requests=counter.count,
+            requests=counter.count + lookups.count,
         )
+
+    async def _with_error_classes(
+        self, states: list[DatasetState], previous: Mapping[str, DatasetState]
+    ) -> list[DatasetState]:
+        """`cognify_pipeline errored` -> `cognify_pipeline errored: LLMAPIKeyNotSetError`.
+
+        The status route only says that a run errored; the activity feed has the
+        run's error_class, the one cause Cognee exposes. Asked once per new
+        error (at most ERROR_LOOKUPS per poll), then carried over while it lasts.
+        """
+        todo: list[int] = []
+        for index, state in enumerate(states):
+            if state.state is not State.ERROR or not state.error:
+                continue
+            old = previous.get(state.id)
+            if (
+                old is not None
+                and old.state is State.ERROR
+                and old.pipelines == state.pipelines
+                and old.error
+                and old.error.startswith(state.error)
+            ):
+                states[index] = state.model_copy(update={"error": old.error})
+            elif len(todo) < ERROR_LOOKUPS:
+                todo.append(index)
+        found = await asyncio.gather(*(self._error_classes(states[i].id) for i in todo))
+        for index, classes in zip(todo, found, strict=True):
+            if classes:
+                state = states[index]
+                error = "; ".join(
+                    f"{p} errored: {classes[p]}" if p in classes else f"{p} errored"
+                    for p in self.pipelines
+                    if state.pipelines.get(p) and run_state(state.pipelines[p]) is State.ERROR
+                )
+                states[index] = state.model_copy(update={"error": error or state.error})
+        return states
+
+    async def _error_classes(self, dataset_id: str) -> dict[str, str]:
+        """{pipeline: error_class} of the dataset's latest failed runs; {} when unknown."""
+        try:
+            runs = await self._activity(normalize_dataset_id(dataset_id))
+        except (BackendError, InvalidDatasetId):
+            return {}
+        return {p: sanitize(c, max_len=120) for p, c in _latest_error_classes(runs or []).items()}
+
+    async def _activity(self, canonical: str) -> list[dict[str, Any]] | None:
+        """The activity feed's rows for one dataset (None: this server has no feed)."""
+        answer = await self.api.get(
+            f"{self.cfg.url}/api/v1/activity/pipeline-runs",
+            {"dataset_id": canonical, "limit": RUNS_LIMIT * ROWS_PER_RUN},
+        )
+        runs = _optional(answer)
+        if isinstance(runs, dict):  # tolerate a wrapped list
+            runs = runs.get("runs", runs.get("items", runs.get("data")))
+        if not isinstance(runs, list):
+            return None
+        return [self.redactor.json(run) for run in runs if isinstance(run, dict)]
 
     def _status_url(self, chunk: Sequence[str]) -> httpx.URL:
         """The status URL of a chunk, built once: httpx takes ~0.3 ms to check a 4 KB
@@ -267,7 +339,7 @@ class CogneeBackend(Backend):
             dataset_id = chunk[0]
             self.suspects.add(dataset_id)
             state = refused.state(self.name, dataset_id, State.NOT_FOUND).model_copy(
-                update={"error": "no such dataset, or no access to it (HTTP 403)"}
+                update={"error": "no such dataset, or no access to it (HTTP 403)"}  # our text
             )
             return _Outcome(states={dataset_id: state})
         middle = len(chunk) // 2
@@ -327,7 +399,8 @@ class CogneeBackend(Backend):
             except InvalidDatasetId:
                 continue
             name = item.get("name")
-            name = name if isinstance(name, str) and name.strip() else None
+            name = sanitize(name, max_len=MAX_NAME_CHARS) if isinstance(name, str) else None
+            name = name if name and name.strip() else None
             if name:
                 self._names[dataset_id] = name
             found.append(RemoteDataset(id=dataset_id, name=name))
@@ -340,25 +413,36 @@ class CogneeBackend(Backend):
             canonical = normalize_dataset_id(dataset_id)
         except InvalidDatasetId as exc:
             raise BackendError(str(exc)) from None
-        runs_answer, count_answer = await asyncio.gather(
-            self.api.get(
-                f"{self.cfg.url}/api/v1/activity/pipeline-runs",
-                {"dataset_id": canonical, "limit": RUNS_LIMIT * ROWS_PER_RUN},
-            ),
+        runs, count_answer = await asyncio.gather(
+            self._activity(canonical),
             self.api.get(f"{self.cfg.url}/api/v1/datasets/{canonical}/data/count"),
         )
         details: dict[str, Any] = {}
-        runs = _optional(runs_answer)
-        if isinstance(runs, dict):  # tolerate a wrapped list
-            runs = runs.get("runs", runs.get("items", runs.get("data")))
-        if isinstance(runs, list):
-            runs = [self.redactor.json(run) for run in runs if isinstance(run, dict)]
+        if runs is not None:
             details["pipeline_runs"] = _one_row_per_run(runs)[:RUNS_LIMIT]
             details["error_classes"] = _latest_error_classes(runs)
         count = _optional(count_answer)
-        if isinstance(count, dict) and isinstance(count.get("count"), int):
-            details["item_count"] = count["count"]
+        if isinstance(count, dict) and "count" in count:
+            details["item_count"] = valid_count(count["count"])  # None: shown as unknown
         return details
+
+    async def past_runs(self, dataset_id: str, pipeline: str | None = None) -> list[PastRun]:
+        """Finished runs from the activity feed (`started_at`/`ended_at`), for the store's
+        durations and ETAs. Empty when this server has no such route (404)."""
+        try:
+            canonical = normalize_dataset_id(dataset_id)
+        except InvalidDatasetId as exc:
+            raise BackendError(str(exc)) from None
+        params: dict[str, Any] = {"dataset_id": canonical, "limit": PAST_RUNS_LIMIT}
+        if pipeline:
+            params["pipeline_name"] = pipeline
+        answer = await self.api.get(f"{self.cfg.url}/api/v1/activity/pipeline-runs", params)
+        rows = _optional(answer)
+        if isinstance(rows, dict):  # tolerate a wrapped list
+            rows = rows.get("runs", rows.get("items", rows.get("data")))
+        if not isinstance(rows, list):
+            return []
+        return [run for row in rows if (run := _past_run(row)) is not None]
 
     def web_url(self, dataset_id: str) -> str | None:
         return self.cfg.web_url.replace("{id}", dataset_id) if self.cfg.web_url else None
@@ -408,6 +492,33 @@ def _one_row_per_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif row.get("ended_at") and not kept[index_of[run_id]].get("ended_at"):
             kept[index_of[run_id]] = row  # the feed was oldest first: keep the outcome
     return kept
+
+
+PAST_RUNS_LIMIT = 200  # rows (two per finished run) read for durations
+_OUTCOMES = {"succeeded": State.READY.value, "failed": State.ERROR.value}
+
+
+def _past_run(row: Any) -> PastRun | None:
+    """One finished run from an activity row, or None (still running, noop, malformed)."""
+    if not isinstance(row, dict):
+        return None
+    outcome = _OUTCOMES.get(str(row.get("outcome")))
+    started, ended = _feed_time(row.get("started_at")), _feed_time(row.get("ended_at"))
+    pipeline = row.get("pipeline_name")
+    if outcome is None or started is None or ended is None or ended < started:
+        return None
+    return PastRun(pipeline if isinstance(pipeline, str) else "", started, ended, outcome)
+
+
+def _feed_time(value: Any) -> datetime | None:
+    """The feed's ISO timestamps; naive ones are UTC (as the server writes them)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _latest_error_classes(runs: list[dict[str, Any]]) -> dict[str, str]:

@@ -31,11 +31,15 @@ from ..models import DatasetState, Failure, State
 from ..secrets import Redactor
 from .auth import CredentialsError
 from .base import BackendError
+from .bodies import ACCEPT_ENCODING, BodyUndecodable, read_decoded
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a status answer is a few KB; 8 MiB is a broken server
 ERROR_BODY_CHARS = 4096  # what an error body keeps for the details screen
 _SECRET_MARGIN = 1024  # read past the cut so a secret straddling it is still masked
 _DETAIL_CHARS = 200  # what of an error body's `detail` goes into the message
+# A Retry-After beyond this is a broken or hostile server (one said 10 years):
+# it is read as this, so no wait and no message is ever longer than an hour.
+MAX_RETRY_AFTER = 3600.0
 
 USER_AGENT = f"dswatch/{__version__}"
 
@@ -110,6 +114,21 @@ def counting_requests() -> Iterator[RequestCounter]:
         _request_counter.reset(token)
 
 
+# Set by `shorter_timeout`: a probe of a down backend need not wait the whole
+# timeout (the next probe tells), so a hung server never holds one for long.
+_timeout_cap: ContextVar[float | None] = ContextVar("dswatch_timeout_cap", default=None)
+
+
+@contextlib.contextmanager
+def shorter_timeout(seconds: float) -> Iterator[None]:
+    """Requests made in this context (and tasks it starts) give up after `seconds`."""
+    token = _timeout_cap.set(seconds)
+    try:
+        yield
+    finally:
+        _timeout_cap.reset(token)
+
+
 async def _count_request(request: httpx.Request) -> None:
     counter = _request_counter.get()
     if counter is not None:
@@ -136,7 +155,12 @@ def make_client(
         limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
         follow_redirects=False,
         verify=_tls_verify(cfg),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        # Only encodings bodies.read_decoded inflates with a size bound are asked for.
+        headers={
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
         event_hooks={"request": [_count_request]},
     )
 
@@ -198,7 +222,8 @@ def shape_failure(message: str, answer: JsonAnswer, redactor: Redactor) -> Reque
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """`Retry-After` as seconds (delta-seconds or an HTTP-date); None when absent or garbled."""
+    """`Retry-After` as seconds (delta-seconds or an HTTP-date), at most
+    MAX_RETRY_AFTER; None when absent or garbled."""
     if not value:
         return None
     value = value.strip()
@@ -207,14 +232,15 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except ValueError:
         pass
     else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
+        return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def _http_reason(status: int) -> str:
@@ -275,19 +301,9 @@ def _parse_json(raw: bytes | bytearray, redactor: Redactor) -> JsonAnswer | Requ
 
 
 async def _read_prefix(response: httpx.Response, limit: int) -> tuple[bytearray, bool]:
-    """Up to `limit` bytes of the (decoded) body, and whether there was more.
-
-    One buffer, filled in place: an oversized body costs `limit` bytes of memory
-    while it is refused, not several copies of it.
-    """
-    buffer = bytearray()
-    async for chunk in response.aiter_bytes():
-        room = limit - len(buffer)
-        if len(chunk) > room:
-            buffer += chunk[:room]
-            return buffer, True
-        buffer += chunk
-    return buffer, False
+    """Up to `limit` bytes of the decoded body, and whether there was more: the
+    cap holds while inflating (see bodies.py), not only after."""
+    return await read_decoded(response, limit, stage_limit=MAX_BODY_BYTES)
 
 
 async def _read_answer(
@@ -303,9 +319,14 @@ async def _read_answer(
         message = f"redirect to {host or 'another location'} not followed (HTTP {status})"
         return RequestFailure(Failure(kind="redirect", message=message, http_status=status))
     if not 200 <= status < 300:
-        prefix, _ = await _read_prefix(response, ERROR_BODY_CHARS + _SECRET_MARGIN)
+        try:
+            prefix, _ = await _read_prefix(response, ERROR_BODY_CHARS + _SECRET_MARGIN)
+        except BodyUndecodable:
+            prefix = bytearray()  # the status says enough; the body is unreadable
         body = _kept_text(prefix.decode("utf-8", "replace"), redactor)
+        # Decoded from JSON, so masked again: `\/` or `\u002f` in the body hid a secret.
         detail = _error_detail(body)
+        detail = None if detail is None else redactor.text(detail)
         message = f"HTTP {status} {_http_reason(status)}".rstrip()
         if detail:
             message = f"{message}: {detail}"
@@ -322,7 +343,11 @@ async def _read_answer(
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         return too_large
-    raw, more = await _read_prefix(response, max_bytes)
+    try:
+        raw, more = await _read_prefix(response, max_bytes)
+    except BodyUndecodable as exc:
+        message = f"response could not be decoded: {exc}"
+        return RequestFailure(Failure(kind="body", message=message, http_status=status))
     if more:
         return too_large
     parsed = _parse_json(raw, redactor)
@@ -442,10 +467,10 @@ class JsonApi:
         return f"JsonApi(timeout={self.timeout:g})"
 
     async def get(self, url: str | httpx.URL, params: Any = None) -> JsonAnswer | RequestFailure:
+        cap = _timeout_cap.get()
+        timeout = self.timeout if cap is None else min(cap, self.timeout)
         async with self._slots:
-            return await get_json(
-                self.client, url, params, timeout=self.timeout, redactor=self.redactor
-            )
+            return await get_json(self.client, url, params, timeout=timeout, redactor=self.redactor)
 
     async def probe(self, url: str) -> Failure | None:
         """A health check, sent without credentials: None when the server answered.

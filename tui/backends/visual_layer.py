@@ -8,15 +8,25 @@ case, spaces and underscores across the docs, so those are ignored.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
 
 from ..config import BackendConfig, Settings
-from ..models import DatasetState, Failure, InvalidDatasetId, State, normalize_dataset_id
+from ..models import (
+    MAX_STATUS_CHARS,
+    DatasetState,
+    Failure,
+    InvalidDatasetId,
+    State,
+    normalize_dataset_id,
+    status_text,
+    valid_count,
+    valid_progress,
+)
 from ..secrets import Redactor
+from ..text import sanitize
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .http import (
     JsonAnswer,
@@ -60,28 +70,10 @@ def state_of(status: str) -> State:
     return _STATES.get(key, State.UNKNOWN)
 
 
-def progress_of(value: Any) -> float | None:
-    """A percentage clamped to 0..100, from a number or a numeric string; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if not isinstance(value, int | float):
-        return None
-    number = float(value)
-    if not math.isfinite(number):
-        return None
-    return min(100.0, max(0.0, number))
-
-
-def count_of(value: Any) -> int | None:
-    """A non-negative integer count; anything else (strings, negatives, null) -> None."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
+# One check for every backend's numbers lives in tui.models (DatasetState runs it
+# too); these names are what this module has always called them.
+progress_of = valid_progress  # 0..100 from a number or numeric string; else None
+count_of = valid_count  # a plausible non-negative integer; else None
 
 
 def _text(value: Any) -> str | None:
@@ -94,13 +86,9 @@ def dataset_state(backend: str, dataset_id: str, body: dict[str, Any]) -> Datase
     status_value = body.get("status_new")
     if status_value is None:
         status_value = body.get("status")
-    if isinstance(status_value, str):
-        status: str | None = status_value
-        state = state_of(status_value)
-    else:
-        # Missing, or not a string: show what came, never guess.
-        status = None if status_value is None else str(status_value)
-        state = State.UNKNOWN
+    # Missing, or not a string: show what came (as JSON text), never guess.
+    status = status_text(status_value)
+    state = state_of(status_value) if isinstance(status_value, str) else State.UNKNOWN
     return DatasetState(
         backend=backend,
         id=dataset_id,
@@ -179,7 +167,10 @@ class VisualLayerBackend(Backend):
             # rather than dropping it from the row until the next poll.
             creation_status = previous.pipelines.get("creation")
         if creation_status is not None and state.state is not State.READY:
-            creation_status = self.redactor.text(creation_status)
+            # model_copy does not validate: made safe here, as the model would.
+            creation_status = sanitize(
+                self.redactor.text(creation_status), max_len=MAX_STATUS_CHARS
+            )
             state = state.model_copy(update={"pipelines": {"creation": creation_status}})
         return state, None
 
@@ -216,11 +207,12 @@ class VisualLayerBackend(Backend):
             except InvalidDatasetId:
                 continue
             status = item.get("status_new") or item.get("status")
+            name = _text(item.get("display_name"))
             found.append(
                 RemoteDataset(
                     id=dataset_id,
-                    name=_text(item.get("display_name")),
-                    status=status if isinstance(status, str) else None,
+                    name=None if name is None else sanitize(name, max_len=200),
+                    status=sanitize(status, max_len=200) if isinstance(status, str) else None,
                 )
             )
         return found

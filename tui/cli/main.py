@@ -6,15 +6,28 @@ import argparse
 import asyncio
 import logging
 import logging.handlers
+import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
+if TYPE_CHECKING:
+    from ..engine import Engine
+
 from .. import __version__
 from ..config import ConfigError, default_config_path
-from .common import EXIT_USAGE, UsageError, config_path, open_engine
+from ..store import STATE_DIR_ENV
+from ..store import default_path as default_store_path
+from .common import EXIT_OK, EXIT_USAGE, UsageError, config_path, open_engine
+from .history import add_parser as add_history_parser
+from .pipes import ReaderGone, silence
+
+# What a shell reports for a writer stopped by a closed pipe (128 + SIGPIPE).
+EXIT_PIPE_CLOSED = 141
 
 log = logging.getLogger("tui")
 
@@ -60,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dswatch",
         description="Watch dataset processing on Visual Layer and Cognee, live.",
         parents=[top_common, top_demo],
-        epilog="Run without a command to open the dashboard.",
+        epilog="Run without a command to open the dashboard. "
+        f"History is kept in {default_store_path()} (${STATE_DIR_ENV} moves it).",
     )
     parser.add_argument("--version", action="version", version=f"dswatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -72,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Poll every watched dataset once. Exit 0 when every dataset was read, "
         "1 when any is not_found, unauthorized or unreachable, 2 on config errors.",
     )
-    status.add_argument("--json", action="store_true", help="print one JSON array")
+    status.add_argument("--json", action="store_true", help="print one JSON array (with ids)")
+    status.add_argument("--wide", action="store_true", help="add an ID column to the table")
 
     wait = commands.add_parser(
         "wait",
@@ -82,9 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
         "named). Exit 0 when all are ready, 1 as soon as one is error, not_found or "
         "unauthorized, 124 on timeout, 2 on usage errors. Progress goes to stderr.",
     )
-    wait.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    wait.add_argument(
+        "--timeout", type=seconds, metavar="S", help="give up after S seconds (0 or more)"
+    )
     wait.add_argument("--partial-ok", action="store_true", help="PARTIAL INDEX counts as ready")
-    wait.add_argument("ids", nargs="*", metavar="[BACKEND:]ID")
+    wait.add_argument("ids", nargs="*", metavar="[BACKEND:]ID|NAME|URL")
+
+    watch = commands.add_parser(
+        "watch",
+        parents=[common, demo],
+        help="no UI: print each real change until interrupted; run notifications and hooks",
+        description="Watch without a UI (a server, a CI log, systemd): one line per real "
+        "state change (JSON lines with --json), one per backend going down or coming back; "
+        "desktop notifications and hooks fire as in the dashboard. Runs until SIGINT or "
+        "SIGTERM (exit 0); never exits on network trouble; 2 on config errors.",
+    )
+    watch.add_argument("--json", action="store_true", help="one JSON object per line")
+    watch.add_argument("ids", nargs="*", metavar="[BACKEND:]ID", help="only these datasets")
 
     for verb, text in (("add", "start watching"), ("remove", "stop watching")):
         edit = commands.add_parser(
@@ -96,7 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
             "unknown backend.",
         )
         edit.add_argument("backend")
-        edit.add_argument("ids", nargs="+", metavar="ID")
+        edit.add_argument(
+            "ids",
+            nargs="+",
+            metavar="ID|URL" if verb == "add" else "ID|URL|NAME",
+            help="a dataset ID or its web address"
+            + (" (or, to remove, its name)" if verb == "remove" else ""),
+        )
+
+    commands.add_parser(
+        "init",
+        parents=[common],
+        help="write a commented config file to start from",
+        description="Write a commented config file (from config.example.toml) at --config, "
+        "$DSWATCH_CONFIG or the default path. Refused with exit 2 if the file exists.",
+    )
+
+    add_history_parser(commands, [common])
 
     sim = commands.add_parser(
         "sim",
@@ -112,6 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def seconds(text: str) -> float:
+    """A `--timeout` value: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more; got {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -123,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except (BrokenPipeError, ReaderGone):
+        # The reader left (`| head`): stop quietly, as Unix tools do.
+        silence(sys.stdout)
+        silence(sys.stderr)
+        return EXIT_PIPE_CLOSED
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -132,10 +193,19 @@ def dispatch(args: argparse.Namespace) -> int:
         from .sim import run_sim
 
         return run_sim(args)
+    if command == "init":
+        from .init import init
+
+        return init(args)
+    check_named_config(args)
     if command in ("add", "remove"):
         from .edit import edit_config
 
         return edit_config(args)
+    if command == "history":
+        from .history import history
+
+        return history(args)
     if command is None:
         from ..app import run_dashboard
 
@@ -146,11 +216,74 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "status":
         from .status import status
 
-        return asyncio.run(status(engine, as_json=args.json))
+        if not any(b.datasets or b.follow is not None for b in engine.config.backends):
+            return nothing_watched(args, engine, as_json=args.json)
+        return asyncio.run(status(engine, as_json=args.json, wide=args.wide))
+    if command == "watch":
+        from .resolve import resolve_names
+        from .wait import resolve_targets
+        from .watch import watch
+
+        async def run_watch() -> int:
+            try:
+                specs = await resolve_names(engine, args.ids, command="watch")
+                targets = resolve_targets(engine, specs) if specs else None
+            except BaseException:
+                await engine.aclose()
+                raise
+            return await watch(engine, targets, as_json=args.json)
+
+        return asyncio.run(run_watch())
+    from .resolve import resolve_names
     from .wait import resolve_targets, wait
 
-    targets = resolve_targets(engine, args.ids)
-    return asyncio.run(wait(engine, targets, timeout=args.timeout, partial_ok=args.partial_ok))
+    async def run_wait() -> int:
+        try:
+            specs = await resolve_names(engine, args.ids, command="wait")
+            targets = resolve_targets(engine, specs)
+        except BaseException:
+            await engine.aclose()
+            raise
+        return await wait(engine, targets, timeout=args.timeout, partial_ok=args.partial_ok)
+
+    return asyncio.run(run_wait())
+
+
+def check_named_config(args: argparse.Namespace) -> None:
+    """A config file named by --config or $DSWATCH_CONFIG must exist (a typo must not
+    pass as "nothing watched"); only the default path may be missing (first run)."""
+    if getattr(args, "demo", False):
+        return
+    named = args.config is not None or bool(os.environ.get("DSWATCH_CONFIG"))
+    path = config_path(args)
+    if named and not path.exists():
+        how = "--config" if args.config is not None else "$DSWATCH_CONFIG"
+        raise UsageError(
+            f"{path}: no such file (named by {how}); create it with: dswatch init --config {path}"
+            if how == "--config"
+            else f"{path}: no such file (named by {how}); create it with: dswatch init"
+        )
+
+
+def nothing_watched(args: argparse.Namespace, engine: Engine, *, as_json: bool) -> int:
+    """`status` with nothing to poll: say what to run next, a command that works."""
+    path = config_path(args)
+    if not path.exists():
+        hint = f"No config file at {path}: nothing is watched. Create one with: dswatch init"
+    elif not engine.config.backends:
+        hint = (
+            f"No backend in {path}: uncomment or add a [[backends]] table, "
+            "then: dswatch add NAME ID"
+        )
+    else:
+        names = ", ".join(b.name for b in engine.config.backends)
+        hint = f"No datasets are watched. Add one with: dswatch add BACKEND ID  (backends: {names})"
+    if as_json:
+        print("[]")
+        print(f"dswatch: {hint}", file=sys.stderr)
+    else:
+        print(hint)
+    return EXIT_OK
 
 
 def setup_logging(*, debug: bool) -> None:

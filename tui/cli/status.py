@@ -2,29 +2,55 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import sys
 from collections.abc import Sequence
+
+from rich.cells import cell_len
 
 from ..engine import Engine
 from ..models import DatasetState
-from ..text import sanitize
+from ..text import fit, sanitize
 from .common import EXIT_OK, EXIT_PROBLEM, UNREADABLE
+from .pipes import ReaderGone, write_out
 
 
-async def status(engine: Engine, *, as_json: bool) -> int:
+async def status(engine: Engine, *, as_json: bool, wide: bool = False) -> int:
     try:
         states = await engine.poller.poll_all_once()
     finally:
         await engine.aclose()
     rows = sorted(states.values(), key=lambda s: (s.backend, s.label.lower(), s.id))
+    code = EXIT_PROBLEM if any(s.state in UNREADABLE for s in rows) else EXIT_OK
     if as_json:
-        print(json.dumps([s.summary() for s in rows], indent=2))
+        text = json.dumps([s.summary() for s in rows], indent=2)
     else:
-        print(format_table(rows))
-    return EXIT_PROBLEM if any(s.state in UNREADABLE for s in rows) else EXIT_OK
+        text = format_table(rows, wide=wide, width=terminal_width())
+    # A reader that went away (`| head -1`) is not an error of ours: same exit code.
+    with contextlib.suppress(ReaderGone):
+        write_out(text + "\n", stream=sys.stdout)
+    return code
 
 
-def format_table(rows: Sequence[DatasetState]) -> str:
+def terminal_width() -> int | None:
+    """The terminal's width ($COLUMNS first), or None when printing to a pipe or file."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return None  # a script gets whole lines
+    return shutil.get_terminal_size().columns
+
+
+# When a line is wider than the terminal, these columns give up width first,
+# in this order, down to these widths; what is left is cut at the edge.
+_SHRINK = ((9, 12), (8, 16), (1, 16), (3, 10))  # ERROR, PIPELINES, NAME, STATUS
+
+
+def format_table(
+    rows: Sequence[DatasetState], *, wide: bool = False, width: int | None = None
+) -> str:
+    """The table; `wide` adds an ID column; `width` (cells) keeps each line within it."""
     if not rows:
         return "No datasets are watched. Add one with: dswatch add BACKEND ID"
     header = (
@@ -42,31 +68,48 @@ def format_table(rows: Sequence[DatasetState]) -> str:
     body = [
         (
             s.backend,
-            sanitize(s.label, max_len=40),
+            fit(sanitize(s.label), 40),
             s.state.value,
-            sanitize(s.status or "", max_len=32),
+            fit(sanitize(s.status or ""), 32),
             "" if s.progress is None else f"{s.progress:.0f}%",
             _count(s.n_images),
             _count(s.n_videos),
             _count(s.n_objects),
             " ".join(
-                f"{p.removesuffix('_pipeline')}={sanitize(v, max_len=30)}"
+                f"{sanitize(p.removesuffix('_pipeline'))}={fit(sanitize(v), 30)}"
                 for p, v in s.pipelines.items()
             ),
-            sanitize(s.error or "", max_len=80),
+            fit(sanitize(s.error or ""), 80),
         )
         for s in rows
     ]
-    widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
+    # Widths and padding in terminal cells, as the grid does: CJK and emoji take
+    # two cells, combining marks none; len() would misalign every column after.
+    widths = [max(cell_len(r[i]) for r in (header, *body)) for i in range(len(header))]
+    if width is not None:
+        for index, floor in _SHRINK:
+            excess = sum(widths) + 2 * (len(widths) - 1) + (38 if wide else 0) - width
+            if excess <= 0:
+                break
+            widths[index] -= max(0, min(excess, widths[index] - max(floor, len(header[index]))))
     right = {4, 5, 6, 7}
-    lines = [
-        "  ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in (header, *body)
-    ]
+    ids = ["ID", *(s.id for s in rows)] if wide else None
+    lines = []
+    for n, row in enumerate((header, *body)):
+        cells = [
+            pad(fit(cell, widths[i]), widths[i], right=i in right) for i, cell in enumerate(row)
+        ]
+        if ids is not None:
+            cells.insert(2, ids[n].ljust(36))
+        line = "  ".join(cells).rstrip()
+        lines.append(fit(line, width) if width is not None else line)
     return "\n".join(lines)
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """`text` padded with spaces to `width` terminal cells."""
+    room = " " * max(width - cell_len(text), 0)
+    return room + text if right else text + room
 
 
 def _count(value: int | None) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import sys
-import time
 from collections.abc import Sequence
 
 from ..engine import Engine
@@ -85,21 +83,17 @@ async def wait(
             for line in outage_lines(model, backends, targets, done_states):
                 print(line, file=sys.stderr, flush=True)
 
-    started = time.monotonic()
     runner = asyncio.create_task(poller.run(on_update))
     reporter = asyncio.create_task(report_outages())
     try:
         return await asyncio.wait_for(asyncio.shield(finished), timeout=timeout)
     except TimeoutError:
-        elapsed = math.ceil(time.monotonic() - started)
-        pending = sorted(
-            sanitize(s.label, max_len=60)
+        pending = [
+            (k, s)
             for k in targets
-            if (s := model.states.get(k)) and s.state not in done_states
-        )
-        print(
-            f"dswatch: timed out after {elapsed}s waiting for {', '.join(pending)}", file=sys.stderr
-        )
+            if (s := model.states.get(k)) is None or s.state not in done_states
+        ]
+        print(timeout_line(timeout or 0.0, pending), file=sys.stderr)
         return EXIT_TIMEOUT
     finally:
         runner.cancel()
@@ -142,6 +136,20 @@ def outage_lines(
             line += f" (next try in {format_duration(retry)})"
         lines.append(line)
     return lines
+
+
+def timeout_line(
+    timeout: float, pending: Sequence[tuple[tuple[str, str], DatasetState | None]]
+) -> str:
+    """`dswatch: timed out after 30s waiting for vl:cats, vl:dogs`: the limit the
+    user set (not a rounded-up clock), and every dataset not done, by its
+    sanitized name, or its ID when it never answered."""
+    names = sorted(
+        f"{backend}:{sanitize(state.label, max_len=60) if state else dataset_id}"
+        for (backend, dataset_id), state in pending
+    )
+    shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    return f"dswatch: timed out after {timeout:g}s waiting for {shown}"
 
 
 def progress_line(state: DatasetState) -> str:

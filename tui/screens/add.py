@@ -5,18 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, SelectionList, Static, TextArea
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Footer, Input, Label, Select, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 
 from ..backends.base import RemoteDataset
-from ..messages import RemoteListFetched
-from ..models import InvalidDatasetId, normalize_dataset_id, split_ids
+from ..messages import RemoteListFetched, RemoteListRequested
+from ..models import InvalidDatasetId, split_ids
+from ..refs import dataset_id_from
 from ..text import sanitize
+from .dialog import Dialog
 
 MAX_PICKER_ROWS = 500  # type to narrow a longer list
 
@@ -54,7 +56,7 @@ def check_paste(text: str, watched: set[str]) -> PasteCheck:
     invalid: list[str] = []
     for part in split_ids(text):
         try:
-            dataset_id = normalize_dataset_id(part)
+            dataset_id = dataset_id_from(part)  # an ID, or the dataset's web address
         except InvalidDatasetId as exc:
             invalid.append(str(exc))
             continue
@@ -64,10 +66,45 @@ def check_paste(text: str, watched: set[str]) -> PasteCheck:
     return PasteCheck(new, already, invalid)
 
 
-class AddDatasetsScreen(ModalScreen[AddRequest | None]):
+class PasteBox(TextArea):
+    """The IDs box: `enter` submits the dialog; `shift+enter` / `ctrl+j` start a new line.
+
+    A pasted block arrives as one Paste event (bracketed paste), not as key
+    presses, so its newlines land in the box whole.
+    """
+
+    class Submitted(Message):
+        """`enter` was pressed in the box."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        # TextArea's own _on_key runs after this one unless the default is prevented.
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Submitted())
+        elif event.key in ("shift+enter", "ctrl+j"):
+            event.stop()
+            event.prevent_default()
+            start, end = self.selection
+            self._replace_via_keyboard("\n", start, end)
+
+
+class AddDatasetsScreen(Dialog[AddRequest | None]):
+    DEFAULT_CSS = """
+    AddDatasetsScreen {
+        & > #dialog { width: 100; }
+        & #ids { height: 5; }
+        & #check { height: auto; min-height: 1; }
+        & #picker { height: 10; }
+        & Label { margin-top: 1; }
+    }
+    """
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "submit", "Add", priority=True),
+        Binding("enter", "submit", "Add", key_display="enter"),
+        Binding("ctrl+s", "submit", "Add", priority=True, show=False),
+        Binding("shift+enter,ctrl+j", "noop", "New line", key_display="shift+enter"),
     ]
 
     def __init__(
@@ -80,7 +117,7 @@ class AddDatasetsScreen(ModalScreen[AddRequest | None]):
         self.remote: list[RemoteDataset] = []
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with VerticalScroll(id="dialog"):
             yield Label("Add datasets", id="title")
             yield Select(
                 [(name, name) for name in self.backends],
@@ -88,16 +125,17 @@ class AddDatasetsScreen(ModalScreen[AddRequest | None]):
                 allow_blank=False,
                 id="backend",
             )
-            yield Label("Paste IDs (comma, space or newline separated):")
-            yield TextArea(id="ids", soft_wrap=True)
+            yield Label("Paste IDs or dataset web addresses (comma, space or newline separated):")
+            yield PasteBox(id="ids", soft_wrap=True)
             yield Static(id="check")
             yield Label("…or pick from the backend's list:")
             yield Input(placeholder="type to filter by name or id", id="picker-filter")
             yield SelectionList[str](id="picker")
             yield Static(Text("Loading the list…", style="dim"), id="picker-status")
             with Horizontal(id="buttons"):
-                yield Button("Add (ctrl+s)", variant="primary", id="add")
+                yield Button("Add (enter)", variant="primary", id="add")
                 yield Button("Cancel (esc)", id="cancel")
+        yield Footer()  # this dialog's own keys, not the grid's
 
     def on_mount(self) -> None:
         self.query_one("#ids", TextArea).focus()
@@ -114,7 +152,7 @@ class AddDatasetsScreen(ModalScreen[AddRequest | None]):
         status = self.query_one("#picker-status", Static)
         status.update(Text("Loading the list…", style="dim"))
         if self.backend:
-            self.app.request_remote_list(self.backend)  # type: ignore[attr-defined]
+            self.post_message(RemoteListRequested(self.backend))
 
     @on(Select.Changed, "#backend")
     def _backend_changed(self) -> None:
@@ -168,6 +206,11 @@ class AddDatasetsScreen(ModalScreen[AddRequest | None]):
             summary += f"; {more} more match: type to narrow"
         self.query_one("#picker-status", Static).update(Text(summary, style="dim"))
 
+    def action_noop(self) -> None:
+        """Only for the footer: PasteBox itself handles the new-line keys."""
+
+    @on(PasteBox.Submitted)
+    @on(Input.Submitted, "#picker-filter")
     @on(Button.Pressed, "#add")
     def action_submit(self) -> None:
         backend = self.backend

@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
+
 from pydantic import ValidationError
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from ..config import BackendConfig
+from ..config import BackendConfig, Config, ConfigError, check_credentials
 from ..text import sanitize
+from .dialog import Dialog
 
 DEFAULT_URLS = {"visual_layer": "https://app.visual-layer.com", "cognee": "http://127.0.0.1:8000"}
 KEY_HINTS = {
     "visual_layer": ("VL_API_KEY", "VL_API_SECRET"),
     "cognee": ("COGNEE_API_KEY", ""),
 }
+
+
+# Which input holds each config key, to put the cursor on the one to fix.
+FIELD_OF_KEY = {
+    "name": "#name",
+    "url": "#url",
+    "api_key_env": "#key-env",
+    "api_secret_env": "#secret-env",
+}
+# Saves the backend; returns None when saved, else why not (the form stays open).
+SaveBackend = Callable[[BackendConfig], str | None]
 
 
 def describe(error: ValidationError) -> str:
@@ -28,14 +42,25 @@ def describe(error: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-class AddBackendScreen(ModalScreen[BackendConfig | None]):
+class AddBackendScreen(Dialog[BackendConfig | None]):
+    """Returns the backend to save, or None; the app saves it and, when the save is
+    refused, calls `refused(message)` on this same screen (kept open, nothing lost)."""
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "submit", "Save", priority=True),
+        Binding("enter", "submit", "Save"),
+        Binding("ctrl+s", "submit", "Save", priority=True, show=False),
     ]
 
+    def __init__(
+        self, save: SaveBackend | None = None, environ: Mapping[str, str] = os.environ
+    ) -> None:
+        super().__init__()
+        self.save = save
+        self.environ = environ
+
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with VerticalScroll(id="dialog"):
             yield Label("Add a backend", id="title")
             yield Static(
                 Text(
@@ -56,8 +81,9 @@ class AddBackendScreen(ModalScreen[BackendConfig | None]):
             yield Input(placeholder="API secret variable (Visual Layer, optional)", id="secret-env")
             yield Static(id="problem")
             with Horizontal(id="buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Save (enter)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
+        yield Footer()  # this dialog's own keys, not the grid's
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
@@ -83,14 +109,37 @@ class AddBackendScreen(ModalScreen[BackendConfig | None]):
             api_secret_env=value("#secret-env"),
         )
 
+    @on(Input.Submitted)
     @on(Button.Pressed, "#save")
     def action_submit(self) -> None:
+        """Check everything before anything is written: a save is all or nothing."""
         try:
             backend = self.backend()
         except ValidationError as exc:
-            self.query_one("#problem", Static).update(Text(sanitize(describe(exc)), "red"))
+            first = exc.errors(include_input=False)[0]
+            self.refused(describe(exc), str(first["loc"][0]) if first["loc"] else None)
             return
+        try:
+            # The same check loading the file would make, before the file is touched.
+            check_credentials(Config(backends=[backend]), self.environ)
+        except ConfigError as exc:
+            problems = [exc.message, *(other.message for other in exc.others)]
+            field = (exc.key or "").rpartition(".")[2]
+            self.refused("\n".join(problems), field)
+            return
+        if self.save is not None:
+            problem = self.save(backend)
+            if problem is not None:
+                self.refused(problem)
+                return
         self.dismiss(backend)
+
+    def refused(self, message: str, key: str | None = None) -> None:
+        """Say why the form was refused and keep it open, as typed."""
+        self.query_one("#problem", Static).update(Text(sanitize(message), "red"))
+        selector = FIELD_OF_KEY.get(key or "")
+        if selector is not None:
+            self.query_one(selector, Input).focus()
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -25,11 +25,11 @@ from ..messages import (
     OpenRequested,
     RefreshRequested,
 )
-from ..models import DatasetState, Failure
+from ..models import DatasetState, Failure, valid_count, valid_progress
 from ..secrets import Redactor
-from ..text import sanitize
+from ..text import sanitize, sanitize_lines
 from ..watch import PollUpdate, WatchModel
-from ..widgets.cells import STATE_LOOK, format_pipelines, format_progress
+from ..widgets.cells import STATE_LOOK, format_count, format_pipelines, format_progress
 
 MAX_RAW_CHARS = 200_000  # a huge body is cut for display, not for the copy on disk
 
@@ -47,9 +47,8 @@ def pretty_json(value: Any) -> str:
     return sanitize_block(text)
 
 
-def sanitize_block(text: str) -> str:
-    """Like `sanitize`, but keeps the line breaks of a multi-line text."""
-    return "\n".join(sanitize(line) for line in text.splitlines())
+# One sanitizer for everything: the multi-line flavour lives in tui.text.
+sanitize_block = sanitize_lines
 
 
 def _when(moment: datetime | None, now: datetime) -> str:
@@ -78,7 +77,7 @@ def fields_table(state: DatasetState, now: datetime) -> Table:
         ("videos", state.n_videos),
         ("objects", state.n_objects),
     ):
-        row(label, None if count is None else f"{count:,}")
+        row(label, format_count(count) or None)
     row("pipelines", format_pipelines(state.pipelines))
     for pipeline, status in state.pipelines.items():
         row(f"  {sanitize(pipeline, max_len=30)}", sanitize(status))
@@ -120,6 +119,15 @@ def failure_text(failure: Failure | None, now: datetime) -> Text:
     return text
 
 
+def _field(value: Any, max_len: int | None = 40) -> str:
+    """One server value of a task or run as safe text: strings as they are, other
+    JSON as JSON (never a Python repr), absent as empty."""
+    if value is None or value == "":
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)[:200]
+    return sanitize(text, max_len=max_len)
+
+
 def extras_text(extras: dict[str, Any]) -> Text:
     """Visual Layer tasks or Cognee pipeline runs, newest first, as plain lines."""
     text = Text()
@@ -127,25 +135,32 @@ def extras_text(extras: dict[str, Any]) -> Text:
         if not isinstance(task, dict):
             continue
         line = "  ".join(
-            sanitize(str(task.get(k) or ""), max_len=40)
-            for k in ("task_type", "status", "start_time", "end_time")
+            _field(task.get(k)) for k in ("task_type", "status", "start_time", "end_time")
         )
-        pct = task.get("progress_percentage")
-        text.append(line + (f"  {pct}%" if pct is not None else "") + "\n")
+        # A percentage is shown only when it is one; anything else is the server's
+        # text, sanitized like the rest (it once carried escapes to the terminal).
+        raw_pct = task.get("progress_percentage")
+        pct = valid_progress(raw_pct)
+        if pct is not None:
+            line += f"  {pct:.0f}%"
+        elif raw_pct is not None:
+            line += f"  progress {_field(raw_pct, 20)}"
+        text.append(line + "\n")
         if task.get("error_message"):
-            text.append("    " + sanitize(str(task["error_message"])) + "\n", "red")
+            text.append("    " + _field(task["error_message"], None) + "\n", "red")
     for run in extras.get("pipeline_runs", extras.get("runs", [])):
         if not isinstance(run, dict):
             continue
         line = "  ".join(
-            sanitize(str(run.get(k) or ""), max_len=40)
+            _field(run.get(k))
             for k in ("pipeline_name", "status", "outcome", "started_at", "ended_at")
         )
         text.append(line + "\n")
         if run.get("error_class"):
-            text.append("    " + sanitize(str(run["error_class"])) + "\n", "red")
+            text.append("    " + _field(run["error_class"], None) + "\n", "red")
     if "item_count" in extras:
-        text.append(f"items in dataset: {sanitize(str(extras['item_count']))}\n")
+        count = valid_count(extras["item_count"])
+        text.append(f"items in dataset: {format_count(count) or 'unknown'}\n")
     return text if text.plain else Text("Nothing more from the backend.", style="dim")
 
 

@@ -7,15 +7,20 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.content import Content
+from textual.widgets import Footer, Static
+
+from ..palette import STALE, STATE_LOOKS
+from .dialog import Dialog
 
 KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Grid",
         (
-            ("↑ ↓ PgUp PgDn Home End", "move the cursor"),
-            ("enter", "details of the selected dataset"),
+            ("↑ ↓  j k", "move the cursor"),
+            ("PgUp PgDn  ctrl+u ctrl+d", "a page up / down"),
+            ("Home End  g G", "first / last row"),
+            ("enter, double-click", "details of the selected dataset"),
             ("/", "filter: words match name, id, backend, status; state:error backend:NAME"),
             ("esc", "clear the filter"),
             ("e", "problems only (error, not found, unauthorized, unreachable, stale)"),
@@ -37,17 +42,47 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("o", "open the dataset's web page"),
         ),
     ),
-    ("App", (("ctrl+p", "command palette: every action"), ("?", "this help"), ("q", "quit"))),
+    (
+        "Dialogs",
+        (
+            ("enter", "submit (a pasted block of lines lands whole)"),
+            ("shift+enter, ctrl+j", "a new line in the paste box"),
+            ("tab / shift+tab", "next / previous field"),
+            ("esc", "cancel"),
+        ),
+    ),
+    (
+        "App",
+        (
+            ("ctrl+p", "command palette: every action"),
+            ("?", "this help"),
+            ("q, ctrl+c", "quit"),
+        ),
+    ),
 )
 
 
-class HelpScreen(ModalScreen[None]):
+def legend() -> Content:
+    """Every state's glyph, word and colour, as the grid and summary show them."""
+    lines: list[tuple[str, str] | str] = []
+    for look in (*STATE_LOOKS.values(), STALE):
+        lines += [(f"  {look.label:<15}", look.style), f"{look.meaning}\n"]
+    return Content.assemble(*lines).rstrip()
+
+
+class HelpScreen(Dialog[None]):
+    DEFAULT_CSS = """
+    HelpScreen {
+        & > #dialog { width: 90; }
+    }
+    """
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
-        table.add_column()
+        table.add_column(overflow="fold")  # wraps at words; folds only a word wider than the column
         for group, keys in KEYS:
             table.add_row(Text(group, style="bold underline"), "")
             for key, what in keys:
@@ -56,4 +91,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="dialog"):
             yield Static(Text("dswatch keys", style="bold"), id="title")
             yield Static(table)
-            yield Static(Text("esc to close", style="dim"))
+            yield Static(Text("States", style="bold underline"))
+            yield Static(legend(), id="legend")
+            yield Static(Text("\nesc to close", style="dim"))
+        yield Footer()  # this dialog's own keys, not the grid's

@@ -8,6 +8,7 @@ nothing is ever parsed as markup.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from typing import Any
 
 from rich.cells import cell_len
 
-from ..models import DatasetState, State
+from ..models import MAX_COUNT, DatasetState, State
+from ..palette import STATE_LOOKS
 from ..text import fit, sanitize
 
 
@@ -31,7 +33,7 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("backend", "backend", 7, 16),
+    Column("backend", "backend", 7, 16),  # see _SHRINKABLE
     Column("name", "name", 12, 36),
     Column("state", "state", 14, 14),
     Column("status", "status", 8, 28),  # DATASET_PROCESSING_COMPLETED fits
@@ -44,31 +46,67 @@ COLUMNS: tuple[Column, ...] = (
     Column("stale", "stale", 9, 9),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
-# When the columns do not fit the screen, these give up width first, in this
-# order, down to these widths (enough for VL statuses, `add ✓ cognify ✓`,
-# a readable name and seven-digit counts); the ages at the right stay visible.
+# When the columns do not fit the screen: first these give up width, in this
+# order, down to these widths (enough for VL statuses, `add ✓ cognify ✓`, a
+# readable name, seven-digit counts, a bare percentage)...
 _SHRINKABLE: tuple[tuple[str, int], ...] = (
     ("status", 14),
     ("pipelines", 15),
+    ("progress", 4),
     ("name", 20),
-    ("backend", 7),
+    ("backend", 12),  # `visual-layer` whole
     ("images", 9),
     ("videos", 9),
     ("objects", 9),
 )
+# ...then these leave the screen, in this order. State, name and stale never do.
+_HIDE_FIRST: tuple[str, ...] = (
+    "videos",
+    "objects",
+    "images",
+    "pipelines",
+    "status",
+    "progress",
+    "backend",
+    "updated",
+)
+# Width left over after hiding goes back to these, in this order.
+_GIVE_BACK: tuple[str, ...] = ("name", "progress", "status", "backend", "pipelines")
+# On a screen too small even for that, the name shrinks to this.
+_NAME_FLOOR = 8
 
 
 def fit_widths(widths: list[int], available: int) -> list[int]:
-    """Column widths that fit `available` cells (with gaps), or as close as allowed."""
+    """Column widths (0: hidden) that fit `available` cells with gaps, or as close as allowed."""
     fitted = list(widths)
-    excess = sum(fitted) + len(fitted) + 1 - available
+    if available <= 0:  # not laid out yet
+        return fitted
+
+    def excess() -> int:
+        return sum(width + 1 for width in fitted if width) + 1 - available
+
     for key, floor in _SHRINKABLE:
-        if excess <= 0 or available <= 0:
-            break
+        over = excess()
+        if over <= 0:
+            return fitted
         index = COLUMN_KEYS.index(key)
-        give = max(0, min(excess, fitted[index] - floor))
-        fitted[index] -= give
-        excess -= give
+        fitted[index] -= max(0, min(over, fitted[index] - floor))
+    for key in _HIDE_FIRST:
+        if excess() <= 0:
+            break
+        fitted[COLUMN_KEYS.index(key)] = 0
+    spare = -excess()
+    for key in _GIVE_BACK:
+        index = COLUMN_KEYS.index(key)
+        if spare <= 0:
+            break
+        if fitted[index]:
+            give = min(spare, widths[index] - fitted[index])
+            fitted[index] += give
+            spare -= give
+    if spare < 0:
+        name = COLUMN_KEYS.index("name")
+        fitted[name] = max(_NAME_FLOOR, fitted[name] + spare)
     return fitted
 
 
@@ -77,18 +115,8 @@ def fit_widths(widths: list[int], available: int) -> list[int]:
 AGE_COLUMNS = 2
 STATIC_COLUMNS = len(COLUMNS) - AGE_COLUMNS
 
-# Symbol first, so the state reads without colour.
-STATE_LOOK: dict[State, str] = {
-    State.READY: "✓ ready",
-    State.RUNNING: "⟳ running",
-    State.PENDING: "… pending",
-    State.PARTIAL: "◐ partial",
-    State.ERROR: "✗ error",
-    State.NOT_FOUND: "? not_found",
-    State.UNAUTHORIZED: "⚠ unauthorized",
-    State.UNREACHABLE: "⌁ unreachable",
-    State.UNKNOWN: "· unknown",
-}
+# Symbol first, so the state reads without colour (one palette: tui/palette.py).
+STATE_LOOK: dict[State, str] = {state: look.label for state, look in STATE_LOOKS.items()}
 # Sorting by state puts the worst first.
 STATE_RANK: dict[State, int] = {
     state: rank
@@ -111,7 +139,7 @@ STATE_RANK: dict[State, int] = {
 _PIPELINE_SYMBOLS: dict[str, str] = {
     **dict.fromkeys(("COMPLETED", "READY", "SUCCEEDED", "SUCCESS", "DONE"), "✓"),
     **dict.fromkeys(("STARTED", "RUNNING", "PROCESSING", "INDEXING", "IN_PROGRESS"), "⟳"),
-    **dict.fromkeys(("INITIATED", "PENDING", "QUEUED", "NEW", "INITIALIZING", "DRAFT"), "…"),
+    **dict.fromkeys(("INITIATED", "PENDING", "QUEUED", "NEW", "INITIALIZING", "DRAFT"), "◌"),
     **dict.fromkeys(("ERRORED", "FAILED", "ERROR", "FATAL_ERROR", "ABORTED"), "✗"),
     **dict.fromkeys(("", "NOT_STARTED", "NONE"), "·"),
 }
@@ -120,7 +148,7 @@ BAR_WIDTH = 10
 
 
 def pipeline_symbol(status: str) -> str:
-    """`✓`/`⟳`/`…`/`✗`/`·` for a known pipeline status, else the status itself."""
+    """`✓`/`⟳`/`◌`/`✗`/`·` for a known pipeline status, else the status itself."""
     norm = status.strip().upper().replace(" ", "_").removeprefix("DATASET_PROCESSING_")
     return _PIPELINE_SYMBOLS.get(norm) or sanitize(status.strip().lower(), max_len=16)
 
@@ -140,8 +168,8 @@ def _format_pipelines(items: tuple[tuple[str, str], ...]) -> str:
 
 def _progress_shown(progress: float | None) -> tuple[int, int] | None:
     """What the progress cell shows: (eighths of bar, whole percent)."""
-    if progress is None:
-        return None
+    if progress is None or not math.isfinite(progress):
+        return None  # models.valid_progress already refuses these; never crash a repaint
     value = min(max(progress, 0.0), 100.0)
     return round(value * BAR_WIDTH * 8 / 100), round(value)
 
@@ -158,9 +186,9 @@ def format_progress(progress: float | None) -> str:
 
 def format_count(value: int | None) -> str:
     """`1,234,567`; past 10 cells `123.5M`/`12.3B`, so the column never needs to grow."""
-    if value is None:
-        return ""
-    if abs(value) < 100_000_000:
+    if value is None or not 0 <= value <= MAX_COUNT:
+        return ""  # models.valid_count already refuses these: unknown, never an overflow
+    if value < 100_000_000:
         return f"{value:,}"
     big = abs(value)
     size, unit = (10**12, "T") if big >= 10**12 else (10**9, "B") if big >= 10**9 else (10**6, "M")
@@ -242,6 +270,19 @@ def shorten_status(text: str, width: int) -> str:
     if cell_len(text) > width and text.startswith(_COGNEE_STATUS_PREFIX):
         return "…" + text[len(_COGNEE_STATUS_PREFIX) :]
     return text
+
+
+def shorten_progress(text: str, width: int) -> str:
+    """`████▌      45%` in a narrower column: a shorter bar, or `45%` alone."""
+    if cell_len(text) <= width:
+        return text
+    percent = text[BAR_WIDTH:].strip()
+    cells = width - 5  # " 100%"
+    if cells < 3:
+        return percent
+    full, part = divmod(round(int(percent[:-1]) * cells * 8 / 100), 8)
+    bar = ("█" * full + (_BAR_EIGHTHS[part] if part else "")).ljust(cells)
+    return f"{bar} {percent:>4}"
 
 
 def layout_cell(text: str, width: int, right: bool) -> str:
@@ -449,6 +490,15 @@ class RowFilter:
 
     def __bool__(self) -> bool:
         return bool(self.words or self.states or self.backends or self.problems_only)
+
+    def unknown_states(self) -> list[str]:
+        """`state:` options that no state starts with (`state:eror`): say so, not nothing."""
+        return [
+            option
+            for term in self.states
+            for option in term
+            if option != "stale" and not any(s.value.startswith(option) for s in State)
+        ]
 
     def matches(self, row: Row) -> bool:
         # Plain loops: this runs once per row on every rebuild.

@@ -34,6 +34,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from ..models import DatasetState
+from ..palette import state_css
 from .cells import (
     COLUMN_KEYS,
     COLUMNS,
@@ -48,6 +49,7 @@ from .cells import (
     age_cells,
     fit_widths,
     layout_cell,
+    shorten_progress,
     shorten_status,
     static_cells,
     static_styles,
@@ -69,6 +71,7 @@ _SIZED_BY_DATA = {
 _NAME_COLUMN = COLUMN_KEYS.index("name")
 _STATUS_COLUMN = COLUMN_KEYS.index("status")
 _PIPELINES_COLUMN = COLUMN_KEYS.index("pipelines")
+_PROGRESS_COLUMN = COLUMN_KEYS.index("progress")
 # The per-row caches are bounded: a long scroll through 20,000 rows must not
 # keep 20,000 Strips alive. A screen is < 100 lines, so this is plenty.
 _CACHE_ROWS = 1024
@@ -79,13 +82,39 @@ class DatasetGrid(ScrollView, can_focus=True):
 
     COLUMNS: ClassVar[list[str]] = list(COLUMN_KEYS)
 
+    # Moving keys, hidden in the footer (`?` lists them), then the dashboard's
+    # keys: they live here, not on the App, so they are shown and work only
+    # while the grid is on screen, never under a dialog or the details screen.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "cursor_to(0)", "First", show=False),
-        Binding("end", "cursor_to(-1)", "Last", show=False),
+        Binding("ctrl+u", "half_page(-1)", "Half page up", show=False),
+        Binding("ctrl+d", "half_page(1)", "Half page down", show=False),
+        Binding("home,g", "cursor_to(0)", "First", show=False),
+        Binding("end,G", "cursor_to(-1)", "Last", show=False),
+        *(
+            Binding(key, f"app.{action}", description, show=show, key_display=display)
+            # In the footer's order, most needed first: a narrow footer cuts the end.
+            # (`?` and `q` stay on the App too, for the other screens.)
+            for key, action, description, show, display in (
+                ("question_mark", "help", "Help", True, "?"),
+                ("q", "quit", "Quit", True, None),
+                ("enter", "details", "Details", True, None),
+                ("slash", "filter", "Filter", True, "/"),
+                ("e", "toggle_problems", "Problems", True, None),
+                ("a", "add", "Add", True, None),
+                ("p", "toggle_pause", "Pause", True, None),
+                ("s", "cycle_sort", "Sort", True, None),
+                ("d", "remove", "Remove", True, None),
+                ("r", "refresh", "Refresh", True, None),
+                ("S", "reverse_sort", "Reverse", False, None),
+                ("R", "refresh_all", "Refresh all", False, None),
+                ("c", "copy_id", "Copy ID", False, None),
+                ("o", "open", "Open", False, None),
+            )
+        ),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -118,17 +147,8 @@ class DatasetGrid(ScrollView, can_focus=True):
         & > .datasetgrid--dim { color: $text-muted; }
         & > .datasetgrid--progress { color: $accent; }
         & > .datasetgrid--stale { color: $warning; text-style: bold; }
-        & > .datasetgrid--state-ready { color: $success; }
-        & > .datasetgrid--state-running { color: $accent; }
-        & > .datasetgrid--state-pending { color: $text-muted; }
-        & > .datasetgrid--state-partial { color: $warning; }
-        & > .datasetgrid--state-error { color: $error; text-style: bold; }
-        & > .datasetgrid--state-not_found { color: $error; }
-        & > .datasetgrid--state-unauthorized { color: $error; text-style: bold reverse; }
-        & > .datasetgrid--state-unreachable { color: $warning; }
-        & > .datasetgrid--state-unknown { color: $text-muted; }
     }
-    """
+    """ + state_css("DatasetGrid > .datasetgrid--state-")
 
     class HeaderClicked(Message):
         """A column header was clicked; the grid has already sorted by it."""
@@ -147,6 +167,18 @@ class DatasetGrid(ScrollView, can_focus=True):
         """The selected dataset changed (None: no rows)."""
 
         def __init__(self, grid: DatasetGrid, key: Key | None) -> None:
+            super().__init__()
+            self.grid = grid
+            self.key = key
+
+        @property
+        def control(self) -> DatasetGrid:
+            return self.grid
+
+    class RowActivated(Message):
+        """A row was double-clicked: open it (`enter` runs the app's details action)."""
+
+        def __init__(self, grid: DatasetGrid, key: Key) -> None:
             super().__init__()
             self.grid = grid
             self.key = key
@@ -318,18 +350,20 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._invalidate()
         self._set_order([])
 
-    def set_filter(self, text: str = "", *, problems_only: bool = False) -> None:
+    def set_filter(self, text: str = "", *, problems_only: bool = False) -> list[str]:
         """Show only the rows matching every term of `text`.
 
         Plain words match a substring of name, id, backend or status
         (case-insensitive); `state:err` matches states starting with `err`
         (`state:stale` the stale rows); `backend:NAME` one backend; a comma
         gives alternatives (`state:error,unauthorized`). `problems_only` keeps
-        error/not_found/unauthorized/unreachable and stale rows.
+        error/not_found/unauthorized/unreachable and stale rows. Returns the
+        `state:` options that match no state (a typo), for the caller to show.
         """
         self._filter = RowFilter.parse(text, problems_only)
         self._reorder()
         self._scroll_to_cursor()
+        return self._filter.unknown_states()
 
     def sort_by(self, column: str, *, reverse: bool = False) -> None:
         """Sort by `column`, ties by (backend, name, id); `reverse` flips the whole order."""
@@ -435,13 +469,14 @@ class DatasetGrid(ScrollView, can_focus=True):
         x, self._x = 1, []
         for width in self._shown:
             self._x.append(x)
-            x += width + 1
+            if width:  # 0: a hidden column, no gap either
+                x += width + 1
         self._total_width = x
         self.virtual_size = Size(x, self.virtual_size.height)
 
     def _column_at(self, x: int) -> str | None:
         for key, start, width in zip(COLUMN_KEYS, self._x, self._shown, strict=True):
-            if start - 1 <= x < start + width:
+            if width and start - 1 <= x < start + width:
                 return key
         return None
 
@@ -479,6 +514,8 @@ class DatasetGrid(ScrollView, can_focus=True):
             arrow = " ▼" if self.sort_reverse else " ▲"
             segments = [Segment(" ", style)]
             for column, width in zip(COLUMNS, self._shown, strict=True):
+                if not width:
+                    continue
                 title = column.title + (arrow if column.key == self.sort_column else "")
                 segments += (
                     Segment(layout_cell(title, width, column.right), style),
@@ -518,8 +555,12 @@ class DatasetGrid(ScrollView, can_focus=True):
             if changed is not None and index in flash:
                 style += changed
             column, width = COLUMNS[index], self._shown[index]
+            if not width:
+                continue
             if index == _STATUS_COLUMN:
                 text = shorten_status(text, width)
+            elif index == _PROGRESS_COLUMN:
+                text = shorten_progress(text, width)
             segments += (Segment(layout_cell(text, width, column.right), style), gap)
         return segments
 
@@ -620,6 +661,9 @@ class DatasetGrid(ScrollView, can_focus=True):
     def action_page(self, direction: int) -> None:
         self._move_cursor(self._cursor_index + direction * max(self._body_window()[1] - 1, 1))
 
+    def action_half_page(self, direction: int) -> None:
+        self._move_cursor(self._cursor_index + direction * max(self._body_window()[1] // 2, 1))
+
     def action_cursor_to(self, index: int) -> None:
         self._move_cursor(index if index >= 0 else len(self._order) - 1)
 
@@ -636,3 +680,5 @@ class DatasetGrid(ScrollView, can_focus=True):
                 self.post_message(self.HeaderClicked(self, column, reverse))
         elif scroll_y + offset.y - 1 < len(self._order):
             self._move_cursor(scroll_y + offset.y - 1)
+            if event.chain == 2 and self._cursor is not None:  # a double click opens the row
+                self.post_message(self.RowActivated(self, self._cursor))

@@ -9,37 +9,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 from ..health import BackendHealth, Health, describe_failure
 from ..history import format_duration
 from ..models import State
+from ..palette import HEALTH_LOOKS, STATE_LOOKS
 from ..text import sanitize
-from .cells import STATE_LOOK
+from .cells import STATE_RANK
 
-# Colours of the summary; the grid has its own component classes.
-STATE_COLOURS: dict[State, str] = {
-    State.READY: "green",
-    State.RUNNING: "cyan",
-    State.PENDING: "blue",
-    State.PARTIAL: "yellow",
-    State.ERROR: "red",
-    State.NOT_FOUND: "magenta",
-    State.UNAUTHORIZED: "bold red",
-    State.UNREACHABLE: "red",
-    State.UNKNOWN: "dim",
-}
-HEALTH_LOOK: dict[Health, tuple[str, str]] = {
-    Health.UNKNOWN: ("…", "dim"),
-    Health.OK: ("ok", "green"),
-    Health.UNAUTHORIZED: ("UNAUTHORIZED", "bold red"),
-    Health.UNREACHABLE: ("unreachable", "red"),
-    Health.RATE_LIMITED: ("rate limited", "yellow"),
-}
+Part = tuple[str, str]  # (text, Textual style)
 
 
 class SummaryBar(Static):
-    """`12 ✓ ready  3 ⟳ running ...  │ vl ok  cognee unreachable │ polled 14:02:11`."""
+    """`12 ✓ ready  3 ⟳ running ...  │ vl ok  cognee unreachable │ polled 14:02:11`.
+
+    When that does not fit the width, the counts lose their words (`12✓ 3⟳`),
+    health its words (`vl ✓`) and the poll time its label: backend health and
+    the poll time stay on an 80-column screen. Colours come from tui.palette.
+    """
+
+    DEFAULT_CSS = "SummaryBar { text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    _last: tuple[object, ...] | None = None
 
     def show(
         self,
@@ -50,33 +43,83 @@ class SummaryBar(Static):
         paused: bool,
         shown: int,
         total: int,
+        notes: tuple[str, ...] = (),
     ) -> None:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for state in State:
+        """`notes`: short troubles of dswatch's own to keep in view ("hooks: 2 failed")."""
+        self._last = (counts, health, last_poll, paused, shown, total, notes)
+        self._redraw()
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        assert self._last is not None
+        width = self.content_region.width
+        left, right = (Content.assemble(*p) for p in self.parts(*self._last, compact=False))
+        if width and left.cell_length + right.cell_length > width:
+            left, right = (Content.assemble(*p) for p in self.parts(*self._last, compact=True))
+        if width and left.cell_length + right.cell_length > width:
+            # Health and poll time stay; the counts (worst first) are cut at the end.
+            left = left.truncate(max(width - right.cell_length - 1, 0), ellipsis=True) + " "
+        self.update(left + right, layout=False)  # one line, always: no layout pass per batch
+
+    @staticmethod
+    def parts(
+        counts: Counter[State],
+        health: dict[str, BackendHealth],
+        last_poll: datetime | None,
+        paused: bool,
+        shown: int,
+        total: int,
+        notes: tuple[str, ...] = (),
+        *,
+        compact: bool,
+    ) -> tuple[list[Part], list[Part]]:
+        """(counts, health and poll time): the second part never gives way."""
+        gap = " " if compact else "  "
+        parts: list[Part] = []
+        for state in sorted(State, key=lambda s: STATE_RANK.get(s, len(STATE_RANK))):
             if counts.get(state):
-                text.append(f"{counts[state]} {STATE_LOOK[state]}", STATE_COLOURS[state])
-                text.append("  ")
+                look = STATE_LOOKS[state]
+                label = (
+                    f"{counts[state]}{look.glyph}" if compact else f"{counts[state]} {look.label}"
+                )
+                parts += [(label, look.style), (gap, "")]
         if not total:
-            text.append("no datasets  ", "dim")
+            parts.append(("no datasets" + gap, "$foreground-muted"))
         if shown != total:
-            text.append(f"(showing {shown} of {total})  ", "bold")
+            parts.append(
+                (
+                    f"({shown}/{total} shown){gap}"
+                    if compact
+                    else f"(showing {shown} of {total})  ",
+                    "bold",
+                )
+            )
+        left, parts = parts, []
         if health:
-            text.append("│ ", "dim")
+            parts.append(("│ ", "$foreground-muted"))
         for name, backend in health.items():
-            word, colour = HEALTH_LOOK[backend.health]
-            text.append(f"{name} ", "bold")
-            text.append(word, colour)
-            text.append("  ")
-        text.append("│ ", "dim")
+            look = HEALTH_LOOKS[backend.health]
+            ok = backend.health in (Health.OK, Health.UNKNOWN)
+            word = look.glyph if compact and ok else look.word
+            if backend.is_down and backend.reason and not compact:
+                word = backend.reason  # the cause, as the banner says it: "server error (HTTP 500)"
+            parts += [(f"{sanitize(name, max_len=32)} ", "bold"), (word, look.style), (gap, "")]
+        for note in notes:
+            parts += [(note, "bold $error"), (gap, "")]
+        parts.append(("│ ", "$foreground-muted"))
         if not health:
-            text.append("no backend configured", "dim")
+            parts.append(("no backend configured", "$foreground-muted"))
         elif paused:
-            text.append("⏸ PAUSED (p to resume)", "bold yellow")
+            parts.append(("⏸ PAUSED" if compact else "⏸ PAUSED (p to resume)", "bold $warning"))
         elif last_poll is not None:
-            text.append(f"polled {last_poll.astimezone():%H:%M:%S}", "dim")
+            when = f"{last_poll.astimezone():%H:%M:%S}"
+            parts.append((when if compact else f"polled {when}", "$foreground-muted"))
         else:
-            text.append("polling…", "dim")
-        self.update(text, layout=False)  # one line, always: no layout pass per batch
+            parts.append(("polling…", "$foreground-muted"))
+        return left, parts
 
 
 class AlertBanner(Static):
@@ -136,14 +179,17 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
     else:
         cause = alert.reason or describe_failure(alert.failure)
     text.append(f" ⚠ {alert.backend}: {cause} ", "bold reverse")
+    details: list[str] = []
     if alert.message and (alert.failure is None or alert.failure.http_status is None):
         # An HTTP status is in the cause already; a network error's words are not.
-        text.append(" " + sanitize(alert.message, max_len=160))
+        details.append(sanitize(alert.message, max_len=160))
     if alert.since is not None and alert.health is not Health.RATE_LIMITED:
-        text.append(f", for {format_duration((now - alert.since).total_seconds())}")
+        details.append(f"for {format_duration((now - alert.since).total_seconds())}")
     if alert.retry_at is not None and alert.health is not Health.UNAUTHORIZED:
         wait = max(0.0, (alert.retry_at - now).total_seconds())
-        text.append(f", retry in {format_duration(wait)}")
+        details.append(f"retry in {format_duration(wait)}")
+    if details:
+        text.append(" " + ", ".join(details))
     if alert.credential_hint:
         text.append(f" — {alert.credential_hint}", "bold")
     if alert.health is Health.UNAUTHORIZED:

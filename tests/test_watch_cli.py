@@ -1,0 +1,147 @@
+"""`dswatch watch`: a real process, a real server, a scripted sequence of changes.
+
+The server is stopped and started again in the middle: the outage makes one
+line per backend going down and coming back, and no line for its datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui.sim import SimServer, Simulator
+
+REACH = 15.0  # generous; every wait ends as soon as its line arrives
+
+
+class Lines:
+    """Reads a process's stdout in a thread; `wait_for` returns when a line matches."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines]
+
+    def wait_for(self, what: str, match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + REACH
+        with self._changed:
+            while True:
+                for record in self.records():
+                    if match(record):
+                        return record
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no line for {what}: {self.lines}")
+                self._changed.wait(left)
+
+
+def test_watch_prints_real_changes_and_one_line_per_backend_down_and_up(tmp_path: Path) -> None:
+    sim = Simulator(seed=4, vl_datasets=0, cognee_datasets=0)
+    first = sim.add_vl_dataset(name="first", status="INDEXING", progress=10)
+    second = sim.add_vl_dataset(name="second", status="READY", progress=100)
+    with SimServer(sim) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            "[settings]\npoll_interval = 0.2\nsettled_interval = 1\ntimeout = 0.5\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
+            f'datasets = ["{first}", "{second}"]\n'
+        )
+        env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        lines = Lines(process)
+        try:
+            time.sleep(1.0)  # both read once: a first read is no news
+            sim.set_vl_status(first, "READY", progress=100)
+            lines.wait_for("first ready", lambda r: r.get("id") == first and r["event"] == "ready")
+
+            server.stop()
+            lines.wait_for("vl down", lambda r: r["type"] == "backend" and r["event"] == "down")
+            server.start()
+            lines.wait_for("vl back", lambda r: r["type"] == "backend" and r["event"] == "back")
+
+            sim.set_vl_status(second, "ERROR", fatal_error_msg="disk \x1b[2J full")
+            error = lines.wait_for(
+                "second error", lambda r: r.get("id") == second and r["event"] == "error"
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    records = lines.records()
+    kinds = [(r["type"], r.get("backend"), r["event"], r.get("id")) for r in records]
+    assert kinds == [
+        ("dataset", "vl", "ready", first),
+        ("backend", "vl", "down", None),
+        ("backend", "vl", "back", None),
+        ("dataset", "vl", "error", second),
+    ]
+    assert records[0]["old_state"] == "running" and records[0]["name"] == "first"
+    assert records[1]["reason"] == "network unreachable"
+    assert error["old_state"] == "ready"
+    assert "disk" in error["error"] and "full" in error["error"]  # server text, as text:
+    assert "\x1b" not in error["error"] and "[2J" not in error["error"]  # no escape left
+
+
+def test_watch_refuses_a_broken_config_with_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[[backends]]\nname = 'vl'\ntype = 'visual_layer'\nurl = 'http://127.0.0.1:9'\nnope = 1\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "watch", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert str(config) in result.stderr and "nope" in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_watch_exits_0_on_sigint_and_sigterm(signum: int, tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", "--demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+        stdin=subprocess.DEVNULL,
+    )
+    lines = Lines(process)
+    deadline = time.monotonic() + REACH
+    while not lines.lines and time.monotonic() < deadline:  # the demo makes news quickly
+        time.sleep(0.1)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert lines.lines and all(" -> " in line for line in lines.lines)

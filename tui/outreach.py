@@ -1,0 +1,69 @@
+"""News that reaches a person who is not looking: desktop notifications and hooks.
+
+One listener of the watch model, shared by the dashboard and `dswatch watch`:
+each applied batch's news (real changes only: `tui.watch`) goes to the
+terminal's desktop notification and to the configured hooks. Both return at
+once; hooks run in tasks. No Textual here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+
+from .config import Config
+from .engine import Engine
+from .hooks import HookRunner
+from .notify import BinaryOut, DesktopNotifier, NotifyRules
+from .watch import PollUpdate
+
+
+class Outreach:
+    def __init__(
+        self,
+        engine: Engine,
+        out: BinaryOut | None,
+        *,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        self._environ = environ
+        self._engine = engine
+        config = engine.config
+        self.rules = NotifyRules(config.settings, config.backends)
+        self.desktop = (
+            DesktopNotifier(self.rules, out, environ=environ, lookup=engine.model.states.get)
+            if out is not None
+            else None
+        )
+        self.hooks = HookRunner.from_config(config, environ, url_for=self.url_for)
+
+    def url_for(self, backend: str, dataset_id: str) -> str | None:
+        found = self._engine.backends.get(backend)
+        return found.web_url(dataset_id) if found is not None else None
+
+    def __call__(self, update: PollUpdate) -> None:
+        if not update.news:
+            return
+        if self.desktop is not None:
+            self.desktop.add(update.news)
+        self.hooks.submit(update.news)
+
+    def reconfigure(self, engine: Engine) -> None:
+        """A reloaded config: its rules and hooks apply to the next news."""
+        self._engine = engine
+        config: Config = engine.config
+        self.rules = NotifyRules(config.settings, config.backends)
+        if self.desktop is not None:
+            self.desktop.update_rules(self.rules, self._environ)
+        self.hooks.reconfigure(config)
+
+    async def aclose(self, *, drain_seconds: float = 0.0) -> None:
+        """Stop: a waiting notification is dropped; hooks get `drain_seconds` to finish."""
+        if self.desktop is not None:
+            self.desktop.close()
+        if drain_seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.hooks.drain(), drain_seconds)
+        await self.hooks.aclose()
