@@ -596,3 +596,15 @@ async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
     assert app.is_running and app.return_code is None, app.return_code
     assert app.query_one("#filter", Input).value == "quiet"
     assert not app.screen_stack[1:]  # no dialog opened either
+
+
+async def test_ctrl_c_quits_and_the_palette_shows_keys_as_typed(
+    running: tuple[DswatchApp, object],
+) -> None:
+    app, pilot = running
+    commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+    assert commands["Help"] == "key: ?" and commands["Filter"] == "key: /"
+    assert not any("question_mark" in h or "slash" in h for h in commands.values())
+    await pilot.press("ctrl+c")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert app.return_code == 0

@@ -39,7 +39,7 @@ from .backends.base import Backend, FetchResult
 from .backends.http import shorter_timeout
 from .config import Config, Settings
 from .health import BackendHealth, Health, describe_failure, is_backend_failure
-from .models import SETTLED_STATES, DatasetState, Failure, State, utcnow
+from .models import SETTLED_STATES, DatasetState, Failure, State, unreadable, utcnow
 from .text import sanitize
 from .watch import PollBatch, PollUpdate, WatchModel
 
@@ -318,16 +318,7 @@ class _BackendScheduler:
 
     def _crashed(self, chunk: list[str], exc: Exception) -> FetchResult:
         failure = Failure(kind="internal", message=f"dswatch error: {type(exc).__name__}")
-        states = [
-            DatasetState(
-                backend=self.name,
-                id=i,
-                state=State.UNREACHABLE,
-                error=failure.message,
-                failure=failure,
-            )
-            for i in chunk
-        ]
+        states = unreadable(self.name, chunk, State.UNREACHABLE, failure)
         return FetchResult(states=states)
 
     def _absorb(
@@ -508,7 +499,14 @@ def _differs(new: BackendHealth, old: BackendHealth) -> bool:
         old.recovering,
         old.paused_for is None,
         old.credential_hint,
-    ) or (new.last_ok is None) != (old.last_ok is None)
+    ) or _moved(new.last_ok, old.last_ok)
+
+
+def _moved(new: datetime | None, old: datetime | None) -> bool:
+    """The last good answer moved by a second or more (the summary shows it)."""
+    if new is None or old is None:
+        return new is not old
+    return (new - old).total_seconds() >= 1.0
 
 
 def _counted(n: int, noun: str) -> str:

@@ -27,7 +27,7 @@ import httpx
 from .. import __version__
 from ..config import BackendConfig, Settings
 from ..credentials import clear_text_host
-from ..models import DatasetState, Failure, State
+from ..models import DatasetState, Failure, State, unreadable
 from ..secrets import Redactor
 from .auth import CredentialsError
 from .base import BackendError
@@ -197,13 +197,7 @@ class RequestFailure:
 
     def state(self, backend: str, dataset_id: str, state: State) -> DatasetState:
         """The DatasetState a dataset gets when its request failed this way."""
-        return DatasetState(
-            backend=backend,
-            id=dataset_id,
-            state=state,
-            error=self.failure.message,
-            failure=self.failure,
-        )
+        return unreadable(backend, [dataset_id], state, self.failure)[0]
 
 
 def json_kind(value: Any) -> str:
@@ -435,13 +429,21 @@ async def get_json(
     try:
         async with asyncio.timeout(timeout):
             request = client.build_request("GET", url, params=params)
-            response = await client.send(request, stream=True, auth=auth)
+            try:
+                response = await client.send(request, stream=True, auth=auth)
+            except httpx.RemoteProtocolError as exc:
+                if "without sending a response" not in str(exc):
+                    raise
+                # A kept-alive connection the server closed meanwhile (it restarted,
+                # or dropped idle connections): the GET never reached it. Once more,
+                # on a new connection, as browsers and urllib3 do.
+                response = await client.send(request, stream=True, auth=auth)
             try:
                 return await _read_answer(response, redactor, max_bytes)
             finally:
                 await response.aclose()
     except CredentialsError as exc:
-        kind = "auth" if exc.refused else "login"
+        kind = "config" if exc.unusable else "auth" if exc.refused else "login"
         failure = Failure(kind=kind, message=redactor.text(str(exc)), http_status=exc.http_status)
         return RequestFailure(failure, unauthorized=exc.refused)
     except (httpx.HTTPError, OSError, ssl.SSLError) as exc:  # TimeoutError is an OSError

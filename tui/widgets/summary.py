@@ -171,16 +171,16 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
         return text
     if alert.health is Health.RATE_LIMITED:
         cause = "rate limited"
-    elif alert.health is Health.UNAUTHORIZED:
-        cause = alert.reason if alert.reason and "credential" in alert.reason else None
-        cause = cause or "refused credentials"
-        if alert.failure is not None and alert.failure.kind == "config":
-            cause = "unusable config"
     else:
         cause = alert.reason or describe_failure(alert.failure)
     text.append(f" ⚠ {alert.backend}: {cause} ", "bold reverse")
     details: list[str] = []
-    if alert.message and (alert.failure is None or alert.failure.http_status is None):
+    hint = alert.credential_hint or ""
+    if (
+        alert.message
+        and (alert.failure is None or alert.failure.http_status is None)
+        and alert.message not in hint
+    ):
         # An HTTP status is in the cause already; a network error's words are not.
         details.append(sanitize(alert.message, max_len=160))
     if alert.since is not None and alert.health is not Health.RATE_LIMITED:
