@@ -241,3 +241,23 @@ def test_wait_on_named_datasets_ignores_follow(
     code = main(["wait", "--config", str(path), "--timeout", "20", f"vl:{target}"])
     err = capsys.readouterr().err
     assert code == 0 and "other" not in err
+
+
+def test_a_list_over_the_status_answers_cap_is_still_read(
+    sim: Simulator, server: SimServer, tmp_path: Path
+) -> None:
+    # ~600 bytes per Visual Layer dataset: 15,000 make a list over the 8 MiB cap of
+    # status answers; a list has a cap of its own.
+    sim.add_vl_datasets(15_000)
+    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+
+    async def scenario() -> tuple[bool, int]:
+        engine = load_engine(path)
+        assert engine.follower is not None
+        try:
+            ok = await engine.follower.sync("vl")
+            return ok, len(engine.poller.schedulers["vl"].due_at)
+        finally:
+            await engine.aclose()
+
+    assert asyncio.run(scenario()) == (True, 15_000)
