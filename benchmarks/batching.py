@@ -8,6 +8,11 @@ and looks names up once with `GET /api/v1/datasets` (reported separately).
 Requests are counted twice: by the client (`FetchResult.requests`) and by
 the simulator (its per-route counter). Baseline: one status request per
 dataset with httpx, at the same concurrency, measured in the same run.
+
+Then the cost of following the whole backend (`follow = "all"`, tui.follow):
+one `Follower.sync` (the list request, parsing, adding every dataset to the
+poller) over all N datasets; neither API pages its list, so it is one
+request per settled_interval whatever N.
 """
 
 from __future__ import annotations
@@ -78,6 +83,31 @@ async def one_per_dataset(url: str, ids: list[str], concurrency: int) -> Sweep:
     return Sweep(len(ids), t.wall, t.cpu, len(ids), ready=ready)
 
 
+@dataclass
+class Listing:
+    n: int
+    wall: float
+    cpu: float
+    requests: int  # counted by the simulator
+    watched: int  # datasets the follower added
+
+
+async def follow_list(url: str) -> Listing:
+    """`follow = "all"`: one Follower.sync of the Cognee backend, timed (no dataset polled)."""
+    from tui.config import BackendConfig, Config
+    from tui.engine import build_engine
+
+    config = Config(backends=[BackendConfig(name="b", type="cognee", url=url, follow="all")])
+    engine = build_engine(config, None, environ={})
+    assert engine.follower is not None
+    try:
+        with timed() as t:
+            await engine.follower.sync("b")
+    finally:
+        await engine.aclose()
+    return Listing(0, t.wall, t.cpu, 0, len(engine.poller.schedulers["b"].due_at))
+
+
 def counted(sim: SimProcess, sweep: Sweep) -> Sweep:
     stats = sim.control.stats()["cognee"]["by_route"]
     sweep.status_requests = int(stats.get(STATUS_ROUTE, 0))
@@ -101,6 +131,7 @@ def main() -> int:
 
     ours: dict[int, list[Sweep]] = {n: [] for n in sizes}
     base: dict[int, list[Sweep]] = {n: [] for n in sizes}
+    listings: list[Listing] = []
     with SimProcess(latency=args.latency) as sim:
         ids = sim.control.add_cognee_datasets(max(sizes))
         for _ in range(args.runs):
@@ -113,6 +144,10 @@ def main() -> int:
                 sim.reset_stats()
                 sweep = asyncio.run(one_per_dataset(sim.url, ids[:n], args.concurrency))
                 base[n].append(counted(sim, sweep))
+            sim.reset_stats()
+            listing = asyncio.run(follow_list(f"{sim.url}/cognee"))
+            listing.n, listing.requests = len(ids), sim.requests("cognee", NAMES_ROUTE)
+            listings.append(listing)
 
     rows: list[Row] = []
     notes: list[str] = []
@@ -173,6 +208,36 @@ def main() -> int:
             notes.append(
                 f"* N={n:,}: baseline measured on {measured_n:,} datasets, scaled ×{scale:g}."
             )
+    n_listed = max(sizes)
+    list_requests = median([x.requests for x in listings])
+    list_cpu = median([x.cpu for x in listings])
+    watched = min(x.watched for x in listings)
+    rows += [
+        Row(
+            f'follow = "all", N={n_listed:,}: list requests per settled_interval',
+            f"{list_requests:,.0f}",
+            "-",
+            "-",
+            "1 (no paging in the API)",
+            list_requests == 1,
+        ),
+        Row(
+            f'follow = "all", N={n_listed:,}: list wall time',
+            secs(median([x.wall for x in listings])),
+        ),
+        Row(
+            f'follow = "all", N={n_listed:,}: list client CPU (per dataset)',
+            f"{ms(list_cpu, 0)} ({list_cpu / n_listed * 1e6:.1f} µs)",
+        ),
+        Row(
+            f'follow = "all", N={n_listed:,}: datasets now watched',
+            f"{watched:,}",
+            "-",
+            "-",
+            f"= {n_listed:,}",
+            watched == n_listed,
+        ),
+    ]
     intro = [
         header_line("Batching", args),
         f"dswatch: Poller.poll_all_once, Cognee backend (batch of {BATCH}), "

@@ -50,12 +50,15 @@ from _common import (
     print_table,
     proc_cpu_seconds,
     proc_rss_kib,
+    secs,
     times,
     wait_for,
 )
 
 STATUS_ROUTE = "GET /api/v1/datasets/status"
-CPU_TARGET = 15.0  # % of one core
+# % of one core (issue 17): default intervals 3%, the 1 s/1 s stress case 12%, others 15%.
+CPU_TARGETS = {(5.0, 60.0): 3.0, (1.0, 1.0): 12.0}
+CPU_TARGET = 15.0
 SIZE = (200, 60)
 MAX_SECONDS = 900  # every process started here exits by itself after this
 DSWATCH = str(Path(PYTHON).with_name("dswatch"))
@@ -67,6 +70,7 @@ class Sample:
     rate: float  # requests/s the simulator served in the window
     rss_mib: float  # peak RSS
     screen_ok: bool | None  # the terminal showed dataset rows (None: no terminal)
+    first_rows: float = float("nan")  # s from start until the terminal showed read rows
 
 
 def write_config(path: Path, url: str, ids: list[str], poll: float, settled: float) -> None:
@@ -128,7 +132,7 @@ def measure(
     screen_ok = None
     if tmux is not None:
         screen = tmux.screen()
-        screen_ok = "cognee" in screen and ("running" in screen or "ready" in screen)
+        screen_ok = shows_rows(screen)
     return Sample(100 * cpu / wall, served / wall, proc_rss_kib(pid) / 1024, screen_ok)
 
 
@@ -139,10 +143,20 @@ def run_in_tmux(
     env = {"XDG_STATE_HOME": str(home), "XDG_CONFIG_HOME": str(home), "COLORTERM": "truecolor"}
     sim.reset_stats()
     try:
+        started = time.perf_counter()
         pid = tmux.start(command, env)
-        return measure(sim, pid, n, seconds, warmup, tmux)
+        wait_for(lambda: shows_rows(tmux.screen()), 120, "the first rows", interval=0.02)
+        first_rows = time.perf_counter() - started
+        sample = measure(sim, pid, n, seconds, warmup, tmux)
+        sample.first_rows = first_rows
+        return sample
     finally:
         tmux.kill()
+
+
+def shows_rows(screen: str) -> bool:
+    """Dataset rows with a state read from the server (not only placeholders)."""
+    return "cognee" in screen and ("running" in screen or "ready" in screen)
 
 
 def run_headless(sim: SimProcess, config: Path, n: int, seconds: float, warmup: float) -> Sample:
@@ -191,6 +205,7 @@ def run_config(
         return median([getattr(s, field) for s in samples]) if samples else float("nan")
 
     cpu, base_cpu, table_cpu = med(ours, "cpu"), med(poller, "cpu"), med(table, "cpu")
+    target = CPU_TARGETS.get((poll, settled), CPU_TARGET)
     screen_ok = all(s.screen_ok for s in ours)
     label = f"intervals {poll:g} s/{settled:g} s"
     rows = [
@@ -199,8 +214,8 @@ def run_config(
             pct(cpu),
             pct(base_cpu),
             times(cpu / base_cpu) if base_cpu > 0 else "-",
-            f"≤ {CPU_TARGET:g}% of a core",
-            cpu <= CPU_TARGET,
+            f"≤ {target:g}% of a core",
+            cpu <= target,
         ),
     ]
     if table:
@@ -218,6 +233,7 @@ def run_config(
     rows += [
         Row(f"{label}: requests/s served", rate, rates),
         Row(f"{label}: peak RSS, MiB", f"{med(ours, 'rss_mib'):,.0f}", rss),
+        Row(f"{label}: start to first read rows in the terminal", secs(med(ours, "first_rows"))),
         Row(
             f"{label}: the terminal shows dataset rows",
             "yes" if screen_ok else "NO",

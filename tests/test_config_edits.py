@@ -258,7 +258,7 @@ def test_a_utf8_bom_is_accepted_and_kept(tmp_path: Path) -> None:
 
 def test_a_huge_config_says_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(CONFIG + "# padding\n" * 500_000)
+    path.write_text(CONFIG + "# padding\n" * 1_000_000)
     code, out, err = run_dswatch("status", config=path)
     assert (code, out) == (2, "")
-    assert err == f"dswatch: {path}: is 5.0 MB; the limit is 1 MiB for a config file\n"
+    assert err == f"dswatch: {path}: is 10.0 MB; the limit is 8 MiB for a config file\n"

@@ -22,6 +22,7 @@ from . import credentials
 from .backends import BackendConfigError, make_backend
 from .backends.base import Backend, FetchResult, RemoteDataset
 from .config import BackendConfig, Config, load_config
+from .follow import Follower
 from .models import DatasetState, Failure, State, unreadable
 from .poller import Poller
 from .watch import WatchModel
@@ -39,6 +40,7 @@ class Engine:
     backends: dict[str, Backend]
     poller: Poller
     simulator: Simulator | None = None
+    follower: Follower | None = None  # backends with `follow`: their lists add datasets
 
     @property
     def model(self) -> WatchModel:
@@ -119,13 +121,16 @@ def build_engine(
     poller = Poller.from_config(
         config, backends, credential_hints=hints, model=model, **poller_options
     )
+    follower = Follower(poller, config.backends, backends, config.settings)
+    if follower:
+        poller.add_companion(follower)
     log.info(
         "watching %d datasets on %d backends (%s)",
         sum(len(b.datasets) for b in config.backends),
         len(backends),
         "demo" if simulator is not None else config_path,
     )
-    return Engine(config, config_path, backends, poller, simulator)
+    return Engine(config, config_path, backends, poller, simulator, follower or None)
 
 
 def load_engine(
@@ -133,6 +138,7 @@ def load_engine(
     environ: Mapping[str, str] = os.environ,
     *,
     model: WatchModel | None = None,
+    **poller_options: object,
 ) -> Engine:
     """Read the config file and build. Raises ConfigError for a file that cannot be read.
 
@@ -140,7 +146,7 @@ def load_engine(
     here: that backend reads `unauthorized` with the fix, the others run.
     """
     config = load_config(config_path)
-    return build_engine(config, config_path, environ=environ, model=model)
+    return build_engine(config, config_path, environ=environ, model=model, **poller_options)
 
 
 def demo_engine(seed: int | None = None, **poller_options: object) -> Engine:

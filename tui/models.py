@@ -263,17 +263,82 @@ def merge(
         update.update(stale=False, stale_since=None, fetched_at=now)
         if previous is not None and observed.name is None:
             update["name"] = previous.name
+    # What the merged state will hold, as a field dict: compared with the previous
+    # state's and turned into the new state without validation or a second copy
+    # (the values are the observation's, already validated). This runs for every
+    # changed dataset on every poll: benchmarks/README.md has the figures.
+    fields = {**observed.__dict__, **update}
     if previous is None:
         changed = _ALL_VISIBLE
     else:
-        # What the merged state will hold, compared field by field without building
-        # it twice: this runs for every dataset on every poll.
-        changed = frozenset(
-            f for f in VISIBLE_FIELDS if getattr(previous, f) != update.get(f, getattr(observed, f))
-        )
+        before = previous.__dict__
+        changed = frozenset([f for f in VISIBLE_FIELDS if before[f] != fields[f]])
     same_data = previous is not None and changed <= _STALE_ONLY
-    update["changed_at"] = previous.changed_at if same_data else now  # type: ignore[union-attr]
-    return observed.model_copy(update=update), changed
+    fields["changed_at"] = previous.changed_at if same_data else now  # type: ignore[union-attr]
+    return _from_fields(observed, fields), changed
+
+
+@functools.cache
+def _placeholder_template() -> DatasetState:
+    return DatasetState(backend="", id="")
+
+
+def placeholder(backend: str, dataset_id: str) -> DatasetState:
+    """The row of a dataset not read yet, without validation (~0.5 µs, not ~5 µs):
+    50,000 of them are built at start."""
+    template = _placeholder_template()
+    fields = {**template.__dict__, "backend": backend, "id": dataset_id, "pipelines": {}}
+    return _from_fields(template, fields)
+
+
+def _from_fields(template: DatasetState, fields: dict[str, Any]) -> DatasetState:
+    """A DatasetState holding `fields`: what `model_copy(update=...)` does, minus its copies."""
+    new = DatasetState.__new__(DatasetState)
+    object.__setattr__(new, "__dict__", fields)
+    object.__setattr__(new, "__pydantic_fields_set__", template.__pydantic_fields_set__)
+    object.__setattr__(new, "__pydantic_extra__", None)
+    object.__setattr__(new, "__pydantic_private__", None)
+    return new
+
+
+# What a reading must match, besides the fields a user sees, to be the same answer again.
+_SAME_READING_FIELDS = (*VISIBLE_FIELDS, "raw")
+_SAME_READING_BUT_NAME = tuple(f for f in _SAME_READING_FIELDS if f != "name")
+
+
+def same_reading(previous: DatasetState, observed: DatasetState) -> bool:
+    """Is `observed` the answer `previous` was made from, again (timestamps aside)?
+
+    True only for a fresh (not stale) state without a failure, read again with
+    exactly the same data, raw body included: merging it would build an identical state with
+    newer read times. About 80% of reads in a dashboard are such repeats.
+    """
+    if previous.failure is not None or observed.failure is not None:
+        return False  # a failure's time is recorded each time (WatchModel.last_failures)
+    if observed is previous:
+        return not previous.stale
+    before, now = previous.__dict__, observed.__dict__
+    # The usual difference first: most changed readings fail here, cheaply.
+    if before["state"] is not now["state"] or before["status"] != now["status"]:
+        return False
+    if previous.stale or now["state"] in FAILED_STATES:
+        return False
+    # merge() carries the name over a reading without one: compare what it would keep.
+    fields = _SAME_READING_BUT_NAME if now["name"] is None else _SAME_READING_FIELDS
+    return all(before[f] == now[f] for f in fields)
+
+
+def touch_read(state: DatasetState, at: datetime) -> None:
+    """Move a state's read times to `at` in place: the one mutation a state ever sees.
+
+    For a repeated reading (`same_reading`): the state keeps its identity, so
+    nothing downstream is rebuilt or redrawn; only "last poll" / "updated"
+    ages move (readers take them from the state when they draw). Frozen
+    pydantic models keep fields in `__dict__`; nothing hashes a state.
+    """
+    fields = state.__dict__
+    fields["polled_at"] = at
+    fields["fetched_at"] = at
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ once). Nothing here ever gives up.
 What comes back is handed, unmerged, to the watch model (`tui.watch`) in
 batches (at most one per `flush_interval`); the model is the one copy of the
 states. The public surface: `run`, `poll_once`, `watch_only`, `add`,
-`remove`, `refresh`, `pause`/`resume`, `health`.
+`remove`, `refresh`, `pause`/`resume`, `health`, `add_companion`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from .backends.base import Backend
 from .config import Config, Settings
@@ -43,6 +44,14 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 Sink = Callable[[PollUpdate], Awaitable[None] | None]
+
+
+class Companion(Protocol):
+    """Runs beside the schedulers and may add/remove datasets (tui.follow.Follower)."""
+
+    async def prepare(self) -> None: ...
+
+    async def run(self) -> None: ...
 
 
 class Poller:
@@ -76,6 +85,7 @@ class Poller:
         self._flushing = False  # run() is on: batches go out every flush_interval
         self._flush_handle: asyncio.TimerHandle | None = None
         self.schedulers: dict[str, BackendScheduler] = {}
+        self._companions: list[Companion] = []
         for name, backend in self.backends.items():
             ids = list(datasets.get(name, ()))
             self.schedulers[name] = BackendScheduler(self, backend, ids)
@@ -106,6 +116,7 @@ class Poller:
         self._schedule_flush()
         loops = [asyncio.create_task(s.run()) for s in self.schedulers.values()]
         loops += [asyncio.create_task(s.watchdog()) for s in self.schedulers.values()]
+        loops += [asyncio.create_task(c.run()) for c in self._companions]
         try:
             await asyncio.gather(*loops)
         finally:
@@ -137,6 +148,7 @@ class Poller:
 
             await asyncio.gather(*(one(c) for c in chunks))
 
+        await asyncio.gather(*(c.prepare() for c in self._companions))
         await asyncio.gather(*(sweep(s) for s in self.schedulers.values()))
         self.flush()
         return dict(self.model.states)
@@ -146,11 +158,20 @@ class Poller:
     def watch_only(self, keys: Iterable[Key]) -> None:
         """Poll these datasets and no others (`wait` on a few of many)."""
         wanted = set(keys)
+        self._companions.clear()  # nothing else may add datasets now (tui.follow)
         for backend, dataset_id in wanted:
             if backend in self.schedulers:
                 self.add(backend, [dataset_id])
         for name, scheduler in self.schedulers.items():
             self.remove(name, [i for i in list(scheduler.due_at) if (name, i) not in wanted])
+
+    def add_companion(self, companion: Companion) -> None:
+        """Run `companion` beside the schedulers: it may add and remove datasets (tui.follow).
+
+        `run()` starts `companion.run()` (which must never return or raise);
+        `poll_once()` awaits `companion.prepare()` before its sweep.
+        """
+        self._companions.append(companion)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(b.aclose() for b in self.backends.values()), return_exceptions=True)

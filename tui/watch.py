@@ -28,7 +28,17 @@ from typing import Literal
 
 from .health import BackendHealth, Health, describe_failure
 from .history import History
-from .models import FAILED_STATES, DatasetState, Failure, State, merge, utcnow
+from .models import (
+    FAILED_STATES,
+    DatasetState,
+    Failure,
+    State,
+    merge,
+    placeholder,
+    same_reading,
+    touch_read,
+    utcnow,
+)
 from .text import sanitize
 
 log = logging.getLogger(__name__)
@@ -137,7 +147,7 @@ class WatchModel:
         """Rows for datasets not known yet (placeholders until their first answer)."""
         new = [key for key in keys if key not in self.states]
         for backend, dataset_id in new:
-            state = DatasetState(backend=backend, id=dataset_id)
+            state = placeholder(backend, dataset_id)
             self.states[(backend, dataset_id)] = state
             self.counts[state.state] += 1
         return new
@@ -203,6 +213,11 @@ class WatchModel:
     def _merge(self, observed: DatasetState, at: datetime, update: PollUpdate) -> None:
         key = observed.key
         old = self.states.get(key)
+        if old is not None and same_reading(old, observed):
+            # The same answer again (most reads): no new state, nothing to publish,
+            # only the read time moves (benchmarks/README.md: churn).
+            touch_read(old, at)
+            return
         new, changed = merge(old, observed, at)
         self._store(key, old, new, changed, update)
 

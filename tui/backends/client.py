@@ -44,9 +44,22 @@ def check_transport_security(cfg: BackendConfig, has_credentials: bool) -> None:
         )
 
 
+# Building the default TLS context (loading certifi's CA file) costs ~35 ms: once per
+# process, not once per backend, and never for a plain-http backend, which speaks no
+# TLS (redirects are not followed). Its context trusts no CA, so any TLS it did do fails.
+_shared_tls: dict[str, ssl.SSLContext] = {}
+
+
 def _tls_verify(cfg: BackendConfig) -> ssl.SSLContext | bool:
     if not cfg.ca_bundle:
-        return True
+        kind = "http" if cfg.url.lower().startswith("http://") else "https"
+        if kind not in _shared_tls:
+            _shared_tls[kind] = (
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                if kind == "http"
+                else httpx.create_ssl_context()  # httpx's verify=True: certifi, SSL_CERT_FILE
+            )
+        return _shared_tls[kind]
     try:
         return ssl.create_default_context(cafile=cfg.ca_bundle)
     except (OSError, ssl.SSLError) as exc:

@@ -47,6 +47,7 @@ from .cognee_status import _entries_by_id, combine, dataset_state, run_state
 # The translation rules, importable from here as before the split.
 __all__ = ["CogneeBackend", "combine", "dataset_state", "run_state"]
 from .http import (
+    LIST_MAX_BYTES,
     JsonAnswer,
     JsonApi,
     RequestFailure,
@@ -286,7 +287,7 @@ class CogneeBackend(Backend):
     # ------------------------------------------------------------ on demand
 
     async def list_datasets(self) -> list[RemoteDataset]:
-        answer = await self.api.get(f"{self.cfg.url}/api/v1/datasets")
+        answer = await self.api.get(f"{self.cfg.url}/api/v1/datasets", max_bytes=LIST_MAX_BYTES)
         if isinstance(answer, RequestFailure):
             raise answer.as_error()
         if not isinstance(answer.data, list):

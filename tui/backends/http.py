@@ -40,6 +40,9 @@ from .client import (  # the client's half; callers import both halves from here
 )
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a status answer is a few KB; 8 MiB is a broken server
+# A dataset list answers for every dataset at once (no paging in either API): ~600
+# bytes each on Visual Layer, so 64 MiB holds ~100,000 (`follow = "all"`, tui.follow).
+LIST_MAX_BYTES = 64 * 1024 * 1024
 ERROR_BODY_CHARS = 4096  # what an error body keeps for the details screen
 _SECRET_MARGIN = 1024  # read past the cut so a secret straddling it is still masked
 _DETAIL_CHARS = 200  # what of an error body's `detail` goes into the message
@@ -49,6 +52,7 @@ MAX_RETRY_AFTER = 3600.0
 
 
 __all__ = [
+    "LIST_MAX_BYTES",
     "MAX_BODY_BYTES",
     "MAX_RETRY_AFTER",
     "USER_AGENT",
@@ -370,11 +374,20 @@ class JsonApi:
     def __repr__(self) -> str:
         return f"JsonApi(timeout={self.timeout:g})"
 
-    async def get(self, url: str | httpx.URL, params: Any = None) -> JsonAnswer | RequestFailure:
+    async def get(
+        self, url: str | httpx.URL, params: Any = None, *, max_bytes: int = MAX_BODY_BYTES
+    ) -> JsonAnswer | RequestFailure:
         cap = timeout_cap()
         timeout = self.timeout if cap is None else min(cap, self.timeout)
         async with self._slots:
-            return await get_json(self.client, url, params, timeout=timeout, redactor=self.redactor)
+            return await get_json(
+                self.client,
+                url,
+                params,
+                timeout=timeout,
+                redactor=self.redactor,
+                max_bytes=max_bytes,
+            )
 
     async def probe(self, url: str) -> Failure | None:
         """A health check, sent without credentials: None when the server answered.

@@ -29,6 +29,7 @@ from ..secrets import Redactor
 from ..text import sanitize
 from .base import Backend, BackendError, FetchResult, RemoteDataset
 from .http import (
+    LIST_MAX_BYTES,
     JsonAnswer,
     JsonApi,
     RequestFailure,
@@ -190,7 +191,7 @@ class VisualLayerBackend(Backend):
     # ------------------------------------------------------------ on demand
 
     async def list_datasets(self) -> list[RemoteDataset]:
-        answer = await self.api.get(f"{self.cfg.url}/api/v1/datasets")
+        answer = await self.api.get(f"{self.cfg.url}/api/v1/datasets", max_bytes=LIST_MAX_BYTES)
         if isinstance(answer, RequestFailure):
             raise answer.as_error()
         items = answer.data

@@ -25,10 +25,10 @@ def config_path(args: argparse.Namespace) -> Path:
     return args.config.expanduser() if args.config else default_config_path()
 
 
-def open_engine(args: argparse.Namespace) -> Engine:
+def open_engine(args: argparse.Namespace, **poller_options: object) -> Engine:
     if args.demo:
-        return demo_engine()
+        return demo_engine(**poller_options)
     path = config_path(args)
     for warning in secret_warnings(path):
         print(f"dswatch: warning: {warning}", file=sys.stderr)
-    return load_engine(path)
+    return load_engine(path, **poller_options)

@@ -7,11 +7,25 @@ socket in a thread (SimServer) or standalone (serve, behind `dswatch sim`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .control import SimControl
 from .faults import BODY_FAULTS, FAULT_STATUSES, Faults
-from .server import SimServer, serve
 from .simulator import Simulator
 from .stats import BackendStats
+
+if TYPE_CHECKING:
+    from .server import SimServer, serve
+
+
+def __getattr__(name: str) -> Any:
+    # uvicorn only when serving on a socket: the in-process demo never needs it.
+    if name in ("SimServer", "serve"):
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BODY_FAULTS",

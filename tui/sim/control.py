@@ -195,6 +195,18 @@ class SimControl:
     ) -> list[str]:
         return list(self._post("/cognee/datasets", {"count": count, "pipelines": pipelines})["ids"])
 
+    def add_vl_dataset(self, *, name: str | None = None, status: str | None = "READY") -> str:
+        return str(self._post("/vl/datasets", {"name": name, "status": status})["id"])
+
+    def add_cognee_dataset(
+        self, *, name: str | None = None, pipelines: dict[str, str | None] | None = None
+    ) -> str:
+        return str(self._post("/cognee/datasets", {"name": name, "pipelines": pipelines})["id"])
+
+    def remove(self, backend: str, dataset_id: str) -> None:
+        """Delete a dataset ("vl" or "cognee"): it leaves the lists and reads as unknown."""
+        self._post("/remove", {"backend": backend, "id": dataset_id})
+
     def set_vl_status(self, dataset_id: str, status: str, **fields: Any) -> None:
         self._post("/vl/status", {"id": dataset_id, "status": status, "fields": fields})
 

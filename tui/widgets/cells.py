@@ -347,6 +347,7 @@ class Row:
         "_stale_ts",
         "_status",
         "_texts_of",
+        "_times_at",
         "_times_of",
         "ages",
         "backend",
@@ -369,6 +370,7 @@ class Row:
         self.backend = backend_text(state)
         self._texts_of: DatasetState | None = None  # the state _status/_pipes are of
         self._times_of: DatasetState | None = None  # the state the timestamps are of
+        self._times_at: object = None  # and its fetched_at then
         self._set_name(state)
 
     def set(self, state: DatasetState) -> bool:
@@ -408,7 +410,9 @@ class Row:
 
     @property
     def fetched_ts(self) -> float | None:
-        if self._times_of is not self.state:
+        # A repeated reading moves fetched_at in place (tui.models.touch_read).
+        state = self.state
+        if self._times_of is not state or self._times_at is not state.fetched_at:
             self._set_times()
         return self._fetched_ts
 
@@ -420,6 +424,7 @@ class Row:
 
     def _set_times(self) -> None:
         state = self._times_of = self.state
+        self._times_at = state.fetched_at
         self._fetched_ts = state.fetched_at.timestamp() if state.fetched_at else None
         self._stale_ts = state.stale_since.timestamp() if state.stale_since else None
 

@@ -1,0 +1,263 @@
+"""Following a whole backend (`follow = "all"` / name patterns), over real HTTP.
+
+The simulator runs on 127.0.0.1 (SimServer); datasets appear and disappear
+on it while dswatch watches, and the tests check what a user would get: the
+rows `status` prints, the model's rows, the removal notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tui.backends.base import RemoteDataset
+from tui.cli import main
+from tui.config import load_config
+from tui.engine import load_engine
+from tui.follow import FollowChange, follows
+from tui.sim import SimServer, Simulator
+from tui.watch import PollUpdate
+
+READY = {"add_pipeline": "DATASET_PROCESSING_COMPLETED", "cognify_pipeline": None}
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    return Simulator(seed=11, vl_datasets=0, cognee_datasets=0)
+
+
+@pytest.fixture
+def server(sim: Simulator) -> Iterator[SimServer]:
+    with SimServer(sim) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("DSWATCH_CONFIG", raising=False)
+
+
+def config_file(
+    tmp_path: Path,
+    url: str,
+    *,
+    vl_follow: str = "",
+    cg_follow: str = "",
+    vl: tuple[str, ...] = (),
+    cg: tuple[str, ...] = (),
+    settled: float = 60,
+) -> Path:
+    def ids(values: tuple[str, ...]) -> str:
+        return ", ".join(f'"{v}"' for v in values)
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"[settings]\npoll_interval = 0.2\nsettled_interval = {settled}\ntimeout = 2\n\n"
+        f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
+        f"datasets = [{ids(vl)}]\n{vl_follow}\n\n"
+        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
+        f"datasets = [{ids(cg)}]\n{cg_follow}\n",
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def status_names(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, list[str]]:
+    code = main(["status", "--config", str(path)])
+    out, _ = capsys.readouterr()
+    names = [line.split()[1] for line in out.splitlines()[1:] if line.strip()]
+    return code, names
+
+
+# -- which listed datasets a setting takes ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("follow", "name", "taken"),
+    [
+        ("all", "anything", True),
+        ("all", None, True),
+        (["prod-*"], "prod-cats", True),
+        (["prod-*"], "staging-cats", False),
+        (["prod-*"], "PROD-cats", False),  # case-sensitive: what the pattern says
+        (["prod-*", "nightly-?"], "nightly-3", True),
+        (["prod-*"], None, False),
+        (None, "prod-cats", False),
+    ],
+)
+def test_follow_setting_takes_listed_datasets_by_name(
+    follow: str | list[str] | None, name: str | None, taken: bool
+) -> None:
+    dataset = RemoteDataset(id="0b5d1f9e-6a43-4c56-9f7e-3a1c2b4d5e6f", name=name)
+    assert follows(follow, dataset) is taken
+
+
+def test_a_pattern_may_name_an_id(tmp_path: Path) -> None:
+    dataset = RemoteDataset(id="0b5d1f9e-6a43-4c56-9f7e-3a1c2b4d5e6f", name="x")
+    assert follows(["0b5d1f9e-*"], dataset)
+
+
+def test_follow_loads_without_any_listed_dataset(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "http://127.0.0.1:9", vl_follow='follow = "all"')
+    config = load_config(path)
+    assert config.backends[0].follow == "all" and config.backends[0].datasets == []
+
+
+# -- status: one list, then one sweep --------------------------------------------
+
+
+def test_status_with_follow_all_shows_every_listed_dataset(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        sim.add_vl_dataset(name=name, status="READY", progress=100)
+    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+    code, names = status_names(capsys, path)
+    assert code == 0
+    assert sorted(names) == ["alpha", "beta", "gamma"]
+
+
+def test_status_with_patterns_keeps_explicit_datasets_beside_them(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("prod-notes", "prod-wiki", "staging-notes"):
+        sim.add_cognee_dataset(name=name, pipelines=READY)
+    explicit = sim.add_cognee_dataset(name="handpicked", pipelines=READY)
+    path = config_file(tmp_path, server.url, cg_follow='follow = ["prod-*"]', cg=(explicit,))
+    code, names = status_names(capsys, path)
+    assert code == 0
+    assert sorted(names) == ["handpicked", "prod-notes", "prod-wiki"]
+
+
+def test_a_failed_list_still_polls_the_explicit_datasets(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    explicit = sim.add_vl_dataset(name="kept", status="READY", progress=100)
+    sim.add_vl_dataset(name="listed-only", status="READY", progress=100)
+    path = config_file(tmp_path, server.url, vl_follow='follow = "all"', vl=(explicit,))
+    sim.set_faults("vl", status=500)
+    code, out = main(["status", "--config", str(path)]), capsys.readouterr().out
+    assert code == 1  # the explicit dataset could not be read either
+    assert explicit in out and "listed-only" not in out
+
+
+# -- the running watch: new datasets come, deleted ones go with a notice ------------
+
+
+async def watch_until(engine, condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    """Run the poller until `condition()` holds (a deadline, not a timing assertion)."""
+    runner = asyncio.create_task(engine.poller.run())
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not condition():
+            if loop.time() > deadline:
+                raise AssertionError("the watch never got there")
+            await asyncio.sleep(0.05)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+def test_running_watch_picks_up_new_datasets_and_drops_deleted_ones_with_a_notice(
+    sim: Simulator, server: SimServer, tmp_path: Path
+) -> None:
+    first = sim.add_cognee_dataset(name="prod-first", pipelines=READY)
+    doomed = sim.add_cognee_dataset(name="prod-doomed", pipelines=READY)
+    explicit = sim.add_cognee_dataset(name="pinned", pipelines=READY)
+    sim.add_cognee_dataset(name="staging-x", pipelines=READY)
+    path = config_file(
+        tmp_path, server.url, cg_follow='follow = ["prod-*"]', cg=(explicit,), settled=0.3
+    )
+
+    async def scenario() -> tuple[list[FollowChange], list[PollUpdate], dict]:  # type: ignore[type-arg]
+        engine = load_engine(path)
+        assert engine.follower is not None
+        changes: list[FollowChange] = []
+        updates: list[PollUpdate] = []
+        engine.follower.subscribe(changes.append)
+        engine.model.subscribe(updates.append)
+        states = engine.model.states
+        try:
+            await watch_until(engine, lambda: ("cg", doomed) in states)
+            assert ("cg", first) in states and ("cg", explicit) in states
+            newcomer = sim.add_cognee_dataset(name="prod-new", pipelines=READY)
+            sim.remove_dataset("cognee", doomed)
+            sim.remove_dataset("cognee", explicit)  # explicit: stays watched, reads as gone
+            await watch_until(
+                engine,
+                lambda: (
+                    ("cg", doomed) not in states
+                    and (s := states.get(("cg", newcomer))) is not None
+                    and s.name == "prod-new"
+                ),
+            )
+            return changes, updates, dict(states)
+        finally:
+            await engine.aclose()
+
+    changes, updates, states = asyncio.run(scenario())
+    assert ("cg", explicit) in states  # never removed by following
+    assert not any(key[1].startswith("staging") for key in states)
+    removals = [c for c in changes if c.removed]
+    assert [c.removed for c in removals] == [[(doomed, "prod-doomed")]]
+    assert "prod-doomed" in removals[0].describe() and "no longer listed" in removals[0].describe()
+    assert any(("cg", doomed) in u.removed for u in updates)  # the grid hears it
+
+
+def test_a_failed_list_removes_nothing(sim: Simulator, server: SimServer, tmp_path: Path) -> None:
+    sim.add_vl_dataset(name="one", status="READY", progress=100)
+    sim.add_vl_dataset(name="two", status="READY", progress=100)
+    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+
+    async def scenario() -> tuple[bool, int, int]:
+        engine = load_engine(path)
+        assert engine.follower is not None
+        try:
+            assert await engine.follower.sync("vl")
+            before = len(engine.poller.schedulers["vl"].due_at)
+            sim.set_faults("vl", status=500)
+            ok = await engine.follower.sync("vl")
+            return ok, before, len(engine.poller.schedulers["vl"].due_at)
+        finally:
+            sim.clear_faults()
+            await engine.aclose()
+
+    ok, before, after = asyncio.run(scenario())
+    assert (ok, before, after) == (False, 2, 2)
+
+
+def test_wait_on_named_datasets_ignores_follow(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = sim.add_vl_dataset(name="target", status="READY", progress=100)
+    sim.add_vl_dataset(name="other", status="ERROR")
+    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+    code = main(["wait", "--config", str(path), "--timeout", "20", f"vl:{target}"])
+    err = capsys.readouterr().err
+    assert code == 0 and "other" not in err
+
+
+def test_a_list_over_the_status_answers_cap_is_still_read(
+    sim: Simulator, server: SimServer, tmp_path: Path
+) -> None:
+    # ~600 bytes per Visual Layer dataset: 15,000 make a list over the 8 MiB cap of
+    # status answers; a list has a cap of its own.
+    sim.add_vl_datasets(15_000)
+    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+
+    async def scenario() -> tuple[bool, int]:
+        engine = load_engine(path)
+        assert engine.follower is not None
+        try:
+            ok = await engine.follower.sync("vl")
+            return ok, len(engine.poller.schedulers["vl"].due_at)
+        finally:
+            await engine.aclose()
+
+    assert asyncio.run(scenario()) == (True, 15_000)
