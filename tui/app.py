@@ -163,6 +163,10 @@ class DswatchApp(App[int]):
 
     def start_engine(self, engine: Engine) -> None:
         self.engine = engine
+        if engine.follower is not None:  # `follow`: datasets the backend lists come and go
+            engine.follower.subscribe(
+                lambda change: self.notify(change.describe(), title="follow", markup=False)
+            )
         if self.outreach is None:
             # Desktop notifications go through the driver, as the bell does: the
             # terminal is Textual's. Hooks run in tasks on this loop.
