@@ -133,10 +133,17 @@ def measure(
 
 
 def run_in_tmux(
-    sim: SimProcess, command: str, n: int, seconds: float, warmup: float, home: Path
+    sim: SimProcess,
+    command: str,
+    n: int,
+    seconds: float,
+    warmup: float,
+    home: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Sample:
     tmux = Tmux(command.split()[-1].replace("/", "_")[-20:])
     env = {"XDG_STATE_HOME": str(home), "XDG_CONFIG_HOME": str(home), "COLORTERM": "truecolor"}
+    env.update(extra_env or {})
     sim.reset_stats()
     try:
         pid = tmux.start(command, env)
@@ -180,8 +187,13 @@ def run_config(
     ours: list[Sample] = []
     poller: list[Sample] = []
     table: list[Sample] = []
+    no_store: list[Sample] = []
     for _ in range(args.runs):
         ours.append(run_in_tmux(sim, f"{DSWATCH} --config {config}", n, seconds, warmup, home))
+        if args.history_off:  # the same dswatch without its history store
+            off = {"DSWATCH_HISTORY": "off"}
+            command = f"{DSWATCH} --config {config}"
+            no_store.append(run_in_tmux(sim, command, n, seconds, warmup, home, off))
         poller.append(run_headless(sim, config, n, seconds, warmup))
         if not args.no_datatable:
             baseline = f"{PYTHON} {HERE / '_e2e_baselines.py'} datatable --config {config}"
@@ -203,6 +215,18 @@ def run_config(
             cpu <= CPU_TARGET,
         ),
     ]
+    if no_store:
+        store_cpu = med(no_store, "cpu")
+        rows.append(
+            Row(
+                f"{label}: dswatch CPU (vs history store off)",
+                pct(cpu),
+                pct(store_cpu),
+                f"+{cpu - store_cpu:.2f} pt",
+                "≤ +1 pt",
+                cpu - store_cpu <= 1.0,
+            )
+        )
     if table:
         rows.append(
             Row(
@@ -242,6 +266,11 @@ def main() -> int:
         help="poll_interval/settled_interval pairs, one config each (default: 5/60 1/1)",
     )
     p.add_argument("--no-datatable", action="store_true", help="skip the DataTable UI baseline")
+    p.add_argument(
+        "--history-off",
+        action="store_true",
+        help="also run dswatch with DSWATCH_HISTORY=off: what the history store costs",
+    )
     p.add_argument(
         "--settling",
         action="store_true",

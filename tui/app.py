@@ -38,7 +38,7 @@ from .config import (
     secret_warnings,
 )
 from .engine import Engine, demo_engine, load_engine, tune_gc
-from .history_link import STUCK_CHECK_SECONDS, HistoryLink
+from .history_link import STUCK_CHECK_SECONDS, HistoryLink, history_off
 from .messages import (
     CopyRequested,
     DetailsFetched,
@@ -645,7 +645,7 @@ def run_dashboard(*, config_path: Path, demo: bool) -> int:
             error = exc
     warnings = secret_warnings(path) if path is not None else []
     history = None
-    if engine is not None and not demo:  # the demo's made-up datasets stay out of it
+    if engine is not None and not demo and not history_off():  # the demo's stay out of it
         keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
         history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
     app = DswatchApp(

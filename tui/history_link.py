@@ -18,6 +18,7 @@ No Textual here (tests/test_import_hygiene.py keeps it so).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,12 @@ from .watch import Key, PollUpdate, WatchModel
 
 log = logging.getLogger(__name__)
 
+HISTORY_ENV = "DSWATCH_HISTORY"  # "off": no store this run (benchmarks' baseline, a CI box)
 STUCK_CHECK_SECONDS = 15.0  # how often callers run check_stuck (thresholds are >= 30 s)
+
+
+def history_off() -> bool:
+    return os.environ.get(HISTORY_ENV, "").strip().lower() == "off"
 
 
 class HistoryLink:

@@ -36,9 +36,10 @@ def open_history(
     """The history store joined to the engine's model, seeded with the last known
     state of `keys` (all watched datasets when None); None for the demo. A store
     that cannot be used is one stderr line (and a log line); the command runs on."""
-    if args.demo:
+    from ..history_link import HistoryLink, history_off
+
+    if args.demo or history_off():
         return None
-    from ..history_link import HistoryLink
 
     if keys is None:
         keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
