@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -369,3 +370,38 @@ async def test_a_bad_store_is_one_warning_and_the_app_runs(
         store_file.parent.chmod(0o700)
     if fault == "corrupt":
         assert list(store_file.parent.glob("history.sqlite3.corrupt-*"))  # moved, not deleted
+
+
+def test_a_store_of_the_first_format_keeps_its_runs(store_path: Path) -> None:
+    """Version 1 keyed runs by backend + UUID text; opening it moves them over."""
+    store_path.parent.mkdir(parents=True)
+    with sqlite3.connect(store_path) as old:
+        old.executescript(
+            """
+            CREATE TABLE datasets(
+                ds INTEGER PRIMARY KEY AUTOINCREMENT, backend TEXT NOT NULL, id TEXT NOT NULL,
+                name TEXT, state TEXT NOT NULL, status TEXT, progress REAL,
+                n_images INTEGER, n_videos INTEGER, n_objects INTEGER, pipelines TEXT,
+                error TEXT, fetched_at INTEGER, changed_at INTEGER, since INTEGER,
+                run_started INTEGER, UNIQUE(backend, id));
+            CREATE TABLE runs(
+                backend TEXT NOT NULL, id TEXT NOT NULL, pipeline TEXT NOT NULL,
+                started INTEGER NOT NULL, ended INTEGER NOT NULL, outcome TEXT NOT NULL,
+                source TEXT NOT NULL,
+                PRIMARY KEY(backend, pipeline, id, started)) WITHOUT ROWID;
+            """
+        )
+        started = int(at(0).timestamp() * 1000)
+        old.execute(
+            "INSERT INTO runs VALUES (?, ?, 'cognify_pipeline', ?, ?, 'ready', 'server')",
+            (*KEY, started, started + 600_000),
+        )
+    store = HistoryStore.open(store_path, clock=lambda: at(0))
+    try:
+        assert store.warning is None
+        assert store.run_durations(KEY[0], "cognify_pipeline", KEY[1]) == [600.0]
+        assert store.last_known() == {}  # its runs are known, its data never was
+    finally:
+        store.close()
+    with sqlite3.connect(store_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -31,7 +31,10 @@ from .watch import Key, PollUpdate, WatchModel
 log = logging.getLogger(__name__)
 
 HISTORY_ENV = "DSWATCH_HISTORY"  # "off": no store this run (benchmarks' baseline, a CI box)
-STUCK_CHECK_SECONDS = 15.0  # how often callers run check_stuck (thresholds are >= 30 s)
+STUCK_CHECK_SECONDS = 15.0
+# Transitions per dataset the model keeps in memory once the store holds the
+# history: enough to cover what the writer has not written when details open.
+LIVE_TRANSITIONS = 8  # how often callers run check_stuck (thresholds are >= 30 s)
 
 
 def history_off() -> bool:
@@ -49,6 +52,7 @@ class HistoryLink:
         self.model = model
         self.store = store
         self.stuck_after = stuck_after
+        model.history.max_entries = LIVE_TRANSITIONS
         self._unsubscribe: Callable[[], None] | None = model.subscribe(self._record)
 
     @classmethod

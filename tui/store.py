@@ -78,10 +78,26 @@ CREATE TABLE IF NOT EXISTS changes(
     hour INTEGER NOT NULL, ds INTEGER NOT NULL, at INTEGER NOT NULL,
     state TEXT, status TEXT, progress INTEGER, -- hundredths of a percent: 2 bytes, not 8
     PRIMARY KEY(hour, ds, at)) WITHOUT ROWID;
+-- Keyed by the dataset's integer id, not backend + UUID text: 45 bytes a run, not 80.
 CREATE TABLE IF NOT EXISTS runs(
-    backend TEXT NOT NULL, id TEXT NOT NULL, pipeline TEXT NOT NULL,
+    ds INTEGER NOT NULL, pipeline TEXT NOT NULL,
     started INTEGER NOT NULL, ended INTEGER NOT NULL, outcome TEXT NOT NULL, source TEXT NOT NULL,
-    PRIMARY KEY(backend, pipeline, id, started)) WITHOUT ROWID;
+    PRIMARY KEY(ds, pipeline, started)) WITHOUT ROWID;
+"""
+SCHEMA_VERSION = 2
+# Version 1 keyed runs by (backend, id) text: moved over once, in one transaction.
+_MIGRATE_RUNS_FROM_1 = """
+CREATE TABLE runs_v2(
+    ds INTEGER NOT NULL, pipeline TEXT NOT NULL,
+    started INTEGER NOT NULL, ended INTEGER NOT NULL, outcome TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY(ds, pipeline, started)) WITHOUT ROWID;
+INSERT OR IGNORE INTO datasets(backend, id, state)
+    SELECT DISTINCT backend, id, 'unknown' FROM runs;
+INSERT OR IGNORE INTO runs_v2
+    SELECT d.ds, r.pipeline, r.started, r.ended, r.outcome, r.source
+    FROM runs r JOIN datasets d ON d.backend = r.backend AND d.id = r.id;
+DROP TABLE runs;
+ALTER TABLE runs_v2 RENAME TO runs;
 """
 
 
@@ -266,6 +282,8 @@ class HistoryStore:
         for row in rows:
             key = (row[1], row[2])
             self._ds[key] = row[0]
+            if row[12] is None:
+                continue  # only the server's runs of it are stored: never read
             self._rows[key] = row[1:]
             state = _state(row[4])
             pipelines = _pipelines(row[10])
@@ -365,9 +383,7 @@ class HistoryStore:
             # The run's pipelines: those whose status moved during it (else all of them).
             moved = [p for p, s in state.pipelines.items() if seen.run_pipelines.get(p) != s]
             for pipeline in moved or list(state.pipelines) or [""]:
-                runs.append(
-                    (key[0], key[1], pipeline, seen.run_started, at, state.state.value, "local")
-                )
+                runs.append((key, pipeline, seen.run_started, at, state.state.value, "local"))
             seen.run_started = None
 
     @staticmethod
@@ -394,10 +410,8 @@ class HistoryStore:
 
     def add_runs(self, backend: str, dataset_id: str, runs: Iterable[PastRun]) -> None:
         """Runs the server reports (Cognee's activity feed), kept for durations."""
-        rows = [
-            (backend, dataset_id, r.pipeline, _ms(r.started), _ms(r.ended), r.outcome, "server")
-            for r in runs
-        ]
+        key = (backend, dataset_id)
+        rows = [(key, r.pipeline, _ms(r.started), _ms(r.ended), r.outcome, "server") for r in runs]
         if rows:
             self._queue.put(("batch", ([], [], rows, [])))
 
@@ -478,6 +492,7 @@ class HistoryStore:
             for key, *_ in changes:
                 if key not in self._ds:  # after a switch to memory: rows not there yet
                     self._insert_dataset(self._rows[key])
+            runs = [(self._ds_of(row[0]), *row[1:]) for row in runs]
             conn.executemany(
                 "INSERT OR REPLACE INTO changes(hour, ds, at, state, status, progress)"
                 " VALUES (?,?,?,?,?,?)",
@@ -486,7 +501,7 @@ class HistoryStore:
                     for key, at, st, status, p in changes
                 ],
             )
-            conn.executemany("INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,?)", runs)
+            conn.executemany("INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?)", runs)
             conn.executemany(
                 "UPDATE datasets SET fetched_at=max(coalesce(fetched_at, 0), ?)"
                 " WHERE backend=? AND id=?",
@@ -499,6 +514,24 @@ class HistoryStore:
             conn.execute("ROLLBACK")
             raise
         self.transactions += 1
+
+    def _ds_of(self, key: Key) -> int:
+        """The integer id of a dataset, stored first when it is not yet (the server's
+        runs of a dataset never read: a row without data, which last_known skips)."""
+        found = self._ds.get(key)
+        if found is not None:
+            return found
+        row = self._rows.get(key)
+        if row is not None:
+            self._insert_dataset(row)
+            return self._ds[key]
+        self._write.execute(
+            "INSERT OR IGNORE INTO datasets(backend, id, state) VALUES (?, ?, 'unknown')", key
+        )
+        found = self._ds[key] = self._write.execute(
+            "SELECT ds FROM datasets WHERE backend=? AND id=?", key
+        ).fetchone()[0]
+        return found
 
     def _insert_dataset(self, row: tuple[Any, ...]) -> None:
         """A dataset new to this process (another one may have stored it already)."""
@@ -522,7 +555,11 @@ class HistoryStore:
         with conn:
             conn.execute("DELETE FROM changes WHERE hour < ?", (cutoff // HOUR_MS,))
             conn.execute("DELETE FROM runs WHERE ended < ?", (cutoff,))
-            gone = conn.execute("DELETE FROM datasets WHERE fetched_at < ?", (cutoff,)).rowcount
+            gone = conn.execute(
+                "DELETE FROM datasets WHERE fetched_at < ?"
+                " OR (fetched_at IS NULL AND ds NOT IN (SELECT ds FROM runs))",
+                (cutoff,),
+            ).rowcount
         if gone:
             self._ds.clear()  # re-resolved on the next write (ids are never reused)
         cap = self.history_max_mb * 1_000_000
@@ -666,15 +703,18 @@ class HistoryStore:
     def runs(
         self, backend: str, pipeline: str | None = None, dataset_id: str | None = None
     ) -> list[PastRun]:
-        sql = "SELECT pipeline, started, ended, outcome FROM runs WHERE backend=?"
+        sql = (
+            "SELECT r.pipeline, r.started, r.ended, r.outcome FROM runs r"
+            " JOIN datasets d ON d.ds = r.ds WHERE d.backend=?"
+        )
         params: list[Any] = [backend]
         if pipeline is not None:
-            sql += " AND pipeline=?"
+            sql += " AND r.pipeline=?"
             params.append(pipeline)
         if dataset_id is not None:
-            sql += " AND id=?"
+            sql += " AND d.id=?"
             params.append(dataset_id)
-        rows = self._read_rows(sql + " ORDER BY ended DESC LIMIT 200", tuple(params))
+        rows = self._read_rows(sql + " ORDER BY r.ended DESC LIMIT 200", tuple(params))
         return [PastRun(p, _dt(s), _dt(e), o) for p, s, e, o in rows]  # type: ignore[arg-type]
 
     def run_durations(
@@ -734,6 +774,13 @@ def _init_schema(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough for history
     conn.execute("PRAGMA journal_size_limit=8000000")  # the WAL shrinks back after a burst
     conn.executescript(_SCHEMA)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version < SCHEMA_VERSION:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        script = _MIGRATE_RUNS_FROM_1 if "backend" in columns else ""
+        conn.executescript(
+            f"BEGIN IMMEDIATE; {script} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+        )
 
 
 def _move_aside(path: Path) -> Path | None:
