@@ -227,6 +227,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._lines: LRUCache[Key, tuple[DatasetState, DatasetState | None, Strip]] = LRUCache(
             _CACHE_ROWS
         )
+        self._stuck: set[Key] = set()  # rows the watch model finds stuck
         self._flash_until: dict[Key, float] = {}  # highlighted rows: until when
         # The same, one entry per batch in time order: expiring reads only what is due.
         self._flash_queue: deque[tuple[float, list[Key]]] = deque()
@@ -558,12 +559,13 @@ class DatasetGrid(ScrollView, can_focus=True):
 
     def set_stuck(self, keys: set[Key]) -> None:
         """Mark the rows the watch model finds stuck (a problem for the `e` toggle)."""
-        flipped = [key for key, row in self._rows.items() if row.stuck != (key in keys)]
+        if keys == self._stuck:
+            return  # every batch asks: mostly nothing changed
+        flipped = [key for key in keys ^ self._stuck if key in self._rows]
+        self._stuck = set(keys)
         for key in flipped:
             self._rows[key].stuck = key in keys
             self._lines.discard(key)
-        if not flipped:
-            return
         if self._filter.problems_only or self.sort_column == "eta":
             for key in flipped:
                 self._rows[key].order = None
