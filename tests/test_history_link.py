@@ -405,3 +405,24 @@ def test_a_store_of_the_first_format_keeps_its_runs(store_path: Path) -> None:
         store.close()
     with sqlite3.connect(store_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+async def test_the_dashboard_flags_a_stuck_run_and_e_shows_it(
+    served: tuple[Simulator, SimServer, Path, list[str]],
+) -> None:
+    _sim, _server, path, ids = served
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[settings]\n", "[settings]\nstuck_after = 0.5\n"), "utf-8")
+    app = open_dashboard(path)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await until(pilot, lambda: all(s.fetched_at for s in app.model.states.values()), "read")
+        await pilot.pause(0.6)  # longer than stuck_after, and the simulator's run stands still
+        app.check_stuck()  # what the app's timer runs every STUCK_CHECK_SECONDS
+        await pilot.pause()
+        key = ("vl", ids[1])
+        assert app.model.stuck == {key}
+        rows = grid_rows(app)
+        assert any("birds-indexing" in r and "stuck?" in r for r in rows), rows
+        await pilot.press("e")  # problems only: the stuck run is one
+        await until(pilot, lambda: len(grid_rows(app)) == 1, "problems only")
+        assert "birds-indexing" in grid_rows(app)[0]
