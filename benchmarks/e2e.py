@@ -141,7 +141,9 @@ def run_in_tmux(
     home: Path,
     extra_env: dict[str, str] | None = None,
 ) -> Sample:
-    tmux = Tmux(command.split()[-1].replace("/", "_")[-20:])
+    # A socket of its own per variant: the same name right after a kill-server can
+    # meet the old server still exiting ("server exited unexpectedly").
+    tmux = Tmux(command.split()[-1].replace("/", "_")[-20:] + ("-env" if extra_env else ""))
     env = {"XDG_STATE_HOME": str(home), "XDG_CONFIG_HOME": str(home), "COLORTERM": "truecolor"}
     env.update(extra_env or {})
     sim.reset_stats()
