@@ -7,6 +7,7 @@ in-process; assertions read what the grid, banners and screens show.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from textual.geometry import Region
 from textual.widget import Widget
+from textual.widgets import Input
 
 from tui.app import DswatchApp
 from tui.config import load_config
@@ -315,8 +317,18 @@ async def test_copy_open_help_and_quit(
     assert app.clipboard == world.ready
     opened: list[str] = []
     monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
+    monkeypatch.setenv("DISPLAY", ":0")
+    for name in ("SSH_CONNECTION", "SSH_TTY"):
+        monkeypatch.delenv(name, raising=False)
     await pilot.press("o")  # type: ignore[attr-defined]
     assert opened == [f"http://sim/vl/dataset/{world.ready}/data"]
+    # Over SSH there is no browser to open: the address is shown and copied instead.
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
+    await pilot.press("o")  # type: ignore[attr-defined]
+    assert len(opened) == 1
+    assert app.clipboard == opened[0]
+    assert any("no browser here" in str(n.message) for n in app._notifications)
+    monkeypatch.delenv("SSH_CONNECTION")
     select(app, "cognee", world.notes)
     await pilot.press("o")  # type: ignore[attr-defined]
     assert len(opened) == 1  # Cognee has no dataset page: a notice instead
@@ -509,3 +521,90 @@ async def test_a_flood_of_news_makes_one_toast_per_quiet_spell(
         await pilot.pause(0.7)  # the quiet spell is over: the news still true, in one toast
         messages = [n.message for n in app._notifications]
         assert messages[1:] == ["5 datasets changed: 4 ready, 1 error"]
+
+
+async def test_a_broken_or_deleted_config_is_kept_in_view_and_the_last_good_one_runs(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    rows = len(app.model.states)
+    good = world.path.read_text()
+    world.path.write_text(good + "\n[[backends]\nname = broken\n")
+    app.check_config_file()
+    await pilot.pause()  # type: ignore[attr-defined]
+    summary = str(app.query_one("#summary").render())
+    assert "config broken:" in summary and "(last good kept)" in summary
+    assert len(app.model.states) == rows  # nothing dropped
+    await pilot.pause(0.3)  # type: ignore[attr-defined]
+    assert "config broken:" in str(app.query_one("#summary").render())  # still in view
+    world.path.unlink()
+    app.check_config_file()
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert len(app.model.states) == rows  # a deleted file drops no row
+    assert any("the file is gone" in str(n.message) for n in app._notifications)
+    world.path.write_text(good)
+    app.check_config_file()
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert "config broken" not in str(app.query_one("#summary").render())
+
+
+async def test_a_real_change_runs_the_hooks_and_an_outage_does_not(
+    world: World, tmp_path: Path
+) -> None:
+    """The dashboard hands real news to the hooks (and desktop notifications): a
+    dataset finishing runs the hook, with the change in its environment."""
+    import sys
+
+    out = tmp_path / "hook.out"
+    script = (
+        "import os, sys; open(sys.argv[1], 'a').write("
+        "os.environ['DSWATCH_NAME'] + ':' + os.environ['DSWATCH_OLD_STATE'] + '->' + "
+        "os.environ['DSWATCH_STATE'] + '\\n')"
+    )
+    with world.path.open("a") as config:
+        command = json.dumps([sys.executable, "-c", script, str(out)])
+        config.write(f'\n[[hooks]]\non = ["ready"]\ncommand = {command}\n')
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        key = ("vl", world.indexing)
+        await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
+        world.sim.set_faults("vl", status=503)
+        await until(pilot, lambda: app.model.health["vl"].is_down)
+        world.sim.clear_faults("vl")
+        await until(pilot, lambda: not app.model.health["vl"].is_down)
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: out.exists() and out.read_text().strip() != "")
+        assert out.read_text().splitlines() == ["birds-indexing:running->ready"]
+
+
+async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
+    running: tuple[DswatchApp, object],
+) -> None:
+    """A paste or fast typing queues keys behind the `/`: they must all reach the
+    filter. Before, `/quiet` quit the dashboard and `/ready` refreshed and opened Add."""
+    from textual import events
+
+    app, pilot = running
+    driver = app._driver
+    assert driver is not None
+    for character in "/quiet":  # sent as the terminal would, none handled in between
+        event = events.Key("slash" if character == "/" else character, character)
+        event.set_sender(app)
+        driver.send_message(event)
+    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert app.is_running and app.return_code is None, app.return_code
+    assert app.query_one("#filter", Input).value == "quiet"
+    assert not app.screen_stack[1:]  # no dialog opened either
+
+
+async def test_ctrl_c_quits_and_the_palette_shows_keys_as_typed(
+    running: tuple[DswatchApp, object],
+) -> None:
+    app, pilot = running
+    commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+    assert commands["Help"] == "key: ?" and commands["Filter"] == "key: /"
+    assert not any("question_mark" in h or "slash" in h for h in commands.values())
+    await pilot.press("ctrl+c")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert app.return_code == 0

@@ -382,3 +382,39 @@ def test_options_work_before_and_after_the_command(
     args = [*options, "status", "--json"] if order == "before" else ["status", "--json", *options]
     code, out, _ = run(capsys, *args)
     assert code == 0 and json.loads(out)[0]["name"] == "either-way"
+
+
+async def test_wait_reports_a_down_backend_while_it_waits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silence looks like a hang: while a backend is down, `wait` says so on stderr
+    (every 30 s; here shortened), then finishes when the dataset is ready."""
+    import asyncio
+
+    import tui.cli.wait as wait_module
+    from tui.config import load_config
+    from tui.engine import build_engine
+
+    monkeypatch.setattr(wait_module, "OUTAGE_REPORT_SECONDS", 0.3)
+    sim = Simulator(seed=8, vl_datasets=0, cognee_datasets=0)
+    target = sim.add_vl_dataset(name="slowpoke", status="INDEXING", progress=10)
+    with SimServer(sim) as server:
+        path = config_file(tmp_path, server.url, [target])
+        engine = build_engine(load_config(path), path, environ={})
+        waiting = asyncio.create_task(
+            wait_module.wait(engine, {("vl", target)}, timeout=30, partial_ok=False)
+        )
+        await asyncio.sleep(0.5)
+        server.stop()
+        await asyncio.sleep(2.0)
+        server.start()
+        await asyncio.sleep(0.5)
+        sim.set_vl_status(target, "READY", progress=100)
+        code = await asyncio.wait_for(waiting, 30)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "dswatch: vl is down: network unreachable; still waiting" in err
+    reports = [line for line in err.splitlines() if "still waiting for 1 dataset" in line]
+    assert len(reports) >= 2, err  # repeated while it lasts
+    assert "dswatch: vl: network unreachable for" in reports[0]
+    assert "dswatch: vl is answering again" in err

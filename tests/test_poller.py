@@ -341,3 +341,27 @@ async def test_the_log_tells_polls_transitions_and_a_backend_going_down_and_up(
     assert [r.getMessage() for r in down] == ["backend b: unreachable: HTTP 502 Bad Gateway"]
     assert "backend b: answering again (was unreachable)" in lines
     assert f"b/{IDS[0]}: unreachable -> ready" in lines
+
+
+def test_the_probe_schedule_with_a_fake_clock() -> None:
+    """When the watchdog probes: a quiet backend after poll_interval without a request,
+    a down one every poll_interval, a parked one (401/429) never, a busy one not."""
+    now = [100.0]
+    backend = ScriptedBackend("b", ok(State.READY))
+    settings = Settings(poll_interval=5, settled_interval=60, timeout=10)
+    poller = Poller(settings, {"b": backend}, {"b": IDS[:2]}, clock=lambda: now[0])
+    scheduler = poller.schedulers["b"]
+    assert scheduler.probe_due_in(now[0]) == 5  # just started: the first polls go out
+    scheduler.last_request_at = 100.0
+    now[0] = 103.0
+    assert scheduler.probe_due_in(now[0]) == 2  # quiet for 3 s of 5
+    now[0] = 106.0
+    assert scheduler.probe_due_in(now[0]) <= 0  # quiet for a whole interval: probe now
+    scheduler.in_flight.add(IDS[0])
+    assert scheduler.probe_due_in(now[0]) == 5  # a request is out: its answer tells
+    scheduler.in_flight.clear()
+    scheduler.paused_until = 130.0  # parked by a 429 or a 401
+    assert scheduler.probe_due_in(now[0]) == 24
+    scheduler.paused_until = 0.0
+    scheduler.down, scheduler.next_probe_at = True, 108.0
+    assert scheduler.probe_due_in(now[0]) == 2  # down: one probe per interval

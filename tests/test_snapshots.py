@@ -291,3 +291,31 @@ def test_add_modal_at(size: tuple[int, int], snap_compare: Any) -> None:
         await pilot.press(*f"https://app.visual-layer.com/dataset/{uid(8)}/data")
 
     assert snap_compare(app, terminal_size=size, run_before=open_add)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_details_at(size: tuple[int, int], snap_compare: Any) -> None:
+    """The details of a dataset whose backend is down: the cause, the same as the banner."""
+    app = dashboard()
+    key = ("vl", uid(7))  # faces-night: stale, HTTP 503
+    failure = Failure(kind="http", message="HTTP 503 Service Unavailable", http_status=503)
+    down = dict(HEALTHY)
+    down["vl"] = BackendHealth(
+        "vl",
+        Health.UNREACHABLE,
+        message=failure.message,
+        last_poll=ago(2),
+        reason="server error (HTTP 503)",
+        since=ago(125),
+        retry_at=ago(-4),
+        last_ok=ago(125),
+        failure=failure,
+    )
+
+    async def open_details(pilot: Any) -> None:
+        fill(app, STATES, down)
+        await app.push_screen(DetailsScreen(app.model, key, app.watch_changed, clock=app.clock))
+        app.screen.post_message(DetailsFetched(key, {"tasks": []}))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_details)

@@ -10,10 +10,13 @@ app, and nothing here talks HTTP except the workers that answer them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,6 +53,8 @@ from .messages import (
     RemoteListRequested,
 )
 from .models import DatasetState, State
+from .notify import NewsLike, NotifyRules, TextOut
+from .outreach import Outreach
 from .screens.add import AddDatasetsScreen, AddRequest
 from .screens.backend import AddBackendScreen
 from .screens.confirm import ConfirmScreen
@@ -68,6 +73,7 @@ MAX_TOASTS_PER_BATCH = 3  # more than this become one summary toast
 # News arriving sooner than this after the last toast waits, and is told in one go:
 # a flood of changes makes one toast every few seconds, not one per poll batch.
 NEWS_QUIET_SECONDS = 3.0
+NARROW_COLUMNS = 120  # below this, toasts move to the left edge (see app.tcss)
 
 
 class DswatchApp(App[int]):
@@ -80,7 +86,16 @@ class DswatchApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        # A priority binding runs as the App receives the key, before the keys
+        # queued behind it are handed on: a burst typed after `/` (a paste, fast
+        # typing) lands in the filter instead of running grid commands.
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return isinstance(self.focused, DatasetGrid)  # `/` typed elsewhere is text
+        return True
 
     def __init__(
         self,
@@ -108,6 +123,7 @@ class DswatchApp(App[int]):
         self.filter_text = ""
         self._news: dict[Key, DatasetState] = {}  # not told yet: the newest per dataset
         self._news_timer: Timer | None = None  # running while toasts must wait
+        self.outreach: Outreach | None = None  # desktop notifications and hooks
 
     # -- layout -------------------------------------------------------------
 
@@ -137,10 +153,6 @@ class DswatchApp(App[int]):
                 self.notify(self.history.warning, title="history", severity="warning", markup=False)
             self.set_interval(STUCK_CHECK_SECONDS, self.check_stuck)
 
-    def on_unmount(self) -> None:
-        if self.history is not None:
-            self.history.close()
-
     def check_stuck(self) -> None:
         if self.history is not None:
             self.history.check_stuck(self.now())
@@ -150,6 +162,9 @@ class DswatchApp(App[int]):
             return ""
         timing = self.history.timing(state, datetime.fromtimestamp(now, UTC))
         return eta_cell(timing.elapsed, timing.eta.seconds, timing.stuck)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_COLUMNS, "-narrow")
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -166,9 +181,26 @@ class DswatchApp(App[int]):
 
     def start_engine(self, engine: Engine) -> None:
         self.engine = engine
+        if self.outreach is None:
+            # Desktop notifications go through the driver, as the bell does: the
+            # terminal is Textual's. Hooks run in tasks on this loop.
+            self.outreach = Outreach(engine, TextOut(self._write_to_terminal))
+            self.model.subscribe(self.outreach)
+        else:
+            self.outreach.reconfigure(engine)
         self.run_worker(
             self._poll(engine), name="poller", group="poller", exclusive=True, exit_on_error=False
         )
+
+    def _write_to_terminal(self, text: str) -> None:
+        if self._driver is not None:
+            self._driver.write(text)
+
+    async def on_unmount(self) -> None:
+        if self.outreach is not None:
+            await self.outreach.aclose()
+        if self.history is not None:  # writes what is queued: off the event loop
+            await asyncio.to_thread(self.history.close)
 
     async def _poll(self, engine: Engine) -> None:
         try:
@@ -202,20 +234,10 @@ class DswatchApp(App[int]):
     def settings(self) -> Settings:
         return self.engine.config.settings if self.engine is not None else Settings()
 
-    def _notify_on(self, backend: str) -> frozenset[str]:
-        """The events worth a toast for this backend (settings, or its own override)."""
-        cfg = self.engine.config.backend(backend) if self.engine is not None else None
-        events = cfg.notify_on if cfg is not None and cfg.notify_on is not None else None
-        return frozenset(self.settings.notify_on if events is None else events)
-
-    def _toasts_for(self, news: list[News]) -> list[News]:
-        mode = self.settings.notifications
-        if mode == "off":
-            return []
-        wanted = [n for n in news if n.event in self._notify_on(n.state.backend)]
-        if mode == "problems":
-            wanted = [n for n in wanted if n.state.is_problem or n.event == "stuck"]
-        return wanted
+    def _toasts_for(self, news: list[News]) -> list[NewsLike]:
+        """Toasts follow `notifications` and `notify_on` (tui.notify's one rule)."""
+        rules = self.outreach.rules if self.outreach is not None else NotifyRules(self.settings, [])
+        return rules.toasts(news)
 
     def announce(self, news: list[News]) -> None:
         """Toast datasets that really changed to a state worth knowing (and ring)."""
@@ -283,6 +305,7 @@ class DswatchApp(App[int]):
             paused=self.engine is not None and self.engine.poller.paused,
             shown=self.grid.visible_count,
             total=total,
+            notes=self._notes(),
         )
         self.query_one(AlertBanner).show(health)
         empty = self.query_one("#empty", Static)
@@ -291,6 +314,17 @@ class DswatchApp(App[int]):
         self.grid.display = has_rows
         if not has_rows:
             empty.update(self.empty_text())
+
+    def _notes(self) -> tuple[str, ...]:
+        notes = []
+        if self.config_error is not None:
+            where = f":{self.config_error.line}" if self.config_error.line else ""
+            kept = " (last good kept)" if self.engine is not None else ""
+            notes.append(f"config broken{where}{kept}")
+        hooks = self.outreach.hooks.summary() if self.outreach is not None else None
+        if hooks:
+            notes.append(hooks)
+        return tuple(notes)
 
     def empty_text(self) -> Text:
         text = Text()
@@ -325,10 +359,16 @@ class DswatchApp(App[int]):
         if self.watcher is None or self.config_path is None or not self.watcher.changed():
             return
         try:
+            if self.engine is not None and not self.config_path.exists():
+                # Deleted (or mid-rename): an empty config would drop every row.
+                raise ConfigError(
+                    self.config_path, "the file is gone; watching with the last good config"
+                )
             engine = load_engine(self.config_path, model=self.model)
         except ConfigError as exc:
+            # Told once, then kept in view (summary, empty screen) until it parses again.
             self.notify(str(exc), title="config not reloaded", severity="error", markup=False)
-            self.config_error = exc if self.engine is None else self.config_error
+            self.config_error = exc
             self.show_summary()
             return
         self.config_error = None
@@ -408,6 +448,18 @@ class DswatchApp(App[int]):
             self.notify(
                 f"{key[0]} has no web page for datasets (set web_url in the config)",
                 severity="warning",
+                markup=False,
+            )
+            return
+        if not can_open_browser(os.environ):
+            # Over SSH or without a display there is no browser to open (and a text
+            # browser would take over this terminal): hand the address over instead.
+            self.copy_to_clipboard(url)
+            self.notify(
+                f"no browser here (SSH or no display): {url} — copied to the clipboard",
+                title="open",
+                severity="warning",
+                timeout=15,
                 markup=False,
             )
             return
@@ -628,6 +680,16 @@ class DswatchApp(App[int]):
 
     def on_remote_list_requested(self, message: RemoteListRequested) -> None:
         self._fetch_remote_list(message.backend)
+
+
+def can_open_browser(environ: Mapping[str, str]) -> bool:
+    """Whether a web browser can be opened from here: not over SSH, and on Linux
+    only with a display (macOS and Windows always have one)."""
+    if environ.get("SSH_CONNECTION") or environ.get("SSH_TTY"):
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+    return True
 
 
 def run_dashboard(*, config_path: Path, demo: bool) -> int:

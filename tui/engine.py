@@ -22,7 +22,7 @@ from . import credentials
 from .backends import BackendConfigError, make_backend
 from .backends.base import Backend, FetchResult, RemoteDataset
 from .config import BackendConfig, Config, load_config
-from .models import DatasetState, Failure, State
+from .models import DatasetState, Failure, State, unreadable
 from .poller import Poller
 from .watch import WatchModel
 
@@ -79,16 +79,7 @@ class UnusableBackend(Backend):
 
     async def fetch(self, ids: Sequence[str], previous: Mapping[str, DatasetState]) -> FetchResult:
         failure = Failure(kind="config", message=self.reason)
-        states = [
-            DatasetState(
-                backend=self.name,
-                id=i,
-                state=State.UNAUTHORIZED,
-                error=self.reason,
-                failure=failure,
-            )
-            for i in ids
-        ]
+        states = unreadable(self.name, ids, State.UNAUTHORIZED, failure)
         return FetchResult(states=states, unauthorized=True)
 
     async def list_datasets(self) -> list[RemoteDataset]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .models import DatasetState, State
+from .models import FAILED_STATES, DatasetState, State
 
 MAX_ENTRIES = 200  # per dataset: a dashboard open for days must not grow without bound
 
@@ -26,8 +26,10 @@ class History:
 
     def record(self, state: DatasetState) -> bool:
         """Append when state or status differs from the last entry; True if appended."""
-        if state.polled_at is None:
-            return False  # placeholder before the first poll
+        if state.polled_at is None or state.state in FAILED_STATES:
+            # A placeholder, or a poll that read nothing: the dataset's own history
+            # is what it was when read (an outage is the backend's, told once).
+            return False
         key = (state.backend, state.id)
         entries = self._entries.get(key)
         if entries is None:

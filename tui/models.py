@@ -321,3 +321,13 @@ def parse_dataset_ids(values: Iterable[str]) -> tuple[list[str], list[str]]:
         if canonical not in good:
             good.append(canonical)
     return good, errors
+
+
+def unreadable(
+    backend: str, ids: Iterable[str], state: State, failure: Failure
+) -> list[DatasetState]:
+    """The states of datasets a request could not read (unreachable / unauthorized)."""
+    return [
+        DatasetState(backend=backend, id=i, state=state, error=failure.message, failure=failure)
+        for i in ids
+    ]

@@ -35,9 +35,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from .backends.base import Backend, FetchResult
+from .backends.http import shorter_timeout
 from .config import Config, Settings
 from .health import BackendHealth, Health, describe_failure, is_backend_failure
-from .models import SETTLED_STATES, DatasetState, Failure, State, utcnow
+from .models import SETTLED_STATES, DatasetState, Failure, State, unreadable, utcnow
 from .text import sanitize
 from .watch import PollBatch, PollUpdate, WatchModel
 
@@ -49,6 +50,7 @@ health_log = logging.getLogger("tui.health")
 
 Key = tuple[str, str]
 MAX_RETRY_AFTER = 3600.0  # never trust a server to park us for longer than this
+MAX_PROBES_IN_FLIGHT = 3  # a hung server holds each probe for the whole timeout
 
 
 Sink = Callable[[PollUpdate], Awaitable[None] | None]
@@ -90,6 +92,8 @@ class _BackendScheduler:
         self.down = False  # not answering: datasets wait, one probe per poll_interval
         self.next_probe_at = 0.0
         self.recovering: set[str] = set()  # re-read after an outage, not answered yet
+        self.probes: set[asyncio.Task[None]] = set()  # reads probing a down backend
+        self.recovered_at = -math.inf  # clock time the backend last came back
         now = poller.clock()
         for dataset_id in ids:
             self.schedule(dataset_id, now)
@@ -217,8 +221,17 @@ class _BackendScheduler:
                 await self._sleep(wait, self.watchdog_wake)
                 continue
             if self.down:
+                # One probe per poll_interval, not waiting for a hung one to time out:
+                # a server that answers again is seen within poll_interval.
                 self.next_probe_at = poller.clock() + poller.settings.poll_interval
-                await self._probe_with_a_read()
+                if len(self.probes) < MAX_PROBES_IN_FLIGHT:
+                    probe = asyncio.create_task(self._probe_with_a_read())
+                    self.probes.add(probe)
+                    self.tasks.add(probe)
+                    probe.add_done_callback(self.probes.discard)
+                    probe.add_done_callback(self.tasks.discard)
+                else:
+                    await self._sleep(self.next_probe_at - poller.clock(), self.watchdog_wake)
             elif self.backend.has_probe:
                 await self._probe_alive()
             else:
@@ -234,7 +247,14 @@ class _BackendScheduler:
             return
         async with self.limit:
             self.in_flight.update(chunk)
-            await self._poll_chunk(chunk, release=False, probe=True)
+            if self.down:
+                # The next probe goes out in poll_interval: a hung one need not wait
+                # the whole timeout (half of it at least, for a slow but good answer).
+                settings = self.poller.settings
+                with shorter_timeout(max(settings.poll_interval, settings.timeout / 2)):
+                    await self._poll_chunk(chunk, release=False, probe=True)
+            else:
+                await self._poll_chunk(chunk, release=False, probe=True)
 
     async def _probe_alive(self) -> None:
         """Up and quiet: a cheap request that only says whether the backend answers."""
@@ -258,7 +278,7 @@ class _BackendScheduler:
 
     async def _poll_chunk(self, chunk: list[str], *, release: bool, probe: bool = False) -> None:
         try:
-            self.last_request_at = self.poller.clock()
+            sent_at = self.last_request_at = self.poller.clock()
             previous = {i: s for i in chunk if (s := self.poller.states.get((self.name, i)))}
             started = time.perf_counter()
             try:
@@ -277,7 +297,7 @@ class _BackendScheduler:
                     ", unauthorized" if result.unauthorized else "",
                     "" if result.retry_after is None else f", retry after {result.retry_after:g}s",
                 )
-            self._absorb(chunk, result, probe=probe)
+            self._absorb(chunk, result, probe=probe, sent_at=sent_at)
         finally:
             self.in_flight.difference_update(chunk)
             if release:
@@ -287,24 +307,24 @@ class _BackendScheduler:
 
     def _crashed(self, chunk: list[str], exc: Exception) -> FetchResult:
         failure = Failure(kind="internal", message=f"dswatch error: {type(exc).__name__}")
-        states = [
-            DatasetState(
-                backend=self.name,
-                id=i,
-                state=State.UNREACHABLE,
-                error=failure.message,
-                failure=failure,
-            )
-            for i in chunk
-        ]
+        states = unreadable(self.name, chunk, State.UNREACHABLE, failure)
         return FetchResult(states=states)
 
-    def _absorb(self, chunk: list[str], result: FetchResult, *, probe: bool = False) -> None:
+    def _absorb(
+        self, chunk: list[str], result: FetchResult, *, probe: bool = False, sent_at: float = 0.0
+    ) -> None:
         poller = self.poller
         settings = poller.settings
         now = poller.clock()
         stamp = poller.now()
         answered = {s.id for s in result.states}
+        if sent_at < self.recovered_at and all(s.state in FAILED for s in result.states):
+            # Sent while the backend was down and failed only now (a hung request):
+            # old news. The backend answers again; read these datasets at once.
+            for dataset_id in chunk:
+                if dataset_id in self.due_at:
+                    self.schedule(dataset_id, now)
+            return
         if result.retry_after is not None:
             wait = min(max(result.retry_after, 0.0), MAX_RETRY_AFTER)
             self.paused_until = max(self.paused_until, now + wait)
@@ -396,6 +416,7 @@ class _BackendScheduler:
     def _recover(self, answered: list[str]) -> None:
         """The backend answers again: re-read every dataset now, no backoff left over."""
         self.down = False
+        self.recovered_at = self.poller.clock()
         self.failed_chunks_in_a_row = 0
         self.failures.clear()
         self.unpause()
@@ -467,7 +488,14 @@ def _differs(new: BackendHealth, old: BackendHealth) -> bool:
         old.recovering,
         old.paused_for is None,
         old.credential_hint,
-    ) or (new.last_ok is None) != (old.last_ok is None)
+    ) or _moved(new.last_ok, old.last_ok)
+
+
+def _moved(new: datetime | None, old: datetime | None) -> bool:
+    """The last good answer moved by a second or more (the summary shows it)."""
+    if new is None or old is None:
+        return new is not old
+    return (new - old).total_seconds() >= 1.0
 
 
 def _counted(n: int, noun: str) -> str:

@@ -44,11 +44,17 @@ class CredentialsError(Exception):
     """
 
     def __init__(
-        self, message: str, *, http_status: int | None = None, refused: bool = True
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        refused: bool = True,
+        unusable: bool = False,
     ) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.refused = refused
+        self.unusable = unusable  # the config cannot work: nothing was sent
 
 
 def _bearer(token: str) -> str:
@@ -68,7 +74,7 @@ class UnusableCredentials(httpx.Auth):
         return f"UnusableCredentials({self.reason!r})"
 
     def auth_flow(self, request: httpx.Request) -> Flow:
-        raise CredentialsError(self.reason)
+        raise CredentialsError(self.reason, unusable=True)
         yield request  # pragma: no cover - makes this a generator
 
 

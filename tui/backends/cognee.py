@@ -1,5 +1,8 @@
 """Cognee: one status request per chunk of up to 100 datasets.
 
+The status vocabulary is in cognee_status.py, the activity feed's rows in
+cognee_activity.py; this module is the HTTP side.
+
 See docs/api-cognee.md. The server's answer depends on how many distinct
 pipelines were asked for (flat `{id: status}` for one, nested
 `{id: {pipeline: status}}` for more) and omits or empties datasets with no
@@ -12,12 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -36,6 +36,16 @@ from ..models import (
 from ..secrets import Redactor
 from ..text import sanitize
 from .base import Backend, BackendError, FetchResult, RemoteDataset
+from .cognee_activity import (
+    PAST_RUNS_LIMIT,
+    _latest_error_classes,
+    _one_row_per_run,
+    _past_run,
+)
+from .cognee_status import _entries_by_id, combine, dataset_state, run_state
+
+# The translation rules, importable from here as before the split.
+__all__ = ["CogneeBackend", "combine", "dataset_state", "run_state"]
 from .http import (
     JsonAnswer,
     JsonApi,
@@ -54,115 +64,6 @@ ROWS_PER_RUN = 2
 ERROR_LOOKUPS = 20
 # Status URLs kept (see _status_url): 1,000 chunks of 100 cover 100,000 datasets.
 _CACHED_URLS = 1024
-
-# One pipeline run's status, in either vocabulary (the docs' and the server's).
-_RUN_STATES: dict[str, State] = {
-    "INITIATED": State.PENDING,  # queued, not picked up yet (older servers)
-    "PENDING": State.PENDING,
-    "STARTED": State.RUNNING,
-    "RUNNING": State.RUNNING,
-    "COMPLETED": State.READY,
-    "ERRORED": State.ERROR,
-    "FAILED": State.ERROR,
-}
-
-
-def run_state(status: str) -> State:
-    """DATASET_PROCESSING_STARTED / running / ... -> a State; anything else -> UNKNOWN."""
-    key = status.strip().upper().removeprefix("DATASET_PROCESSING_")
-    return _RUN_STATES.get(key, State.UNKNOWN)
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    state: State
-    status: str | None  # the raw status that decided, None when nothing ran yet
-    error: str | None = None
-
-
-def combine(runs: Mapping[str, str], pipelines: Sequence[str]) -> Verdict:
-    """The dataset's state from its requested pipelines' statuses.
-
-    Any errored -> error; else any unrecognized -> unknown; else any running
-    -> running; all completed -> ready; otherwise (queued, or a pipeline not
-    run yet) -> pending.
-    """
-    return _combine(tuple(runs.items()), tuple(pipelines))
-
-
-@functools.lru_cache(maxsize=1024)  # thousands of datasets share a handful of combinations
-def _combine(items: tuple[tuple[str, str], ...], pipelines: tuple[str, ...]) -> Verdict:
-    runs = dict(items)
-    states = {p: run_state(runs[p]) for p in pipelines if p in runs}
-    errored = [p for p in pipelines if states.get(p) is State.ERROR]
-    if errored:
-        error = "; ".join(f"{p} errored" for p in errored)
-        return Verdict(State.ERROR, runs[errored[0]], error)
-    for wanted in (State.UNKNOWN, State.RUNNING):
-        found = next((p for p in pipelines if states.get(p) is wanted), None)
-        if found is not None:
-            return Verdict(wanted, runs[found])
-    if pipelines and all(states.get(p) is State.READY for p in pipelines):
-        return Verdict(State.READY, runs[pipelines[-1]])
-    queued = next((p for p in pipelines if states.get(p) is State.PENDING), None)
-    return Verdict(State.PENDING, runs[queued] if queued else None)
-
-
-def _runs_of(value: Any, pipelines: Sequence[str]) -> dict[str, str] | None:
-    """{pipeline: status} from one dataset's entry; None when the shape is not understood."""
-    if value is None:
-        return {}  # flat shape: no runs, key left out
-    if isinstance(value, str):
-        # Flat shape: only unambiguous with one pipeline asked for.
-        return {pipelines[0]: value} if len(pipelines) == 1 else None
-    if not isinstance(value, dict):
-        return None
-    runs: dict[str, str] = {}
-    for pipeline, status in value.items():
-        if isinstance(status, dict):  # the /status/progress shape: {"status": ..., "progress"}
-            status = status.get("status")
-        if isinstance(pipeline, str) and isinstance(status, str):
-            runs[pipeline] = status
-    return runs
-
-
-def dataset_state(
-    backend: str,
-    dataset_id: str,
-    value: Any,
-    pipelines: Sequence[str],
-    raw: Any,
-    name: str | None = None,
-) -> DatasetState:
-    """Translate one dataset's entry of a status answer."""
-    runs = _runs_of(value, pipelines)
-    if runs is None:
-        shown = value if isinstance(value, str) else json.dumps(value)[:200]
-        return DatasetState(
-            backend=backend, id=dataset_id, name=name, state=State.UNKNOWN, status=shown, raw=raw
-        )
-    verdict = combine(runs, pipelines)
-    return DatasetState(
-        backend=backend,
-        id=dataset_id,
-        name=name,
-        state=verdict.state,
-        status=verdict.status,
-        pipelines=runs,
-        error=verdict.error,
-        raw=raw,
-    )
-
-
-def _entries_by_id(data: dict[Any, Any]) -> dict[str, Any]:
-    """The answer's entries keyed by canonical ID (the server's spelling may differ)."""
-    entries: dict[str, Any] = {}
-    for key, value in data.items():
-        try:
-            entries[normalize_dataset_id(str(key))] = value
-        except InvalidDatasetId:
-            continue
-    return entries
 
 
 @dataclass(slots=True)
@@ -470,65 +371,3 @@ def _optional(answer: JsonAnswer | RequestFailure) -> Any:
     if answer.http_status == 404:
         return None
     raise answer.as_error()
-
-
-def _one_row_per_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The activity feed's rows, one per pipeline run: its ended row when it has one.
-
-    A real 1.6.5 server logs a STARTED row when a run begins and another row when it
-    ends, both with the same pipeline_run_id; shown as is, every finished run would
-    appear twice, once as still STARTED. Rows without a run id are kept as they are.
-    """
-    kept: list[dict[str, Any]] = []
-    index_of: dict[str, int] = {}
-    for row in rows:
-        run_id = row.get("pipeline_run_id")
-        if not isinstance(run_id, str) or not run_id:
-            kept.append(row)
-            continue
-        if run_id not in index_of:
-            index_of[run_id] = len(kept)
-            kept.append(row)
-        elif row.get("ended_at") and not kept[index_of[run_id]].get("ended_at"):
-            kept[index_of[run_id]] = row  # the feed was oldest first: keep the outcome
-    return kept
-
-
-PAST_RUNS_LIMIT = 200  # rows (two per finished run) read for durations
-_OUTCOMES = {"succeeded": State.READY.value, "failed": State.ERROR.value}
-
-
-def _past_run(row: Any) -> PastRun | None:
-    """One finished run from an activity row, or None (still running, noop, malformed)."""
-    if not isinstance(row, dict):
-        return None
-    outcome = _OUTCOMES.get(str(row.get("outcome")))
-    started, ended = _feed_time(row.get("started_at")), _feed_time(row.get("ended_at"))
-    pipeline = row.get("pipeline_name")
-    if outcome is None or started is None or ended is None or ended < started:
-        return None
-    return PastRun(pipeline if isinstance(pipeline, str) else "", started, ended, outcome)
-
-
-def _feed_time(value: Any) -> datetime | None:
-    """The feed's ISO timestamps; naive ones are UTC (as the server writes them)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _latest_error_classes(runs: list[dict[str, Any]]) -> dict[str, str]:
-    """{pipeline: error_class} of each pipeline's most recent failed run."""
-    latest: dict[str, tuple[str, str]] = {}  # pipeline -> (started_at, error_class)
-    for run in runs:
-        pipeline, error_class = run.get("pipeline_name"), run.get("error_class")
-        if not isinstance(pipeline, str) or not isinstance(error_class, str) or not error_class:
-            continue
-        started = str(run.get("started_at") or "")
-        if pipeline not in latest or started > latest[pipeline][0]:
-            latest[pipeline] = (started, error_class)
-    return {pipeline: error_class for pipeline, (_, error_class) in latest.items()}

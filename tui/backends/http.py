@@ -27,7 +27,7 @@ import httpx
 from .. import __version__
 from ..config import BackendConfig, Settings
 from ..credentials import clear_text_host
-from ..models import DatasetState, Failure, State
+from ..models import DatasetState, Failure, State, unreadable
 from ..secrets import Redactor
 from .auth import CredentialsError
 from .base import BackendError
@@ -101,6 +101,21 @@ def counting_requests() -> Iterator[RequestCounter]:
         _request_counter.reset(token)
 
 
+# Set by `shorter_timeout`: a probe of a down backend need not wait the whole
+# timeout (the next probe tells), so a hung server never holds one for long.
+_timeout_cap: ContextVar[float | None] = ContextVar("dswatch_timeout_cap", default=None)
+
+
+@contextlib.contextmanager
+def shorter_timeout(seconds: float) -> Iterator[None]:
+    """Requests made in this context (and tasks it starts) give up after `seconds`."""
+    token = _timeout_cap.set(seconds)
+    try:
+        yield
+    finally:
+        _timeout_cap.reset(token)
+
+
 async def _count_request(request: httpx.Request) -> None:
     counter = _request_counter.get()
     if counter is not None:
@@ -169,13 +184,7 @@ class RequestFailure:
 
     def state(self, backend: str, dataset_id: str, state: State) -> DatasetState:
         """The DatasetState a dataset gets when its request failed this way."""
-        return DatasetState(
-            backend=backend,
-            id=dataset_id,
-            state=state,
-            error=self.failure.message,
-            failure=self.failure,
-        )
+        return unreadable(backend, [dataset_id], state, self.failure)[0]
 
 
 def json_kind(value: Any) -> str:
@@ -407,13 +416,21 @@ async def get_json(
     try:
         async with asyncio.timeout(timeout):
             request = client.build_request("GET", url, params=params)
-            response = await client.send(request, stream=True, auth=auth)
+            try:
+                response = await client.send(request, stream=True, auth=auth)
+            except httpx.RemoteProtocolError as exc:
+                if "without sending a response" not in str(exc):
+                    raise
+                # A kept-alive connection the server closed meanwhile (it restarted,
+                # or dropped idle connections): the GET never reached it. Once more,
+                # on a new connection, as browsers and urllib3 do.
+                response = await client.send(request, stream=True, auth=auth)
             try:
                 return await _read_answer(response, redactor, max_bytes)
             finally:
                 await response.aclose()
     except CredentialsError as exc:
-        kind = "auth" if exc.refused else "login"
+        kind = "config" if exc.unusable else "auth" if exc.refused else "login"
         failure = Failure(kind=kind, message=redactor.text(str(exc)), http_status=exc.http_status)
         return RequestFailure(failure, unauthorized=exc.refused)
     except (httpx.HTTPError, OSError, ssl.SSLError) as exc:  # TimeoutError is an OSError
@@ -439,10 +456,10 @@ class JsonApi:
         return f"JsonApi(timeout={self.timeout:g})"
 
     async def get(self, url: str | httpx.URL, params: Any = None) -> JsonAnswer | RequestFailure:
+        cap = _timeout_cap.get()
+        timeout = self.timeout if cap is None else min(cap, self.timeout)
         async with self._slots:
-            return await get_json(
-                self.client, url, params, timeout=self.timeout, redactor=self.redactor
-            )
+            return await get_json(self.client, url, params, timeout=timeout, redactor=self.redactor)
 
     async def probe(self, url: str) -> Failure | None:
         """A health check, sent without credentials: None when the server answered.

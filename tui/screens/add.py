@@ -10,7 +10,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 
@@ -19,6 +18,7 @@ from ..messages import RemoteListFetched, RemoteListRequested
 from ..models import InvalidDatasetId, split_ids
 from ..refs import dataset_id_from
 from ..text import sanitize
+from .dialog import Dialog
 
 MAX_PICKER_ROWS = 500  # type to narrow a longer list
 
@@ -89,27 +89,10 @@ class PasteBox(TextArea):
             self._replace_via_keyboard("\n", start, end)
 
 
-class AddDatasetsScreen(ModalScreen[AddRequest | None]):
+class AddDatasetsScreen(Dialog[AddRequest | None]):
     DEFAULT_CSS = """
     AddDatasetsScreen {
-        align: center middle;
-        & > #dialog {
-            height: auto;
-            width: 100;
-            max-width: 100%;
-            max-height: 100%;
-            background: $surface;
-            border: thick $accent;
-            padding: 0 1;
-        }
-        & #title { text-style: bold; }
-        & #buttons {
-            dock: bottom;
-            height: auto;
-            align-horizontal: right;
-            background: $surface;
-        }
-        & Button { margin-left: 2; }
+        & > #dialog { width: 100; }
         & #ids { height: 5; }
         & #check { height: auto; min-height: 1; }
         & #picker { height: 10; }

@@ -11,11 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ..config import BackendConfig, Config, ConfigError, check_credentials
 from ..text import sanitize
+from .dialog import Dialog
 
 DEFAULT_URLS = {"visual_layer": "https://app.visual-layer.com", "cognee": "http://127.0.0.1:8000"}
 KEY_HINTS = {
@@ -42,30 +42,7 @@ def describe(error: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-class AddBackendScreen(ModalScreen[BackendConfig | None]):
-    DEFAULT_CSS = """
-    AddBackendScreen {
-        align: center middle;
-        & > #dialog {
-            height: auto;
-            width: 80;
-            max-width: 100%;
-            max-height: 100%;
-            background: $surface;
-            border: thick $accent;
-            padding: 0 1;
-        }
-        & #title { text-style: bold; }
-        & #buttons {
-            dock: bottom;
-            height: auto;
-            align-horizontal: right;
-            background: $surface;
-        }
-        & Button { margin-left: 2; }
-    }
-    """
-
+class AddBackendScreen(Dialog[BackendConfig | None]):
     """Returns the backend to save, or None; the app saves it and, when the save is
     refused, calls `refused(message)` on this same screen (kept open, nothing lost)."""
 

@@ -6,32 +6,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
+from .dialog import Dialog
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class ConfirmScreen(Dialog[bool]):
     DEFAULT_CSS = """
     ConfirmScreen {
-        align: center middle;
-        & > #dialog {
-            height: auto;
-            width: 64;
-            max-width: 100%;
-            max-height: 100%;
-            background: $surface;
-            border: thick $error;
-            padding: 0 1;
-        }
-        & #title { text-style: bold; }
-        & #buttons {
-            dock: bottom;
-            height: auto;
-            align-horizontal: right;
-            background: $surface;
-        }
-        & Button { margin-left: 2; }
-        & > #dialog { padding: 1 2; }
+        & > #dialog { width: 64; border: thick $error; padding: 1 2; }
         & #buttons { dock: none; margin-top: 1; }
     }
     """

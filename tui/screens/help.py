@@ -8,10 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from ..palette import STALE, STATE_LOOKS
+from .dialog import Dialog
 
 KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
@@ -70,27 +70,10 @@ def legend() -> Content:
     return Content.assemble(*lines).rstrip()
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     DEFAULT_CSS = """
     HelpScreen {
-        align: center middle;
-        & > #dialog {
-            height: auto;
-            width: 90;
-            max-width: 100%;
-            max-height: 100%;
-            background: $surface;
-            border: thick $accent;
-            padding: 0 1;
-        }
-        & #title { text-style: bold; }
-        & #buttons {
-            dock: bottom;
-            height: auto;
-            align-horizontal: right;
-            background: $surface;
-        }
-        & Button { margin-left: 2; }
+        & > #dialog { width: 90; }
     }
     """
 

@@ -199,6 +199,7 @@ def format_count(value: int | None) -> str:
 
 
 AGE_SECONDS_STEP = 5
+FRESH_SECONDS = 10  # younger data reads "now"
 
 
 def format_age(seconds: float) -> str:
@@ -210,6 +211,8 @@ def format_age(seconds: float) -> str:
     of 5 that is 0.15%.
     """
     seconds = max(int(seconds), 0)
+    if seconds < FRESH_SECONDS:
+        return "now"  # a row polled every 5 s stays "now", not 0s/5s/0s
     if seconds < 60:
         return f"{seconds - seconds % AGE_SECONDS_STEP}s"
     if seconds < 3600:

@@ -43,8 +43,10 @@ class SummaryBar(Static):
         paused: bool,
         shown: int,
         total: int,
+        notes: tuple[str, ...] = (),
     ) -> None:
-        self._last = (counts, health, last_poll, paused, shown, total)
+        """`notes`: short troubles of dswatch's own to keep in view ("hooks: 2 failed")."""
+        self._last = (counts, health, last_poll, paused, shown, total, notes)
         self._redraw()
 
     def on_resize(self) -> None:
@@ -70,6 +72,7 @@ class SummaryBar(Static):
         paused: bool,
         shown: int,
         total: int,
+        notes: tuple[str, ...] = (),
         *,
         compact: bool,
     ) -> tuple[list[Part], list[Part]]:
@@ -104,6 +107,8 @@ class SummaryBar(Static):
             if backend.is_down and backend.reason and not compact:
                 word = backend.reason  # the cause, as the banner says it: "server error (HTTP 500)"
             parts += [(f"{sanitize(name, max_len=32)} ", "bold"), (word, look.style), (gap, "")]
+        for note in notes:
+            parts += [(note, "bold $error"), (gap, "")]
         parts.append(("│ ", "$foreground-muted"))
         if not health:
             parts.append(("no backend configured", "$foreground-muted"))
@@ -166,16 +171,16 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
         return text
     if alert.health is Health.RATE_LIMITED:
         cause = "rate limited"
-    elif alert.health is Health.UNAUTHORIZED:
-        cause = alert.reason if alert.reason and "credential" in alert.reason else None
-        cause = cause or "refused credentials"
-        if alert.failure is not None and alert.failure.kind == "config":
-            cause = "unusable config"
     else:
         cause = alert.reason or describe_failure(alert.failure)
     text.append(f" ⚠ {alert.backend}: {cause} ", "bold reverse")
     details: list[str] = []
-    if alert.message and (alert.failure is None or alert.failure.http_status is None):
+    hint = alert.credential_hint or ""
+    if (
+        alert.message
+        and (alert.failure is None or alert.failure.http_status is None)
+        and alert.message not in hint
+    ):
         # An HTTP status is in the cause already; a network error's words are not.
         details.append(sanitize(alert.message, max_len=160))
     if alert.since is not None and alert.health is not Health.RATE_LIMITED:

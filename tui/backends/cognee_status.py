@@ -1,0 +1,125 @@
+"""Cognee's status answers -> DatasetState: the run vocabulary and how runs combine.
+
+See docs/api-cognee.md. A dataset's state comes from the statuses of the
+pipelines asked for; both vocabularies (the docs' and the real server's) are
+read. Pure functions, cached where thousands of datasets share an answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
+
+# One pipeline run's status, in either vocabulary (the docs' and the server's).
+_RUN_STATES: dict[str, State] = {
+    "INITIATED": State.PENDING,  # queued, not picked up yet (older servers)
+    "PENDING": State.PENDING,
+    "STARTED": State.RUNNING,
+    "RUNNING": State.RUNNING,
+    "COMPLETED": State.READY,
+    "ERRORED": State.ERROR,
+    "FAILED": State.ERROR,
+}
+
+
+def run_state(status: str) -> State:
+    """DATASET_PROCESSING_STARTED / running / ... -> a State; anything else -> UNKNOWN."""
+    key = status.strip().upper().removeprefix("DATASET_PROCESSING_")
+    return _RUN_STATES.get(key, State.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    state: State
+    status: str | None  # the raw status that decided, None when nothing ran yet
+    error: str | None = None
+
+
+def combine(runs: Mapping[str, str], pipelines: Sequence[str]) -> Verdict:
+    """The dataset's state from its requested pipelines' statuses.
+
+    Any errored -> error; else any unrecognized -> unknown; else any running
+    -> running; all completed -> ready; otherwise (queued, or a pipeline not
+    run yet) -> pending.
+    """
+    return _combine(tuple(runs.items()), tuple(pipelines))
+
+
+@functools.lru_cache(maxsize=1024)  # thousands of datasets share a handful of combinations
+def _combine(items: tuple[tuple[str, str], ...], pipelines: tuple[str, ...]) -> Verdict:
+    runs = dict(items)
+    states = {p: run_state(runs[p]) for p in pipelines if p in runs}
+    errored = [p for p in pipelines if states.get(p) is State.ERROR]
+    if errored:
+        error = "; ".join(f"{p} errored" for p in errored)
+        return Verdict(State.ERROR, runs[errored[0]], error)
+    for wanted in (State.UNKNOWN, State.RUNNING):
+        found = next((p for p in pipelines if states.get(p) is wanted), None)
+        if found is not None:
+            return Verdict(wanted, runs[found])
+    if pipelines and all(states.get(p) is State.READY for p in pipelines):
+        return Verdict(State.READY, runs[pipelines[-1]])
+    queued = next((p for p in pipelines if states.get(p) is State.PENDING), None)
+    return Verdict(State.PENDING, runs[queued] if queued else None)
+
+
+def _runs_of(value: Any, pipelines: Sequence[str]) -> dict[str, str] | None:
+    """{pipeline: status} from one dataset's entry; None when the shape is not understood."""
+    if value is None:
+        return {}  # flat shape: no runs, key left out
+    if isinstance(value, str):
+        # Flat shape: only unambiguous with one pipeline asked for.
+        return {pipelines[0]: value} if len(pipelines) == 1 else None
+    if not isinstance(value, dict):
+        return None
+    runs: dict[str, str] = {}
+    for pipeline, status in value.items():
+        if isinstance(status, dict):  # the /status/progress shape: {"status": ..., "progress"}
+            status = status.get("status")
+        if isinstance(pipeline, str) and isinstance(status, str):
+            runs[pipeline] = status
+    return runs
+
+
+def dataset_state(
+    backend: str,
+    dataset_id: str,
+    value: Any,
+    pipelines: Sequence[str],
+    raw: Any,
+    name: str | None = None,
+) -> DatasetState:
+    """Translate one dataset's entry of a status answer."""
+    runs = _runs_of(value, pipelines)
+    if runs is None:
+        shown = value if isinstance(value, str) else json.dumps(value)[:200]
+        return DatasetState(
+            backend=backend, id=dataset_id, name=name, state=State.UNKNOWN, status=shown, raw=raw
+        )
+    verdict = combine(runs, pipelines)
+    return DatasetState(
+        backend=backend,
+        id=dataset_id,
+        name=name,
+        state=verdict.state,
+        status=verdict.status,
+        pipelines=runs,
+        error=verdict.error,
+        raw=raw,
+    )
+
+
+def _entries_by_id(data: dict[Any, Any]) -> dict[str, Any]:
+    """The answer's entries keyed by canonical ID (the server's spelling may differ)."""
+    entries: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            entries[normalize_dataset_id(str(key))] = value
+        except InvalidDatasetId:
+            continue
+    return entries
