@@ -85,7 +85,7 @@ class DataTableGrid(DataTable[Text]):
         return (*static_cells(state), "", *age_cells(fetched, state.stale, stale_ts, now))
 
     def _text(self, state: DatasetState, index: int, text: str) -> Text:
-        styles = (*static_styles(state), "dim", "stale")
+        styles = (*static_styles(state), "dim", "dim", "stale")  # eta, updated, stale
         justify = "right" if COLUMNS[index].right else "left"
         return Text(text, style=STYLES.get(styles[index], ""), justify=justify, no_wrap=True)
 
