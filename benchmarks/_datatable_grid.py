@@ -82,10 +82,10 @@ class DataTableGrid(DataTable[Text]):
 
     def _cells(self, state: DatasetState, now: float) -> tuple[str, ...]:
         fetched, stale_ts = _timestamp(state)
-        return (*static_cells(state), *age_cells(fetched, state.stale, stale_ts, now))
+        return (*static_cells(state), "", *age_cells(fetched, state.stale, stale_ts, now))
 
     def _text(self, state: DatasetState, index: int, text: str) -> Text:
-        styles = (*static_styles(state), "dim", "stale")
+        styles = (*static_styles(state), "dim", "dim", "stale")  # eta, updated, stale
         justify = "right" if COLUMNS[index].right else "left"
         return Text(text, style=STYLES.get(styles[index], ""), justify=justify, no_wrap=True)
 
@@ -135,7 +135,7 @@ class DataTableGrid(DataTable[Text]):
                 state = self._states[key]
                 fetched, stale_ts = _timestamp(state)
                 old = self._texts[key]
-                texts = (*old[:-2], *age_cells(fetched, state.stale, stale_ts, now))
+                texts = (*old[:-3], "", *age_cells(fetched, state.stale, stale_ts, now))
                 self._texts[key] = texts
                 for index in ages:
                     if texts[index] != old[index]:

@@ -137,10 +137,19 @@ def measure(
 
 
 def run_in_tmux(
-    sim: SimProcess, command: str, n: int, seconds: float, warmup: float, home: Path
+    sim: SimProcess,
+    command: str,
+    n: int,
+    seconds: float,
+    warmup: float,
+    home: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Sample:
-    tmux = Tmux(command.split()[-1].replace("/", "_")[-20:])
+    # A socket of its own per variant: the same name right after a kill-server can
+    # meet the old server still exiting ("server exited unexpectedly").
+    tmux = Tmux(command.split()[-1].replace("/", "_")[-20:] + ("-env" if extra_env else ""))
     env = {"XDG_STATE_HOME": str(home), "XDG_CONFIG_HOME": str(home), "COLORTERM": "truecolor"}
+    env.update(extra_env or {})
     sim.reset_stats()
     try:
         started = time.perf_counter()
@@ -194,8 +203,13 @@ def run_config(
     ours: list[Sample] = []
     poller: list[Sample] = []
     table: list[Sample] = []
+    no_store: list[Sample] = []
     for _ in range(args.runs):
         ours.append(run_in_tmux(sim, f"{DSWATCH} --config {config}", n, seconds, warmup, home))
+        if args.history_off:  # the same dswatch without its history store
+            off = {"DSWATCH_HISTORY": "off"}
+            command = f"{DSWATCH} --config {config}"
+            no_store.append(run_in_tmux(sim, command, n, seconds, warmup, home, off))
         poller.append(run_headless(sim, config, n, seconds, warmup))
         if not args.no_datatable:
             baseline = f"{PYTHON} {HERE / '_e2e_baselines.py'} datatable --config {config}"
@@ -218,6 +232,18 @@ def run_config(
             cpu <= target,
         ),
     ]
+    if no_store:
+        store_cpu = med(no_store, "cpu")
+        rows.append(
+            Row(
+                f"{label}: dswatch CPU (vs history store off)",
+                pct(cpu),
+                pct(store_cpu),
+                f"+{cpu - store_cpu:.2f} pt",
+                "≤ +1 pt",
+                cpu - store_cpu <= 1.0,
+            )
+        )
     if table:
         rows.append(
             Row(
@@ -258,6 +284,11 @@ def main() -> int:
         help="poll_interval/settled_interval pairs, one config each (default: 5/60 1/1)",
     )
     p.add_argument("--no-datatable", action="store_true", help="skip the DataTable UI baseline")
+    p.add_argument(
+        "--history-off",
+        action="store_true",
+        help="also run dswatch with DSWATCH_HISTORY=off: what the history store costs",
+    )
     p.add_argument(
         "--settling",
         action="store_true",

@@ -26,6 +26,15 @@ def _tui_logger_as_found() -> Iterator[None]:
     logger.setLevel(logging.NOTSET)
 
 
+@pytest.fixture(autouse=True)
+def _private_history_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test (and every dswatch it starts) gets its own history store, never
+    the user's: `status`, `wait`, `watch` and the dashboard open one."""
+    monkeypatch.setenv("DSWATCH_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
     """Whatever reaches asyncio's exception handler (e.g. a task's exception never retrieved)."""

@@ -110,8 +110,12 @@ def test_status_json_has_the_documented_keys(
         "n_objects",
         "pipelines",
         "error",
+        "since",  # from the history store
+        "eta_seconds",
+        "stuck",
     }
     assert (row["backend"], row["id"], row["name"]) == ("vl", ready, "birds")
+    assert row["stuck"] is False and row["eta_seconds"] is None  # first sight: no history
     assert (row["state"], row["status"], row["progress"]) == ("running", "READ_ONLY", 50)
 
 

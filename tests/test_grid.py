@@ -54,6 +54,7 @@ def ds(i: int, **fields: Any) -> DatasetState:
         "name": f"set {i}",
         "state": State.READY,
         "fetched_at": T0 - timedelta(seconds=30),
+        "polled_at": T0 - timedelta(seconds=30),  # confirmed this run (not from the store)
     }
     base.update(fields)
     return DatasetState(**base)
@@ -598,7 +599,7 @@ async def test_ages_tick_only_when_their_text_changes(
     assert len(refreshed) == 1 and len(refreshed[0]) == 1
     region = refreshed[0][0]
     assert region.y == 1 + grid.visible_keys().index(("vl", "id-002"))
-    assert region.x == grid._x[COLUMN_KEYS.index("updated")]  # just the age cells
+    assert region.x == grid._x[COLUMN_KEYS.index("eta")]  # just the clock's cells
     assert cell(grid, ("vl", "id-002"), "updated").strip() == "10s"
     assert cell(grid, ("vl", "id-001"), "updated").strip() == "1m"
     host.clock.now += 25

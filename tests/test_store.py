@@ -73,17 +73,19 @@ def test_only_changes_are_written(store: HistoryStore, path: Path) -> None:
         ("running", "INDEXING", 10.0),
         (None, None, 25.0),  # a progress-only change: state and status not repeated
     ]
-    assert store.transactions == 3
+    # Three batches with changes; the writer may gather batches queued together.
+    assert 1 <= store.transactions <= 3
 
 
-def test_one_transaction_per_batch(store: HistoryStore, path: Path) -> None:
+def test_a_batch_is_one_transaction_or_part_of_one(store: HistoryStore, path: Path) -> None:
     keys = [("vl", f"00000000-0000-0000-0000-{n:012d}") for n in range(50)]
     store.flush()
     before = store.transactions
     store.record([read(State.RUNNING, 0, key=k, progress=1.0) for k in keys])
     store.record([read(State.RUNNING, 5, key=k, progress=2.0) for k in keys])
     store.flush()
-    assert store.transactions == before + 2
+    # Never split; batches queued within WRITE_GATHER_S of each other share one.
+    assert before + 1 <= store.transactions <= before + 2
     assert rows(path, "SELECT count(*) FROM changes") == [(100,)]
     assert rows(path, "SELECT count(*) FROM datasets") == [(50,)]
 

@@ -10,6 +10,7 @@ app, and nothing here talks HTTP except the workers that answer them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -40,6 +41,7 @@ from .config import (
     secret_warnings,
 )
 from .engine import Engine, demo_engine, load_engine, tune_gc
+from .history_link import STUCK_CHECK_SECONDS, HistoryLink, history_off
 from .messages import (
     CopyRequested,
     DetailsFetched,
@@ -50,7 +52,7 @@ from .messages import (
     RemoteListFetched,
     RemoteListRequested,
 )
-from .models import DatasetState
+from .models import DatasetState, State
 from .notify import NewsLike, NotifyRules, TextOut
 from .outreach import Outreach
 from .screens.add import AddDatasetsScreen, AddRequest
@@ -60,7 +62,7 @@ from .screens.details import DetailsScreen
 from .screens.help import HelpScreen
 from .text import sanitize
 from .watch import BackendEvent, News, PollUpdate, WatchModel
-from .widgets.cells import COLUMN_KEYS
+from .widgets.cells import COLUMN_KEYS, eta_cell
 from .widgets.grid import DatasetGrid
 from .widgets.summary import AlertBanner, SummaryBar
 
@@ -103,6 +105,7 @@ class DswatchApp(App[int]):
         config_error: ConfigError | None = None,
         warnings: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
+        history: HistoryLink | None = None,
     ) -> None:
         super().__init__()
         self.clock = clock  # epoch seconds: ages and durations (tests pin it)
@@ -114,6 +117,7 @@ class DswatchApp(App[int]):
         # The one copy of what is known; it outlives engines (a config reload keeps it).
         self.model = engine.model if engine is not None else WatchModel()
         self.model.subscribe(self._model_applied)
+        self.history = history  # the history store, joined to the model (None: none)
         self.watch_changed: Signal[PollUpdate] = Signal(self, "watch-changed")
         self.problems_only = False
         self.filter_text = ""
@@ -126,7 +130,7 @@ class DswatchApp(App[int]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(id="summary")
         yield AlertBanner(id="alerts", clock=self.clock)
-        yield DatasetGrid(id="grid", clock=self.clock)
+        yield DatasetGrid(id="grid", clock=self.clock, eta=self._eta_cell if self.history else None)
         yield Static(id="empty")
         yield Input(
             placeholder="filter: words, state:error, backend:NAME — esc clears", id="filter"
@@ -144,6 +148,20 @@ class DswatchApp(App[int]):
             self.set_interval(2.0, self.check_config_file)
         for warning in self.warnings:
             self.notify(warning, title="config", severity="warning", timeout=30, markup=False)
+        if self.history is not None:
+            if self.history.warning:  # logged by the store
+                self.notify(self.history.warning, title="history", severity="warning", markup=False)
+            self.set_interval(STUCK_CHECK_SECONDS, self.check_stuck)
+
+    def check_stuck(self) -> None:
+        if self.history is not None:
+            self.history.check_stuck(self.now())
+
+    def _eta_cell(self, state: DatasetState, now: float) -> str:
+        if self.history is None or state.state is not State.RUNNING or state.stale:
+            return ""
+        timing = self.history.timing(state, datetime.fromtimestamp(now, UTC))
+        return eta_cell(timing.elapsed, timing.eta.seconds, timing.stuck)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_COLUMNS, "-narrow")
@@ -185,6 +203,8 @@ class DswatchApp(App[int]):
     async def on_unmount(self) -> None:
         if self.outreach is not None:
             await self.outreach.aclose()
+        if self.history is not None:  # writes what is queued: off the event loop
+            await asyncio.to_thread(self.history.close)
 
     async def _poll(self, engine: Engine) -> None:
         try:
@@ -208,6 +228,7 @@ class DswatchApp(App[int]):
             if update.removed:
                 grid.remove(update.removed)
             grid.apply(update.states)
+            grid.set_stuck(self.model.stuck)
             self.show_summary(update)
         self.announce(update.news)
         self.announce_backends(update.backend_events)
@@ -395,6 +416,12 @@ class DswatchApp(App[int]):
             except BackendError as exc:
                 message = DetailsFetched(key, None, str(exc))
         self.screen.post_message(message)
+        past_runs = getattr(backend, "past_runs", None)  # Cognee's activity feed
+        if self.history is not None and past_runs is not None:
+            try:  # past durations for ETAs: nice to have, never an error to show
+                self.history.store.add_runs(key[0], key[1], await past_runs(key[1]))
+            except BackendError as exc:
+                log.info("past runs of %s/%s: %s", key[0], key[1], exc)
 
     @work(group="remote-list", exclusive=True, exit_on_error=False)
     async def _fetch_remote_list(self, backend_name: str) -> None:
@@ -508,7 +535,11 @@ class DswatchApp(App[int]):
     def action_details(self) -> None:
         key = self._selected()
         if key is not None:
-            self.push_screen(DetailsScreen(self.model, key, self.watch_changed, clock=self.clock))
+            self.push_screen(
+                DetailsScreen(
+                    self.model, key, self.watch_changed, clock=self.clock, history=self.history
+                )
+            )
 
     def action_add(self) -> None:
         if self.engine is None or not self.engine.config.backends:
@@ -645,7 +676,11 @@ class DswatchApp(App[int]):
 
     @on(DatasetGrid.RowActivated)
     def _row_activated(self, event: DatasetGrid.RowActivated) -> None:
-        self.push_screen(DetailsScreen(self.model, event.key, self.watch_changed, clock=self.clock))
+        self.push_screen(
+            DetailsScreen(
+                self.model, event.key, self.watch_changed, clock=self.clock, history=self.history
+            )
+        )
 
     def on_remote_list_requested(self, message: RemoteListRequested) -> None:
         self._fetch_remote_list(message.backend)
@@ -675,7 +710,13 @@ def run_dashboard(*, config_path: Path, demo: bool) -> int:
         except ConfigError as exc:
             error = exc
     warnings = secret_warnings(path) if path is not None else []
-    app = DswatchApp(engine, config_path=path, config_error=error, warnings=warnings)
+    history = None
+    if engine is not None and not demo and not history_off():  # the demo's stay out of it
+        keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
+        history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
+    app = DswatchApp(
+        engine, config_path=path, config_error=error, warnings=warnings, history=history
+    )
     tune_gc()
     app.run()
     return app.return_code or 0

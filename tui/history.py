@@ -18,7 +18,10 @@ class Transition:
 
 
 class History:
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        # Per dataset. With the history store (tui.history_link) the store holds the
+        # history and this only the newest few, not yet written (issue 17: memory).
+        self.max_entries = max_entries
         self._entries: dict[tuple[str, str], list[Transition]] = {}
 
     def record(self, state: DatasetState) -> bool:
@@ -34,7 +37,7 @@ class History:
         elif entries[-1].state is state.state and entries[-1].status == state.status:
             return False  # the common case: polled again, nothing new
         entries.append(Transition(state.polled_at, state.state, state.status))
-        del entries[:-MAX_ENTRIES]
+        del entries[: -self.max_entries]
         return True
 
     def of(self, key: tuple[str, str]) -> list[Transition]:

@@ -114,6 +114,9 @@ class WatchModel:
         self.history = History()
         self.last_failures: dict[Key, Failure] = {}
         self._readable: dict[Key, State] = {}  # each dataset's last readable state
+        # Running datasets that stopped moving (found by tui.history_link's check):
+        # a problem, like a failure; told once per stop as a "stuck" News.
+        self.stuck: set[Key] = set()
         self._listeners: list[Listener] = []
 
     # -- listening --------------------------------------------------------------
@@ -163,6 +166,28 @@ class WatchModel:
             if state.fetched_at is not None and state.state not in FAILED_STATES:
                 self._readable[state.key] = state.state
 
+    def flag_stuck(self, keys: Iterable[Key], at: datetime | None = None) -> PollUpdate:
+        """The datasets stuck now (all of them): one "stuck" News for each newly stuck."""
+        update = PollUpdate()
+        now_stuck = {key for key in keys if key in self.states}
+        if now_stuck == self.stuck:
+            return update  # the common case: nothing to tell anyone
+        at = at or self.now()
+        for key in now_stuck - self.stuck:
+            state = self.states[key]
+            update.news.append(News(state, state.state, "stuck", at))
+        for key in now_stuck ^ self.stuck:
+            update.changed[key] = frozenset({"stuck"})
+        self.stuck = now_stuck
+        update.counts = +self.counts
+        update.all_health = dict(self.health)
+        for listener in list(self._listeners):
+            try:
+                listener(update)
+            except Exception:
+                log.exception("watch listener failed")
+        return update
+
     def keep_only_backends(self, names: Iterable[str]) -> PollUpdate:
         """After a config reload: forget backends that are gone."""
         names = set(names)
@@ -208,6 +233,7 @@ class WatchModel:
         self.history.forget(key)
         self.last_failures.pop(key, None)
         self._readable.pop(key, None)
+        self.stuck.discard(key)
         update.removed.append(key)
 
     def _merge(self, observed: DatasetState, at: datetime, update: PollUpdate) -> None:
@@ -235,6 +261,10 @@ class WatchModel:
                 log.debug("%s/%s: %s -> %s", key[0], key[1], old.state.value, new.state.value)
         self.counts[new.state] += 1
         self.states[key] = new
+        if key in self.stuck and (
+            old is None or old.state is not new.state or old.progress != new.progress
+        ):
+            self.stuck.discard(key)  # it moved: a new stop is new news
         self.history.record(new)
         if new.failure is not None:
             self.last_failures[key] = new.failure.model_copy(update={"at": new.polled_at})

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import default_config_path, secret_warnings
 from ..engine import Engine, demo_engine, load_engine
 from ..models import State
+
+if TYPE_CHECKING:
+    from ..history_link import HistoryLink
 
 # Exit codes: 0 fine, 1 a dataset could not be read or failed (see each
 # command), 2 usage or config errors, 124 `wait` timed out.
@@ -23,6 +28,25 @@ class UsageError(Exception):
 
 def config_path(args: argparse.Namespace) -> Path:
     return args.config.expanduser() if args.config else default_config_path()
+
+
+def open_history(
+    args: argparse.Namespace, engine: Engine, keys: Iterable[tuple[str, str]] | None = None
+) -> HistoryLink | None:
+    """The history store joined to the engine's model, seeded with the last known
+    state of `keys` (all watched datasets when None); None for the demo. A store
+    that cannot be used is one stderr line (and a log line); the command runs on."""
+    from ..history_link import HistoryLink, history_off
+
+    if args.demo or history_off():
+        return None
+
+    if keys is None:
+        keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
+    history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
+    if history.warning:
+        print(f"dswatch: warning: {history.warning}", file=sys.stderr)
+    return history
 
 
 def open_engine(args: argparse.Namespace, **poller_options: object) -> Engine:

@@ -22,7 +22,7 @@ from .. import __version__
 from ..config import ConfigError, default_config_path
 from ..store import STATE_DIR_ENV
 from ..store import default_path as default_store_path
-from .common import EXIT_OK, EXIT_USAGE, UsageError, config_path, open_engine
+from .common import EXIT_OK, EXIT_USAGE, UsageError, config_path, open_engine, open_history
 from .history import add_parser as add_history_parser
 from .pipes import ReaderGone, silence
 
@@ -218,7 +218,12 @@ def dispatch(args: argparse.Namespace) -> int:
 
         if not any(b.datasets or b.follow is not None for b in engine.config.backends):
             return nothing_watched(args, engine, as_json=args.json)
-        return asyncio.run(status(engine, as_json=args.json, wide=args.wide))
+        history = open_history(args, engine)
+        try:
+            return asyncio.run(status(engine, as_json=args.json, wide=args.wide, history=history))
+        finally:
+            if history is not None:
+                history.close()
     if command == "watch":
         from .resolve import resolve_names
         from .wait import resolve_targets
@@ -231,7 +236,12 @@ def dispatch(args: argparse.Namespace) -> int:
             except BaseException:
                 await engine.aclose()
                 raise
-            return await watch(engine, targets, as_json=args.json)
+            history = open_history(args, engine, targets)
+            try:
+                return await watch(engine, targets, as_json=args.json, history=history)
+            finally:
+                if history is not None:
+                    history.close()
 
         return asyncio.run(run_watch())
     from .resolve import resolve_names
@@ -244,7 +254,12 @@ def dispatch(args: argparse.Namespace) -> int:
         except BaseException:
             await engine.aclose()
             raise
-        return await wait(engine, targets, timeout=args.timeout, partial_ok=args.partial_ok)
+        history = open_history(args, engine, targets)
+        try:
+            return await wait(engine, targets, timeout=args.timeout, partial_ok=args.partial_ok)
+        finally:
+            if history is not None:
+                history.close()
 
     return asyncio.run(run_wait())
 

@@ -7,7 +7,9 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 
@@ -17,22 +19,38 @@ from ..text import fit, sanitize
 from .common import EXIT_OK, EXIT_PROBLEM, UNREADABLE
 from .pipes import ReaderGone, write_out
 
+if TYPE_CHECKING:
+    from ..history_link import HistoryLink
 
-async def status(engine: Engine, *, as_json: bool, wide: bool = False) -> int:
+
+async def status(
+    engine: Engine, *, as_json: bool, wide: bool = False, history: HistoryLink | None = None
+) -> int:
     try:
         states = await engine.poller.poll_all_once()
     finally:
         await engine.aclose()
     rows = sorted(states.values(), key=lambda s: (s.backend, s.label.lower(), s.id))
     code = EXIT_PROBLEM if any(s.state in UNREADABLE for s in rows) else EXIT_OK
+    now = engine.model.now()
+    stuck = history.check_stuck(now) if history is not None else set()
     if as_json:
-        text = json.dumps([s.summary() for s in rows], indent=2)
+        text = json.dumps([{**s.summary(), **timing_of(history, s, now)} for s in rows], indent=2)
     else:
-        text = format_table(rows, wide=wide, width=terminal_width())
+        text = format_table(rows, wide=wide, width=terminal_width(), stuck=stuck)
     # A reader that went away (`| head -1`) is not an error of ours: same exit code.
     with contextlib.suppress(ReaderGone):
         write_out(text + "\n", stream=sys.stdout)
     return code
+
+
+def timing_of(history: HistoryLink | None, state: DatasetState, now: datetime) -> dict[str, Any]:
+    """The keys the store adds to a JSON row: since, eta_seconds, stuck."""
+    if history is None:
+        return {"since": None, "eta_seconds": None, "stuck": False}
+    summary = history.timing(state, now).summary()
+    summary["stuck"] = summary["stuck"] and history.is_stuck(state, now)  # running, fresh only
+    return summary
 
 
 def terminal_width() -> int | None:
@@ -48,7 +66,11 @@ _SHRINK = ((9, 12), (8, 16), (1, 16), (3, 10))  # ERROR, PIPELINES, NAME, STATUS
 
 
 def format_table(
-    rows: Sequence[DatasetState], *, wide: bool = False, width: int | None = None
+    rows: Sequence[DatasetState],
+    *,
+    wide: bool = False,
+    width: int | None = None,
+    stuck: Collection[tuple[str, str]] = (),
 ) -> str:
     """The table; `wide` adds an ID column; `width` (cells) keeps each line within it."""
     if not rows:
@@ -69,7 +91,7 @@ def format_table(
         (
             s.backend,
             fit(sanitize(s.label), 40),
-            s.state.value,
+            s.state.value + (" stuck?" if s.key in stuck else ""),
             fit(sanitize(s.status or ""), 32),
             "" if s.progress is None else f"{s.progress:.0f}%",
             _count(s.n_images),

@@ -72,9 +72,11 @@ async def wait(
         current = [model.states.get(k) for k in targets]
         if finished.done():
             return
-        if any(s is not None and s.state in WAIT_FAILS for s in current):
+        # Only this run's answers count: a state shown from the history store
+        # (polled_at None) may be out of date.
+        if any(s is not None and s.polled_at and s.state in WAIT_FAILS for s in current):
             finished.set_result(EXIT_PROBLEM)
-        elif all(s is not None and s.state in done_states for s in current):
+        elif all(s is not None and s.polled_at and s.state in done_states for s in current):
             finished.set_result(EXIT_OK)
 
     async def report_outages() -> None:

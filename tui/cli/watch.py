@@ -17,6 +17,7 @@ import sys
 from typing import IO, Any
 
 from ..engine import Engine
+from ..history_link import STUCK_CHECK_SECONDS, HistoryLink
 from ..notify import news_record
 from ..outreach import Outreach
 from ..text import sanitize
@@ -63,7 +64,20 @@ def _terminal() -> IO[bytes] | None:
         return None
 
 
-async def watch(engine: Engine, targets: set[tuple[str, str]] | None, *, as_json: bool) -> int:
+async def check_stuck_every(history: HistoryLink, seconds: float) -> None:
+    """Flag runs that stopped moving; the model tells each once, as a "stuck" News."""
+    while True:
+        await asyncio.sleep(seconds)
+        history.check_stuck()
+
+
+async def watch(
+    engine: Engine,
+    targets: set[tuple[str, str]] | None,
+    *,
+    as_json: bool,
+    history: HistoryLink | None = None,
+) -> int:
     if targets:
         engine.poller.watch_only(targets)
     tty = _terminal()
@@ -91,6 +105,11 @@ async def watch(engine: Engine, targets: set[tuple[str, str]] | None, *, as_json
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     runner = asyncio.create_task(engine.poller.run(on_update))
+    checker = (
+        asyncio.create_task(check_stuck_every(history, STUCK_CHECK_SECONDS))
+        if history is not None
+        else None
+    )
     try:
         waiting = asyncio.create_task(stop.wait())
         await asyncio.wait({runner, waiting}, return_when=asyncio.FIRST_COMPLETED)
@@ -102,7 +121,9 @@ async def watch(engine: Engine, targets: set[tuple[str, str]] | None, *, as_json
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        if checker is not None:
+            checker.cancel()
+        await asyncio.gather(runner, *([checker] if checker else []), return_exceptions=True)
         await outreach.aclose(drain_seconds=HOOK_DRAIN_SECONDS)
         await engine.aclose()
         if tty is not None:

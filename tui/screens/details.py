@@ -14,10 +14,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Footer, Sparkline, Static, TextArea
 
+from ..eta import format_eta, format_minutes
 from ..health import describe_failure
 from ..history import Transition, durations, format_duration
+from ..history_link import HistoryLink
 from ..messages import (
     CopyRequested,
     DetailsFetched,
@@ -90,19 +92,59 @@ def fields_table(state: DatasetState, now: datetime) -> Table:
 
 
 def history_table(entries: list[Transition], now: datetime) -> Table | Text:
+    """Each state with its span and duration: `INDEXING 14:02 → 14:19, 17 m`."""
     if not entries:
         return Text("No state seen yet.", style="dim")
     table = Table.grid(padding=(0, 2))
     for _ in range(4):
         table.add_column(no_wrap=True)
-    for entry, seconds in durations(entries, now):
+    spans = durations(entries, now)
+    for index, (entry, seconds) in enumerate(spans):
+        start = entry.at.astimezone()
+        last = index == len(spans) - 1
+        end = "now" if last else f"{spans[index + 1][0].at.astimezone():%H:%M}"
+        day = (
+            f"{start:%Y-%m-%d} "
+            if index == 0 or spans[index - 1][0].at.date() != entry.at.date()
+            else ""
+        )
         table.add_row(
-            f"{entry.at.astimezone():%H:%M:%S}",
             STATE_LOOK[entry.state],
             sanitize(entry.status or "", max_len=40),
-            f"for {format_duration(seconds)}",
+            f"{day}{start:%H:%M} → {end}",
+            format_minutes(seconds) + (" so far" if last else ""),
         )
     return table
+
+
+def merged_history(stored: list[Transition], live: list[Transition]) -> list[Transition]:
+    """The store's history across runs, then what this run saw after it (the
+    writer may not have written the newest changes yet)."""
+    last = stored[-1].at if stored else None
+    out = list(stored)
+    for entry in live:
+        if last is not None and entry.at <= last:
+            continue
+        if out and out[-1].state is entry.state and out[-1].status == entry.status:
+            continue
+        out.append(entry)
+    return out
+
+
+def timing_text(history: HistoryLink, state: DatasetState, now: datetime) -> Text:
+    """`running for 5m03s · ETA ~12m (from the progress rate)`, or `stuck?`."""
+    timing = history.timing(state, now)
+    text = Text()
+    if timing.since is not None:
+        text.append(f"{state.state.value} since {_when(timing.since, now)}")
+    if timing.elapsed is not None:
+        text.append(f"\nthis run: {format_duration(timing.elapsed)}")
+        if timing.stuck:
+            text.append("  stuck? no change for longer than usual", "bold red")
+        elif timing.eta.seconds is not None:
+            source = "progress rate" if timing.eta.source == "rate" else "past runs"
+            text.append(f"  ETA {format_eta(timing.eta.seconds)} (from the {source})")
+    return text
 
 
 def failure_text(failure: Failure | None, now: datetime) -> Text:
@@ -181,8 +223,12 @@ class DetailsScreen(Screen[None]):
         changed: Signal[PollUpdate],
         *,
         clock: Callable[[], float],
+        history: HistoryLink | None = None,
     ) -> None:
         super().__init__()
+        self.history = history  # the store: history across runs, ETA (None: this run only)
+        self._stored: list[Transition] = []
+        self._progress: list[float] = []
         self.model = model
         self.key = key
         self.changed = changed
@@ -195,7 +241,9 @@ class DetailsScreen(Screen[None]):
             yield Static(id="fields")
             yield Static("Error", classes="heading")
             yield TextArea(id="error", read_only=True, soft_wrap=True)
-            yield Static("History (this run)", classes="heading")
+            yield Static("History" if self.history else "History (this run)", classes="heading")
+            yield Static(id="timing")
+            yield Sparkline([], id="progress-line")
             yield Static(id="history")
             yield Static("Last HTTP failure", classes="heading")
             yield Static(id="failure")
@@ -207,13 +255,29 @@ class DetailsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.changed.subscribe(self, self._changed)
+        self.read_store()
         self.show_state()
         self.set_interval(1.0, self.show_state)  # ages ("9s ago") keep moving
         self.post_message(DetailsRequested(self.key))
 
     def _changed(self, update: PollUpdate) -> None:
         if self.key in update.changed or self.key in update.removed or update.health:
+            if self.key in update.changed:
+                self.read_store()
             self.show_state()
+
+    def read_store(self) -> None:
+        """History and progress samples from the store: on open and on each change
+        of this dataset, not every second (they are SQL reads)."""
+        if self.history is None:
+            self.query_one("#progress-line", Sparkline).display = False
+            return
+        store = self.history.store
+        self._stored = store.history(self.key)
+        self._progress = [value for _, value in store.progress(self.key, limit=200)]
+        line = self.query_one("#progress-line", Sparkline)
+        line.display = len(self._progress) >= 2
+        line.data = self._progress
 
     def show_state(self) -> None:
         """Redraw from the model's current knowledge of this dataset."""
@@ -231,8 +295,12 @@ class DetailsScreen(Screen[None]):
         message = sanitize_block(state.error) if state.error else "No error."
         if error.text != message:
             error.load_text(message)
-        history = self.model.history.of(self.key)
+        history = merged_history(self._stored, self.model.history.of(self.key))
         self.query_one("#history", Static).update(history_table(history, now))
+        timing = self.query_one("#timing", Static)
+        timing.display = self.history is not None
+        if self.history is not None:
+            timing.update(timing_text(self.history, state, now))
         last_failure = self.model.last_failures.get(self.key)
         self.query_one("#failure", Static).update(failure_text(last_failure, now))
         raw = self.query_one("#raw", TextArea)

@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.cells import cell_len
 
+from ..eta import format_eta
 from ..models import MAX_COUNT, DatasetState, State
 from ..palette import STATE_LOOKS
 from ..text import fit, sanitize
@@ -42,6 +43,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("videos", "videos", 10, 10, right=True),
     Column("objects", "objects", 10, 10, right=True),
     Column("pipelines", "pipelines", 11, 36),
+    Column("eta", "eta", 9, 14),  # `~12m · 4m`, `stuck? 2h`: running rows only
     Column("updated", "updated", 9, 9, right=True),
     Column("stale", "stale", 9, 9),
 )
@@ -61,6 +63,7 @@ _SHRINKABLE: tuple[tuple[str, int], ...] = (
 )
 # ...then these leave the screen, in this order. State, name and stale never do.
 _HIDE_FIRST: tuple[str, ...] = (
+    "eta",
     "videos",
     "objects",
     "images",
@@ -110,9 +113,9 @@ def fit_widths(widths: list[int], available: int) -> list[int]:
     return fitted
 
 
-# The last two columns are ages: they change with the clock, not with the data,
-# so the grid caches the rest of a row and splices these in.
-AGE_COLUMNS = 2
+# The last three columns (eta, updated, stale) change with the clock, not with
+# the data, so the grid caches the rest of a row and splices these in.
+AGE_COLUMNS = 3
 STATIC_COLUMNS = len(COLUMNS) - AGE_COLUMNS
 
 # Symbol first, so the state reads without colour (one palette: tui/palette.py).
@@ -253,16 +256,45 @@ def static_styles(state: DatasetState) -> tuple[str, ...]:
 
 
 def age_cells(
-    fetched_ts: float | None, stale: bool, stale_ts: float | None, now: float
+    fetched_ts: float | None,
+    stale: bool,
+    stale_ts: float | None,
+    now: float,
+    unconfirmed: bool = False,
 ) -> tuple[str, str]:
     """The `updated` and `stale` texts at time `now` (timestamps in epoch seconds).
 
     One age per row: how old the data shown is. A stale row is only marked
-    (since when it fails is in the details); a row never read says so.
+    (since when it fails is in the details); a row never read says so. A row
+    shown from the history store, not yet confirmed by this run's first
+    answer, says `seen 3h` (the age of what it shows).
     """
     if fetched_ts is None:
         return ("never" if stale else ""), ("STALE" if stale else "")
-    return format_age(now - fetched_ts), ("STALE" if stale else "")
+    age = format_age(now - fetched_ts)
+    if unconfirmed and not stale:
+        return age, f"seen {age}"
+    return age, ("STALE" if stale else "")
+
+
+def is_unconfirmed(state: DatasetState) -> bool:
+    """Shown from the history store: read in an earlier run, not yet this run."""
+    return state.polled_at is None and state.fetched_at is not None
+
+
+def eta_cell(elapsed: float | None, eta_seconds: float | None, stuck: bool) -> str:
+    """The eta column of a running dataset: `~12m · 4m`, `stuck? 2h`, `4m`; else ``.
+
+    Coarse like the ages (format_age), so a running row repaints rarely.
+    """
+    if elapsed is None:
+        return ""
+    spent = format_age(elapsed)
+    if stuck:
+        return f"stuck? {spent}"
+    if eta_seconds is None:
+        return spent
+    return f"{format_eta(eta_seconds)} · {spent}"
 
 
 _COGNEE_STATUS_PREFIX = "DATASET_PROCESSING_"
@@ -358,6 +390,7 @@ class Row:
         "order",
         "sort_name",
         "state",
+        "stuck",
         "tie",
     )
 
@@ -366,7 +399,8 @@ class Row:
         self.state = state
         # The state before the changes still highlighted; None: nothing highlighted.
         self.flash_base: DatasetState | None = None
-        self.ages: tuple[str, str] = ("", "")  # age texts in the cached line
+        self.ages: tuple[str, ...] = ("", "", "")  # eta and age texts in the cached line
+        self.stuck = False  # the watch model's "stuck?" (a problem for the `e` toggle)
         self.backend = backend_text(state)
         self._texts_of: DatasetState | None = None  # the state _status/_pipes are of
         self._times_of: DatasetState | None = None  # the state the timestamps are of
@@ -460,6 +494,11 @@ SORT_VALUE: dict[str, Callable[[Row], Any]] = {
     "videos": _count("n_videos"),
     "objects": _count("n_objects"),
     "pipelines": lambda row: row.pipes.casefold(),
+    # running rows first (the ETA is a clock's, not the row's): stuck ones first
+    "eta": lambda row: (
+        0 if row.stuck else 1 if row.state.state is State.RUNNING else 2,
+        -(row.state.progress or 0.0),
+    ),
     # youngest first; never fetched last
     "updated": lambda row: float("inf") if row.fetched_ts is None else -row.fetched_ts,
     # stale rows first, the longest stale first
@@ -506,7 +545,7 @@ class RowFilter:
     def matches(self, row: Row) -> bool:
         # Plain loops: this runs once per row on every rebuild.
         state = row.state
-        if self.problems_only and not state.is_problem:
+        if self.problems_only and not (state.is_problem or row.stuck):
             return False
         for term in self.states:
             value = state.state.value

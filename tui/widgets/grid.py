@@ -8,7 +8,7 @@ Strip is used only while it is of the row's current state. Sorting and
 filtering rebuild only the list of keys in display order; column widths only
 ever grow, and only when data needs it.
 
-Ages ("updated", "stale") change with the clock, not the data: a row's cached
+Ages ("eta", "updated", "stale") change with the clock, not the data: a row's cached
 segments leave them out, and a 1 s tick re-splices them only into visible rows
 whose age *text* changed (mostly once a minute or less), repainting only those
 cells.
@@ -48,6 +48,7 @@ from .cells import (
     RowFilter,
     age_cells,
     fit_widths,
+    is_unconfirmed,
     layout_cell,
     shorten_progress,
     shorten_status,
@@ -57,7 +58,7 @@ from .cells import (
 
 FLASH_SECONDS = 2.0  # how long a changed cell stays highlighted
 AGE_TICK_SECONDS = 1.0
-_UPDATED_INDEX = COLUMN_KEYS.index("updated")
+_FIRST_AGE_INDEX = COLUMN_KEYS.index("eta")
 # Columns whose width follows the data, up to their max_width: index -> Row attribute.
 _SIZED_BY_DATA = {
     COLUMN_KEYS.index(column): attribute
@@ -191,12 +192,15 @@ class DatasetGrid(ScrollView, can_focus=True):
         self,
         *,
         clock: Callable[[], float] = time.time,
+        eta: Callable[[DatasetState, float], str] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.clock = clock  # epoch seconds; tests substitute their own
+        # The eta column's text of a row at a time (from the history store); None: blank.
+        self.eta = eta
         self.sort_column = "name"
         self.sort_reverse = False
         self._rows: dict[Key, Row] = {}
@@ -223,6 +227,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._lines: LRUCache[Key, tuple[DatasetState, DatasetState | None, Strip]] = LRUCache(
             _CACHE_ROWS
         )
+        self._stuck: set[Key] = set()  # rows the watch model finds stuck
         self._flash_until: dict[Key, float] = {}  # highlighted rows: until when
         # The same, one entry per batch in time order: expiring reads only what is due.
         self._flash_queue: deque[tuple[float, list[Key]]] = deque()
@@ -537,11 +542,36 @@ class DatasetGrid(ScrollView, can_focus=True):
         if static is None or static[0] is not state or static[1] is not base:
             cells = zip(static_cells(state), static_styles(state), strict=True)
             static = self._static[key] = (state, base, self._segments(cells, 0, flash))
-        row.ages = age_cells(row.fetched_ts, state.stale, row.stale_ts, self.clock())
-        ages = self._segments(zip(row.ages, ("dim", "stale"), strict=True), STATIC_COLUMNS, flash)
+        row.ages = self._ages(row, self.clock())
+        ages = self._segments(
+            zip(row.ages, _age_styles(row.ages), strict=True), STATIC_COLUMNS, flash
+        )
         strip = Strip([*static[2], *ages], self._total_width)
         self._lines[key] = (state, base, strip)
         return strip
+
+    def _ages(self, row: Row, now: float) -> tuple[str, str, str]:
+        """The eta, updated and stale texts of a row at `now`."""
+        state = row.state
+        eta = self.eta(state, now) if self.eta is not None else ""
+        ages = age_cells(row.fetched_ts, state.stale, row.stale_ts, now, is_unconfirmed(state))
+        return (eta, *ages)
+
+    def set_stuck(self, keys: set[Key]) -> None:
+        """Mark the rows the watch model finds stuck (a problem for the `e` toggle)."""
+        if keys == self._stuck:
+            return  # every batch asks: mostly nothing changed
+        flipped = [key for key in keys ^ self._stuck if key in self._rows]
+        self._stuck = set(keys)
+        for key in flipped:
+            self._rows[key].stuck = key in keys
+            self._lines.discard(key)
+        if self._filter.problems_only or self.sort_column == "eta":
+            for key in flipped:
+                self._rows[key].order = None
+            self._reorder(flipped)
+        else:
+            self._refresh_keys(flipped)
 
     def _segments(
         self, cells: Iterable[tuple[str, str]], first: int, flash: frozenset[int]
@@ -614,10 +644,10 @@ class DatasetGrid(ScrollView, can_focus=True):
         lines = []
         for y, key in enumerate(self._order[top : top + body]):
             row = self._rows[key]
-            if age_cells(row.fetched_ts, row.state.stale, row.stale_ts, now) != row.ages:
+            if self._ages(row, now) != row.ages:
                 self._lines.discard(key)  # the static segments stay cached
                 lines.append(y)
-        x = max(self._x[_UPDATED_INDEX] - self.scroll_offset.x, 0)
+        x = max(self._x[_FIRST_AGE_INDEX] - self.scroll_offset.x, 0)
         self._refresh_body_lines(lines, x)
 
     def _expire_flashes(self) -> None:
@@ -682,3 +712,12 @@ class DatasetGrid(ScrollView, can_focus=True):
             self._move_cursor(scroll_y + offset.y - 1)
             if event.chain == 2 and self._cursor is not None:  # a double click opens the row
                 self.post_message(self.RowActivated(self, self._cursor))
+
+
+def _age_styles(ages: tuple[str, ...]) -> tuple[str, str, str]:
+    eta, _, stale = ages
+    return (
+        "stale" if eta.startswith("stuck") else "dim",
+        "dim",
+        "dim" if stale.startswith("seen") else "stale",
+    )
