@@ -22,6 +22,8 @@ CORE = [
     "tui.watch",
     "tui.health",
     "tui.store",
+    "tui.history_link",
+    "tui.follow",
     "tui.eta",
     "tui.notify",
     "tui.hooks",
