@@ -491,11 +491,11 @@ async def test_a_flood_of_news_makes_one_toast_per_quiet_spell(
 ) -> None:
     from datetime import UTC, datetime
 
-    import tui.app
+    import tui.toasts
     from tui.models import DatasetState
     from tui.watch import PollBatch
 
-    monkeypatch.setattr(tui.app, "NEWS_QUIET_SECONDS", 0.5)
+    monkeypatch.setattr(tui.toasts, "NEWS_QUIET_SECONDS", 0.5)
     stamp = datetime(2026, 1, 1, tzinfo=UTC)
 
     def batch(state: State, names: range) -> PollBatch:
