@@ -43,8 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         default=20.0,
         metavar="N",
-        help="how long tests/test_soak.py polls under faults (default 20; 60 or more for a "
-        "real soak)",
+        help="how long tests/integration/test_soak.py polls under faults (default 20; 60 "
+        "or more for a real soak)",
     )
     parser.addoption(
         "--run-slow",

@@ -1,6 +1,6 @@
 """Secrets echoed back encoded: JSON-escaped (`\\/`), URL-encoded, base64.
 
-A careless server on 127.0.0.1 (tests/hostile.py, echo mode) answers 401 with
+A careless server on 127.0.0.1 (tests/support/hostile.py, echo mode) answers 401 with
 the credential it received written every way a server might, and puts it in
 names and pipeline runs. Keys and tokens hold `/`, `+` and `=` so each
 encoding really changes them. Every output is decoded every way before it is
@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tests.faultservers import AppServer
-from tests.hostile import HostileServer
+from tests.support.faultservers import AppServer
+from tests.support.hostile import HostileServer
 from tui.backends import make_backend
 from tui.cli import main
 from tui.cli.status import format_table

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from tests.faultservers import AppServer
+from tests.support.faultservers import AppServer
 from tui.backends import make_backend
 from tui.backends.http import MAX_BODY_BYTES, get_json, make_client
 from tui.config import BackendConfig, Settings

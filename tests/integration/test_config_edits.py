@@ -22,7 +22,7 @@ from tui.config import ConfigError, add_datasets, load_config, secret_warnings
 from tui.config.toml_text import MAX_NESTING
 from tui.engine import load_engine
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ID_OLD = "ad48d250-1232-11f1-bfca-fa39f6ed1f22"
 ID_NEW = "11111111-2222-4333-8444-555555555555"
 CONFIG = f"""\

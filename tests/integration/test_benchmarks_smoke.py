@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SCRIPTS = ("sweep", "batching", "adapt", "grid", "e2e", "store")
 TIMEOUT = 120  # seconds per script; they take 3-25 s
 HEADER = "| metric "

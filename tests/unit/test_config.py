@@ -64,7 +64,7 @@ datasets = [
 ]
 """
 ENV = {"VL_API_KEY": "k", "VL_API_SECRET": "s", "COGNEE_API_KEY": "c"}
-EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
 
 @pytest.fixture

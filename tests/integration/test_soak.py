@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.faultservers import dswatch_troubles, free_port
+from tests.support.faultservers import dswatch_troubles, free_port
 from tui.backends.base import Backend, FetchResult, RemoteDataset
 from tui.config import BackendConfig, Config, Settings
 from tui.engine import build_engine
@@ -94,7 +94,7 @@ class Truth:
 def sim_process() -> Iterator[str]:
     """The simulator served by another process on 127.0.0.1; yields its base URL."""
     port = free_port()
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     child = subprocess.Popen(
         [sys.executable, "-c", SIM_PROCESS, str(port), VL_KEY, VL_SECRET],
         cwd=root,

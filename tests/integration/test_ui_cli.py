@@ -1,7 +1,7 @@
 """Issue 15's CLI habits: names and web addresses for IDs, `status --wide` and
 the terminal's width, `dswatch init`, and config paths that must exist.
 
-Over real HTTP to the simulator on 127.0.0.1, as tests/test_cli.py.
+Over real HTTP to the simulator on 127.0.0.1, as tests/integration/test_cli.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import config_file, quiet_home, run  # noqa: F401  (quiet_home: autouse)
+from tests.integration.test_cli import config_file, quiet_home, run  # noqa: F401  (quiet_home: autouse)
 from tui.cli.init import template
 from tui.config import load_config
 from tui.refs import AmbiguousName, Named, dataset_id_from, pick_by_name
@@ -179,7 +179,7 @@ def test_init_writes_a_commented_config_and_never_overwrites(
 
 
 def test_init_template_is_the_repository_example() -> None:
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     packaged = repo / "tui" / "config.example.toml"
     assert packaged.read_bytes() == (repo / "config.example.toml").read_bytes()
     uncommented = "\n".join(

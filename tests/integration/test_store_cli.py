@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_store import KEY, read
 from tui.backends import make_backend
 from tui.config import BackendConfig, Settings
 from tui.models import State, utcnow
 from tui.sim import SimServer, Simulator
 from tui.store import HistoryStore
 
-from .test_store import KEY, read
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def dswatch(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

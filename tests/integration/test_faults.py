@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.faultservers import (
+from tests.support.faultservers import (
     AppServer,
     FakeDns,
     HeaderLog,

@@ -1,4 +1,4 @@
-"""Config saves are durable: the one thing tests/test_config.py does not pin down.
+"""Config saves are durable: the one thing tests/unit/test_config.py does not pin down.
 
 test_config.py already covers comments and permissions kept, a writer killed
 before the rename leaving the old file, and outside edits merged rather than

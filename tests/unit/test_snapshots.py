@@ -1,7 +1,7 @@
 """Snapshots of what the user sees: grid, details, add modal, empty and unauthorized states.
 
 Fixed states and a pinned clock make every frame reproducible; update the
-SVGs with `pytest tests/test_snapshots.py --snapshot-update` after a
+SVGs with `pytest tests/unit/test_snapshots.py --snapshot-update` after a
 deliberate change, and look at them.
 """
 

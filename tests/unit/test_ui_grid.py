@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from tests.test_grid import T0, Clock, ds
+from tests.unit.test_grid import T0, Clock, ds
 from tui.models import State
 from tui.widgets import DatasetGrid
 from tui.widgets.cells import COLUMN_KEYS, COLUMNS, fit_widths

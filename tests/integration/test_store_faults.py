@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_store import KEY, at, read
 from tui.models import State
 from tui.store import HistoryStore
 
-from .test_store import KEY, at, read
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def clock() -> object:

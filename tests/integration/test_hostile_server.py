@@ -1,5 +1,5 @@
 """A hostile server on 127.0.0.1: every field of every response shape carries
-terminal escapes, markup and absurd numbers (see tests/hostile.py).
+terminal escapes, markup and absurd numbers (see tests/support/hostile.py).
 
 What is checked is what reaches a user: the grid's cells, the details screen's
 texts, `status` (table and --json), `wait`'s lines, and the log file. Nothing
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from tests.faultservers import AppServer
-from tests.hostile import HUGE, MARKUP, HostileServer, inert
+from tests.support.faultservers import AppServer
+from tests.support.hostile import HUGE, MARKUP, HostileServer, inert
 from tui.backends import make_backend
 from tui.backends.http import MAX_RETRY_AFTER
 from tui.cli import main

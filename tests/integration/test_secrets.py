@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from tests.faultservers import (
+from tests.support.faultservers import (
     AppServer,
     FakeDns,
     HeaderLog,
@@ -47,7 +47,7 @@ from tui.engine import Engine, build_engine
 from tui.models import DatasetState, State
 from tui.sim import Simulator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 VL_KEY = "vlkey-5f1d2c3b4a596877"

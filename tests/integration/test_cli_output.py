@@ -18,7 +18,7 @@ from tui.cli.status import format_table
 from tui.cli.wait import timeout_line
 from tui.models import DatasetState, State
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def dswatch_into_closed_pipe(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
