@@ -1,13 +1,21 @@
-"""Command-line options for the test suite, and what every test starts from."""
+"""Command-line options for the test suite, and what every test starts from.
+
+Layout: tests/unit (no sockets, no subprocesses), tests/integration (real HTTP on
+127.0.0.1, real processes and SQLite files), tests/live (a real Cognee server).
+Helpers shared by several files live in tests/support; shared fixtures here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +32,19 @@ def _tui_logger_as_found() -> Iterator[None]:
     logger.handlers.clear()
     logger.propagate = True
     logger.setLevel(logging.NOTSET)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock at 0 s, for whatever takes `clock=` (simulator, poller, store, grid)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dswatch run in-process logs to the test's own folder and finds no user config."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("DSWATCH_CONFIG", raising=False)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tui.cli import main
+from tests.support.cli import config_file, run
 from tui.sim import SimServer, Simulator
 
 ERROR_MESSAGE = "Out of disk space while writing thumbnails"
@@ -34,34 +34,7 @@ def server(sim: Simulator) -> Iterator[SimServer]:
         yield running
 
 
-@pytest.fixture(autouse=True)
-def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Logs go to the platform's state dir: keep them in the test's own folder.
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.delenv("DSWATCH_CONFIG", raising=False)
-
-
-def config_file(tmp_path: Path, url: str, vl: list[str], cognee: list[str] = ()) -> Path:
-    def ids(values: list[str] | tuple[str, ...]) -> str:
-        return ", ".join(f'"{v}"' for v in values)
-
-    path = tmp_path / "config.toml"
-    path.write_text(
-        "[settings]\npoll_interval = 0.1\nsettled_interval = 1\ntimeout = 2\n\n"
-        "# the image datasets\n"
-        f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
-        f"datasets = [{ids(vl)}]\n\n"
-        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
-        f"datasets = [{ids(cognee)}]\n",
-        encoding="utf-8",
-    )
-    return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("quiet_home")  # tests/conftest.py
 
 
 # -- status -------------------------------------------------------------------

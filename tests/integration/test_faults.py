@@ -46,6 +46,7 @@ from tests.support.faultservers import (
     openssl_available,
     self_signed_cert,
 )
+from tests.support.waiting import until as wait_until
 from tui.backends.base import Backend, FetchResult
 from tui.backends.http import MAX_BODY_BYTES
 from tui.config import BackendConfig, Config, Settings
@@ -190,12 +191,11 @@ class Watch:
         await self.engine.aclose()
 
     async def until(self, what: str, predicate: Callable[[], bool], timeout: float = REACH) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
+        def met() -> bool:
             assert self.task is not None and not self.task.done(), "the poller stopped"
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not within {timeout}s: {what}\n{self.describe()}")
-            await asyncio.sleep(0.02)
+            return predicate()
+
+        await wait_until(None, met, lambda: f"{what}\n{self.describe()}", timeout, step=0.02)
 
     def describe(self) -> str:
         return "\n".join(

@@ -41,10 +41,7 @@ def hostile() -> Iterator[tuple[HostileServer, str]]:
         yield app, server.url
 
 
-@pytest.fixture(autouse=True)
-def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.delenv("DSWATCH_CONFIG", raising=False)
+pytestmark = pytest.mark.usefixtures("quiet_home")  # tests/conftest.py
 
 
 def rendered(renderable: Any) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import until
 from tui.app import DswatchApp
 from tui.config import load_config
 from tui.engine import build_engine
@@ -68,15 +69,6 @@ def stage(tmp_path: Path) -> AsyncIterator[Stage]:
         path = tmp_path / "config.toml"
         write_config(path, server.url, vl, cognee)
         yield Stage(sim, server, path, vl, cognee)
-
-
-async def until(pilot: object, condition: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + REACH
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {REACH}s: {what}")
-        await pilot.pause(0.05)  # type: ignore[attr-defined]
 
 
 def screen_text(app: DswatchApp) -> tuple[str, str, list[str]]:

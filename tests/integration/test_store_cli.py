@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_store import KEY, read
+from tests.support.clock import FakeClock
+from tests.support.store import KEY, read
 from tui.backends import make_backend
 from tui.config import BackendConfig, Settings
 from tui.models import State, utcnow
@@ -93,28 +94,15 @@ def test_help_names_the_store(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- Cognee's activity feed
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def served(clock: Clock) -> Iterator[tuple[Simulator, str]]:
+def served(clock: FakeClock) -> Iterator[tuple[Simulator, str]]:
     sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0, cognee_auth=False, clock=clock)
     with SimServer(sim) as server:
         yield sim, server.url
 
 
 async def test_cognee_past_runs_give_durations(
-    served: tuple[Simulator, str], clock: Clock, tmp_path: Path
+    served: tuple[Simulator, str], clock: FakeClock, tmp_path: Path
 ) -> None:
     sim, url = served
     dataset_id = sim.add_cognee_dataset(name="docs", pipelines={})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_store import KEY, at, read
+from tests.support.store import KEY, at, read
 from tui.models import State
 from tui.store import HistoryStore
 

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import config_file, quiet_home, run  # noqa: F401  (quiet_home: autouse)
+from tests.support.cli import config_file, run
 from tui.cli.init import template
 from tui.config import load_config
 from tui.refs import AmbiguousName, Named, dataset_id_from, pick_by_name
 from tui.sim import SimServer, Simulator
+
+pytestmark = pytest.mark.usefixtures("quiet_home")  # tests/conftest.py
 
 ID = "0b6ad7b4-0000-4000-8000-000000000001"
 

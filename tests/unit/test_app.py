@@ -6,9 +6,8 @@ in-process; assertions read what the grid, banners and screens show.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Input
 
+from tests.support.waiting import until
 from tui.app import DswatchApp
 from tui.config import load_config
 from tui.engine import build_engine
@@ -108,15 +108,6 @@ async def running(world: World) -> AsyncIterator[tuple[DswatchApp, object]]:
     async with app.run_test(size=(200, 50)) as pilot:
         await until(pilot, lambda: polled(app) >= 6)
         yield app, pilot
-
-
-async def until(pilot: object, condition: Callable[[], bool], timeout: float = 8.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)  # type: ignore[attr-defined]
 
 
 def polled(app: DswatchApp) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.clock import FakeClock
 from tui.backends import make_backend
 from tui.backends.base import Backend, BackendError, FetchResult
 from tui.backends.cognee import CogneeBackend, combine, run_state
@@ -717,17 +718,9 @@ async def test_secrets_never_appear_in_states_failures_or_reprs() -> None:
 # ---------------------------------------------------------------- names
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_names_are_fetched_when_unknown_at_most_once_per_settled_interval() -> None:
     server = Server({ID: {}, ID2: {}}, names={ID: "papers"})
-    clock = Clock()
+    clock = FakeClock(1000.0)
     b = CogneeBackend(
         config(), Settings(settled_interval=60), clock=clock, transport=httpx.MockTransport(server)
     )

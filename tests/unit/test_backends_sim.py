@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.clock import FakeClock
 from tui.backends import make_backend
 from tui.backends.base import Backend, FetchResult
 from tui.config import BackendConfig, Settings
@@ -30,21 +31,8 @@ ERRORED = "DATASET_PROCESSING_ERRORED"
 MISSING = "6f1c1b56-93b0-4c0e-9a55-1d3c3c2f0d10"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sim(clock: Clock) -> Simulator:
+def sim(clock: FakeClock) -> Simulator:
     return Simulator(
         seed=7,
         vl_datasets=0,
@@ -271,7 +259,7 @@ async def test_cognee_foreign_and_unknown_ids_are_isolated(sim: Simulator, cogne
 
 
 async def test_cognee_relogin_after_the_token_expires(
-    sim: Simulator, cognee: Backend, clock: Clock
+    sim: Simulator, cognee: Backend, clock: FakeClock
 ) -> None:
     dataset_id = sim.add_cognee_dataset(pipelines={ADD: COMPLETED, COGNIFY: COMPLETED})
     await cognee.fetch([dataset_id], {})

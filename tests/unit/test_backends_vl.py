@@ -14,6 +14,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.support.clock import FakeClock
 from tui.backends import make_backend
 from tui.backends.auth import VisualLayerJwtAuth
 from tui.backends.base import BackendError, FetchResult
@@ -397,14 +398,6 @@ async def test_an_invalid_id_makes_no_request() -> None:
 # ---------------------------------------------------------------- tokens
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def jwt_auth(clock: FakeClock, redactor: Redactor | None = None) -> VisualLayerJwtAuth:
     return VisualLayerJwtAuth(
         Secret(API_KEY), Secret(API_SECRET), redactor or Redactor(), clock=clock
@@ -430,7 +423,7 @@ def check_jwt(token: str, issued_at: float) -> None:
 
 
 async def test_jwt_is_signed_as_documented() -> None:
-    clock = FakeClock()
+    clock = FakeClock(time.time())
     tokens: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -443,7 +436,7 @@ async def test_jwt_is_signed_as_documented() -> None:
 
 
 async def test_a_fresh_jwt_after_a_401() -> None:
-    clock = FakeClock()
+    clock = FakeClock(time.time())
     start = clock.now
     tokens: list[str] = []
 
@@ -464,7 +457,7 @@ async def test_a_fresh_jwt_after_a_401() -> None:
 
 
 async def test_still_401_after_a_fresh_jwt_is_unauthorized() -> None:
-    clock = FakeClock()
+    clock = FakeClock(time.time())
     tokens: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -479,7 +472,7 @@ async def test_still_401_after_a_fresh_jwt_is_unauthorized() -> None:
 
 
 async def test_jwt_is_renewed_at_80_percent_of_its_life() -> None:
-    clock = FakeClock()
+    clock = FakeClock(time.time())
     auth = jwt_auth(clock)
     first = auth.current()
     clock.now += 479

@@ -7,7 +7,7 @@ line 1 the first visible row. Time is a fake clock, never a sleep.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,25 +16,17 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.pilot import Pilot
 
-from tui.models import DatasetState, State
+from tests.support.clock import FakeClock
+from tests.support.grid import T0, ds
+from tui.models import State
 from tui.widgets import DatasetGrid
 from tui.widgets.cells import COLUMN_KEYS
-
-T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Host(App[None]):
     def __init__(self) -> None:
         super().__init__()
-        self.clock = Clock()
+        self.clock = FakeClock(T0.timestamp())
         self.messages: list[Any] = []
 
     def compose(self) -> ComposeResult:
@@ -45,18 +37,6 @@ class Host(App[None]):
 
     def on_dataset_grid_cursor_moved(self, message: DatasetGrid.CursorMoved) -> None:
         self.messages.append(message)
-
-
-def ds(i: int, **fields: Any) -> DatasetState:
-    base: dict[str, Any] = {
-        "backend": "vl",
-        "id": f"id-{i:03d}",
-        "name": f"set {i}",
-        "state": State.READY,
-        "fetched_at": T0 - timedelta(seconds=30),
-    }
-    base.update(fields)
-    return DatasetState(**base)
 
 
 def lines(grid: DatasetGrid) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.clock import FakeClock
 from tui.config import Config
 from tui.models import DatasetState, State
 from tui.notify import (
@@ -227,20 +228,12 @@ class FakeLater:
         callback()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def notifier(
     environ: dict[str, str] | None = None,
     lookup: Callable[[tuple[str, str]], DatasetState | None] | None = None,
     **settings: Any,
-) -> tuple[DesktopNotifier, io.BytesIO, Clock, FakeLater]:
-    out, clock, later = io.BytesIO(), Clock(), FakeLater()
+) -> tuple[DesktopNotifier, io.BytesIO, FakeClock, FakeLater]:
+    out, clock, later = io.BytesIO(), FakeClock(100.0), FakeLater()
     settings.setdefault("desktop_notify", "osc9")
     notif = DesktopNotifier(
         rules(**settings),
@@ -332,7 +325,11 @@ def test_a_closed_terminal_is_logged_once(caplog: pytest.LogCaptureFixture) -> N
     out = io.BytesIO()
     out.close()
     notif = DesktopNotifier(
-        rules(desktop_notify="osc9"), out, environ={}, clock=Clock(), call_later=FakeLater()
+        rules(desktop_notify="osc9"),
+        out,
+        environ={},
+        clock=FakeClock(100.0),
+        call_later=FakeLater(),
     )
     notif.add([news("cats")])
     notif.add([news("dogs", dataset_id=ID2)])
@@ -379,7 +376,7 @@ def test_text_out_feeds_a_text_writer() -> None:
         rules(desktop_notify="osc9"),
         TextOut(written.append),
         environ={},
-        clock=Clock(),
+        clock=FakeClock(100.0),
         call_later=FakeLater(),
     )
     notif.add([news("Æble")])

@@ -11,7 +11,8 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from tests.unit.test_grid import T0, Clock, ds
+from tests.support.clock import FakeClock
+from tests.support.grid import T0, ds
 from tui.models import State
 from tui.widgets import DatasetGrid
 from tui.widgets.cells import COLUMN_KEYS, COLUMNS, fit_widths
@@ -30,7 +31,7 @@ class Host(App[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = Clock()
+        self.clock = FakeClock(T0.timestamp())
         self.actions: list[str] = []
         self.activated: list[Any] = []
 
