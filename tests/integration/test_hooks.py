@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.waiting import until
 from tui.config import Config
 from tui.hooks import HookRunner
 from tui.models import DatasetState, State
@@ -196,15 +196,6 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie is dead
 
 
-async def _dies(pid: int) -> bool:
-    """Whether `pid` is gone within a few seconds (a killed orphan is reaped by init)."""
-    for _ in range(100):
-        if not _alive(pid):
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 async def test_timeout_kills_the_child_and_its_children(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
@@ -217,7 +208,8 @@ async def test_timeout_kills_the_child_and_its_children(tmp_path: Path) -> None:
     assert hooks.last_failure == "hook 1 (sh): killed after 2 s"
     shell, sleeper = (int(pid) for pid in pids.read_text().split())
     assert not _alive(shell)  # reaped by the runner
-    assert await _dies(sleeper)
+    # a killed orphan is reaped by init: gone within a few seconds
+    await until(None, lambda: not _alive(sleeper), f"pid {sleeper} is gone", timeout=5)
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
@@ -283,8 +275,7 @@ async def test_aclose_kills_running_hooks(tmp_path: Path) -> None:
     )
     hooks = runner([{"command": [PY, "-c", script]}], base_environ())
     hooks.submit([news()])
-    while not pid_file.exists() or not pid_file.read_text():
-        await asyncio.sleep(0.02)
+    await until(None, lambda: pid_file.exists() and pid_file.read_text() != "", "the hook started")
     await hooks.aclose()
     assert hooks.running == 0
     assert not _alive(int(pid_file.read_text()))  # killed and reaped
