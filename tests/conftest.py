@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.clock import FakeClock
+from tui.sim import SimServer, Simulator
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +46,13 @@ def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """dswatch run in-process logs to the test's own folder and finds no user config."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.delenv("DSWATCH_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="module")
+def server(sim: Simulator) -> Iterator[SimServer]:
+    """The module's own `sim` fixture served by uvicorn on 127.0.0.1: real sockets."""
+    with SimServer(sim) as running:
+        yield running
 
 
 @pytest.fixture

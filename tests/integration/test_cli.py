@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,12 +25,6 @@ ERROR_MESSAGE = "Out of disk space while writing thumbnails"
 @pytest.fixture(scope="module")
 def sim() -> Simulator:
     return Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
-
-
-@pytest.fixture(scope="module")
-def server(sim: Simulator) -> Iterator[SimServer]:
-    with SimServer(sim) as running:
-        yield running
 
 
 pytestmark = pytest.mark.usefixtures("quiet_home")  # tests/conftest.py

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,6 @@ ID = "0b6ad7b4-0000-4000-8000-000000000001"
 @pytest.fixture(scope="module")
 def sim() -> Simulator:
     return Simulator(seed=15, vl_datasets=0, cognee_datasets=0)
-
-
-@pytest.fixture(scope="module")
-def server(sim: Simulator) -> Iterator[SimServer]:
-    with SimServer(sim) as running:
-        yield running
 
 
 # -- IDs from web addresses and names -------------------------------------------
