@@ -1,13 +1,22 @@
-"""Command-line options for the test suite, and what every test starts from."""
+"""Command-line options for the test suite, and what every test starts from.
+
+Layout: tests/unit (no sockets, no subprocesses), tests/integration (real HTTP on
+127.0.0.1, real processes and SQLite files), tests/live (a real Cognee server).
+Helpers shared by several files live in tests/support; shared fixtures here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.clock import FakeClock
+from tui.sim import SimServer, Simulator
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +45,26 @@ def _private_history_store(
 
 
 @pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock at 0 s, for whatever takes `clock=` (simulator, poller, store, grid)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dswatch run in-process logs to the test's own folder and finds no user config."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("DSWATCH_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="module")
+def server(sim: Simulator) -> Iterator[SimServer]:
+    """The module's own `sim` fixture served by uvicorn on 127.0.0.1: real sockets."""
+    with SimServer(sim) as running:
+        yield running
+
+
+@pytest.fixture
 async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
     """Whatever reaches asyncio's exception handler (e.g. a task's exception never retrieved)."""
     errors: list[dict[str, Any]] = []
@@ -52,8 +81,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         default=20.0,
         metavar="N",
-        help="how long tests/test_soak.py polls under faults (default 20; 60 or more for a "
-        "real soak)",
+        help="how long tests/integration/test_soak.py polls under faults (default 20; 60 "
+        "or more for a real soak)",
     )
     parser.addoption(
         "--run-slow",

@@ -12,7 +12,7 @@ four start warm, record and judge "stuck?" the same way:
   moving and hands the full set to the model, which tells each new one once
   (a "stuck" News). Callers run it periodically; it reads memory only.
 
-No Textual here (tests/test_import_hygiene.py keeps it so).
+No Textual here (tests/integration/test_import_hygiene.py keeps it so).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Two rules live here:
   config reload or a restart never make dataset news. A backend going down
   or coming back is one backend event instead.
 
-No Textual here (tests/test_import_hygiene.py keeps it so).
+No Textual here (tests/integration/test_import_hygiene.py keeps it so).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.live.conftest import (
+from tests.live.cognee import (
     ADD_PIPELINE,
     AUTH_KEYS,
     COGNIFY_PIPELINE,

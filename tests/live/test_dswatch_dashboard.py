@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.live.conftest import BackgroundCognify, LiveWorld, auth_environ, write_config
+from tests.live.cognee import BackgroundCognify, LiveWorld, auth_environ, write_config
 from tui.app import DswatchApp
 from tui.config import load_config
 from tui.engine import build_engine

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import (
+from tests.live.cognee import (
     ADD_PIPELINE,
     COGNIFY_PIPELINE,
     COMPLETED,

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.live.conftest import (
+from tests.live.cognee import (
     ADD_PIPELINE,
     COGNIFY_PIPELINE,
     COMPLETED,

@@ -1,0 +1,209 @@
+"""An honest live view: outages seen fast, shown alike everywhere, and no false news.
+
+The dashboard runs against the simulator served by uvicorn on 127.0.0.1 (real
+HTTP, a real server that is stopped and started again). Every dataset is
+settled and `settled_interval` is a minute, so nothing here can pass by
+waiting for the next settled poll: the outage must be found by the probes, and
+the recovery must re-read everything at once. Each wait ends as soon as its
+condition holds; no duration is asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.waiting import until
+from tui.app import DswatchApp
+from tui.config import load_config
+from tui.engine import build_engine
+from tui.health import Health
+from tui.sim import SimServer, Simulator
+from tui.widgets.grid import DatasetGrid
+from tui.widgets.summary import AlertBanner, SummaryBar
+
+POLL, SETTLED, TIMEOUT = 0.3, 60.0, 0.5
+REACH = 8.0  # far below SETTLED: only probes and the re-read can make these waits
+
+
+@dataclass
+class Stage:
+    sim: Simulator
+    server: SimServer
+    path: Path
+    vl: list[str]
+    cognee: list[str]
+
+
+def write_config(path: Path, url: str, vl: list[str], cognee: list[str]) -> None:
+    def ids(values: list[str]) -> str:
+        return ", ".join(f'"{v}"' for v in values)
+
+    path.write_text(
+        f"[settings]\npoll_interval = {POLL}\nsettled_interval = {SETTLED}\n"
+        f"timeout = {TIMEOUT}\n\n"
+        f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
+        f"datasets = [{ids(vl)}]\n\n"
+        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
+        f"datasets = [{ids(cognee)}]\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def stage(tmp_path: Path) -> AsyncIterator[Stage]:
+    sim = Simulator(seed=11, vl_datasets=0, cognee_datasets=0)
+    vl = [
+        sim.add_vl_dataset(name=f"vl-done-{n}", status="READY", progress=100, n_images=10 + n)
+        for n in range(3)
+    ]
+    done = {"add_pipeline": "DATASET_PROCESSING_COMPLETED"}
+    done["cognify_pipeline"] = "DATASET_PROCESSING_COMPLETED"
+    cognee = [sim.add_cognee_dataset(name=f"cg-done-{n}", pipelines=done) for n in range(2)]
+    with SimServer(sim) as server:
+        path = tmp_path / "config.toml"
+        write_config(path, server.url, vl, cognee)
+        yield Stage(sim, server, path, vl, cognee)
+
+
+def screen_text(app: DswatchApp) -> tuple[str, str, list[str]]:
+    """What a user reads: the summary line, the banner, the grid's rows."""
+    summary = str(app.query_one(SummaryBar).render())
+    banner = app.query_one(AlertBanner)
+    grid = app.query_one(DatasetGrid)
+    rows = [grid.render_line(y).text.strip() for y in range(1, grid.visible_count + 1)]
+    return summary, (str(banner.render()) if banner.display else ""), rows
+
+
+def assert_agree(app: DswatchApp) -> None:
+    """Summary, banner and rows tell one truth about each backend."""
+    summary, banner, rows = screen_text(app)
+    for backend in ("vl", "cg"):
+        health = app.model.health.get(backend)
+        if health is None:
+            continue
+        mine = [r for r in rows if r.split(" ", 1)[0] == backend]
+        if health.is_down:
+            assert f"⚠ {backend}:" in banner, (backend, banner)
+            assert f"{backend} {health.reason}" in summary, (backend, summary)
+            assert mine and all("STALE" in r for r in mine), (backend, mine)
+        else:
+            assert f"⚠ {backend}:" not in banner, (backend, banner)
+
+
+def dataset_toasts(app: DswatchApp) -> list[str]:
+    """News of datasets: titled by their backend, or "dswatch" for a summary of many."""
+    return [n.message for n in app._notifications if n.title in ("vl", "cg", "dswatch")]
+
+
+@pytest.fixture
+async def running(stage: Stage) -> AsyncIterator[tuple[DswatchApp, object]]:
+    engine = build_engine(load_config(stage.path), stage.path, environ={}, flush_interval=0.02)
+    app = DswatchApp(engine, config_path=stage.path)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await until(
+            pilot,
+            lambda: (
+                len(app.model.states) == 5
+                and all(s.fetched_at and not s.stale for s in app.model.states.values())
+            ),
+            "every row read",
+        )
+        yield app, pilot
+
+
+async def test_a_killed_server_is_seen_fast_and_recovered_at_once_without_news(
+    stage: Stage, running: tuple[DswatchApp, object]
+) -> None:
+    app, pilot = running
+    stage.server.stop()  # the whole server: every dataset of both backends was settled
+    await until(
+        pilot,
+        lambda: (
+            all(h.is_down for h in app.model.health.values())
+            and all(s.stale for s in app.model.states.values())
+        ),
+        "both backends down and every row stale",
+    )
+    _, banner, _ = screen_text(app)
+    assert "vl: network unreachable" in banner and "cg: network unreachable" in banner
+    assert "retry in" in banner and "R retries now" in banner
+    assert_agree(app)
+
+    stage.server.start()
+    await until(
+        pilot,
+        lambda: (
+            all(not s.stale and s.failure is None for s in app.model.states.values())
+            and all(h.health is Health.OK for h in app.model.health.values())
+        ),
+        "every row fresh again",
+    )
+    await pilot.pause(0.2)  # type: ignore[attr-defined]
+    assert_agree(app)
+    # One notice per backend going down and one coming back; no dataset news.
+    backend_toasts = [n.message for n in app._notifications if n.title == "backend"]
+    assert sorted(backend_toasts) == sorted(
+        [
+            "vl is down: network unreachable",
+            "cg is down: network unreachable",
+            "vl is answering again",
+            "cg is answering again",
+        ]
+    )
+    assert dataset_toasts(app) == []
+
+
+async def test_a_server_error_is_named_and_the_views_agree_at_every_moment(
+    stage: Stage, running: tuple[DswatchApp, object]
+) -> None:
+    app, pilot = running
+    stage.sim.set_faults("vl", status=500)
+    loop = asyncio.get_running_loop()
+    while not app.model.health["vl"].is_down:
+        assert_agree(app)  # at every moment we look, not only at the end
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+        assert loop.time() < loop.time() + REACH
+    await until(pilot, lambda: "vl: server error (HTTP 500)" in screen_text(app)[1], "banner")
+    assert_agree(app)
+    assert app.model.health["cg"].health is Health.OK  # one bad backend, the other fine
+    assert all(not s.stale for k, s in app.model.states.items() if k[0] == "cg")
+
+    stage.sim.clear_faults("vl")
+    while app.model.health["vl"].is_down or any(s.stale for s in app.model.states.values()):
+        assert_agree(app)
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+    assert_agree(app)
+    assert dataset_toasts(app) == []
+
+
+async def test_refresh_and_a_config_reload_make_no_news(
+    stage: Stage, running: tuple[DswatchApp, object]
+) -> None:
+    app, pilot = running
+    polled = {k: s.polled_at for k, s in app.model.states.items()}
+    await pilot.press("R")  # type: ignore[attr-defined]
+    await until(
+        pilot,
+        lambda: all(s.polled_at != polled[k] for k, s in app.model.states.items()),
+        "every row read again after R",
+    )
+    # Another editor saves the file (same content): the engine is rebuilt.
+    engine = app.engine
+    stat = stage.path.stat()
+    os.utime(stage.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    stage.path.write_text(stage.path.read_text() + "\n# edited\n")
+    await until(pilot, lambda: app.engine is not engine, "the config reloaded")
+    polled = {k: s.polled_at for k, s in app.model.states.items()}
+    await until(
+        pilot,
+        lambda: all(s.polled_at != polled[k] for k, s in app.model.states.items()),
+        "every row read by the new engine",
+    )
+    assert dataset_toasts(app) == []
+    assert all(not s.stale for s in app.model.states.values())

@@ -1,0 +1,613 @@
+"""The dashboard, driven with Pilot the way a user drives it.
+
+The app runs the real engine (backends + poller) against the simulator
+in-process; assertions read what the grid, banners and screens show.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import Input
+
+from tests.support.waiting import until
+from tui.app import DswatchApp
+from tui.config import load_config
+from tui.engine import build_engine
+from tui.models import State
+from tui.screens.add import AddDatasetsScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.details import DetailsScreen
+from tui.screens.help import HelpScreen
+from tui.sim import Simulator
+from tui.widgets.grid import DatasetGrid
+
+ERROR_MESSAGE = "Archive 'batch_03.zip' is corrupted and could not be extracted"
+HOSTILE_MARKUP = "[bold red]x[/]"
+HOSTILE_ESCAPES = "evil\x1b[2J\x1b]52;c;SGVsbG8=\x07\x1b]8;;http://x\x1b\\link"
+
+
+@dataclass
+class World:
+    sim: Simulator
+    path: Path
+    ready: str
+    failed: str
+    indexing: str
+    notes: str
+    unwatched: str
+    hostile: str
+    escapes: str
+
+
+def write_config(
+    path: Path, vl: list[str], cognee: list[str], extra_vl: str = "", vl_url: str = "http://sim/vl"
+) -> None:
+    def ids(values: list[str]) -> str:
+        return ", ".join(f'"{v}"' for v in values)
+
+    path.write_text(
+        "# my dswatch config\n"
+        "[settings]\npoll_interval = 0.2\nsettled_interval = 1.0\ntimeout = 2.0\n\n"
+        "[[backends]]\n"
+        f'name = "vl"\ntype = "visual_layer"\nurl = "{vl_url}"\n'
+        f"{extra_vl}"
+        f"datasets = [{ids(vl)}]  # keep this comment\n\n"
+        "[[backends]]\n"
+        'name = "cognee"\ntype = "cognee"\nurl = "http://sim/cognee"\n'
+        f"datasets = [{ids(cognee)}]\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    sim = Simulator(seed=3, vl_datasets=0, cognee_datasets=0)
+    ready = sim.add_vl_dataset(name="cats-ready", status="READY", progress=100, n_images=1200)
+    failed = sim.add_vl_dataset(
+        name="dogs-failed", status="ERROR", progress=40, fatal_error_msg=ERROR_MESSAGE
+    )
+    indexing = sim.add_vl_dataset(name="birds-indexing", status="INDEXING", progress=55)
+    hostile = sim.add_vl_dataset(name=HOSTILE_MARKUP, status="READY", progress=100)
+    escapes = sim.add_vl_dataset(name=HOSTILE_ESCAPES, status="READY", progress=100)
+    unwatched = sim.add_vl_dataset(name="fish-new", status="READY", progress=100)
+    notes = sim.add_cognee_dataset(
+        name="meeting-notes",
+        pipelines={
+            "add_pipeline": "DATASET_PROCESSING_COMPLETED",
+            "cognify_pipeline": "DATASET_PROCESSING_STARTED",
+        },
+    )
+    path = tmp_path / "config.toml"
+    write_config(path, [ready, failed, indexing, hostile, escapes], [notes])
+    return World(sim, path, ready, failed, indexing, notes, unwatched, hostile, escapes)
+
+
+def make_app(world: World, environ: dict[str, str] | None = None) -> DswatchApp:
+    config = load_config(world.path)
+    engine = build_engine(
+        config,
+        world.path,
+        transport=httpx.ASGITransport(app=world.sim.app),
+        environ=environ or {},
+        flush_interval=0.02,
+    )
+    return DswatchApp(engine, config_path=world.path)
+
+
+@pytest.fixture
+async def running(world: World) -> AsyncIterator[tuple[DswatchApp, object]]:
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: polled(app) >= 6)
+        yield app, pilot
+
+
+def polled(app: DswatchApp) -> int:
+    return sum(1 for s in app.model.states.values() if s.polled_at is not None)
+
+
+def grid_lines(app: DswatchApp) -> list[str]:
+    grid = app.query_one(DatasetGrid)
+    return [grid.render_line(y).text for y in range(grid.size.height)]
+
+
+def shown(widget: Widget) -> str:
+    """What a widget shows on screen, as plain text."""
+    region = Region(0, 0, widget.size.width, widget.size.height)
+    return "\n".join(strip.text for strip in widget.render_lines(region))
+
+
+def grid_text(app: DswatchApp) -> str:
+    return "\n".join(grid_lines(app))
+
+
+def select(app: DswatchApp, backend: str, dataset_id: str) -> None:
+    assert app.query_one(DatasetGrid).select((backend, dataset_id))
+
+
+# -- the grid ------------------------------------------------------------------
+
+
+async def test_every_dataset_is_shown_with_its_state(running: tuple[DswatchApp, object]) -> None:
+    app, pilot = running
+    await until(pilot, lambda: "meeting-notes" in grid_text(app))
+    text = grid_text(app)
+    assert "cats-ready" in text and "✓ ready" in text
+    assert "dogs-failed" in text and "✗ error" in text
+    assert "birds-indexing" in text and "⟳ running" in text and "55%" in text
+    assert "add ✓ cognify ⟳" in text
+    assert "1,200" in text  # counts with separators
+    summary = str(app.query_one("#summary").render())
+    assert "✗ error" in summary and "vl ok" in summary
+
+
+async def test_server_text_is_shown_literally(running: tuple[DswatchApp, object]) -> None:
+    app, pilot = running
+    await until(pilot, lambda: HOSTILE_MARKUP in grid_text(app))
+    lines = grid_lines(app)
+    assert any(HOSTILE_MARKUP in line for line in lines)
+    assert not any("\x1b" in line or "\x07" in line for line in lines)
+    grid = app.query_one(DatasetGrid)
+    for y in range(grid.size.height):
+        for segment in grid.render_line(y):
+            assert "\x1b" not in segment.text
+            assert segment.style is None or segment.style.link is None
+
+
+# -- keys ----------------------------------------------------------------------
+
+
+async def test_filter_and_problems_only(running: tuple[DswatchApp, object]) -> None:
+    app, pilot = running
+    await pilot.press("slash")  # type: ignore[attr-defined]
+    await pilot.press(*"dogs")  # type: ignore[attr-defined]
+    await until(pilot, lambda: "cats-ready" not in grid_text(app))
+    assert "dogs-failed" in grid_text(app)
+    assert "showing 1 of 6" in str(app.query_one("#summary").render())
+    await pilot.press("escape")  # type: ignore[attr-defined]
+    assert "cats-ready" in grid_text(app)
+
+    await pilot.press("slash", *"state:running", "enter")  # type: ignore[attr-defined]
+    assert "birds-indexing" in grid_text(app) and "dogs-failed" not in grid_text(app)
+    await pilot.press("escape")  # type: ignore[attr-defined]
+
+    await pilot.press("e")  # type: ignore[attr-defined]
+    text = grid_text(app)
+    assert "dogs-failed" in text and "cats-ready" not in text
+    await pilot.press("e")  # type: ignore[attr-defined]
+    assert "cats-ready" in grid_text(app)
+
+
+async def test_sort_keys_and_header_click(running: tuple[DswatchApp, object]) -> None:
+    app, pilot = running
+    grid = app.query_one(DatasetGrid)
+    first = grid.sort_column
+    await pilot.press("s")  # type: ignore[attr-defined]
+    assert grid.sort_column != first and not grid.sort_reverse
+    await pilot.press("S")  # type: ignore[attr-defined]
+    assert grid.sort_reverse
+    # Click the "state" header: sort by state, worst first.
+    header = grid.render_line(0).text
+    x = header.index("state")
+    await pilot.click(DatasetGrid, offset=(x + 1, 0))  # type: ignore[attr-defined]
+    assert grid.sort_column == "state"
+    await until(pilot, lambda: "dogs-failed" in grid_lines(app)[1])
+
+
+async def test_details_of_an_errored_dataset(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    select(app, "vl", world.failed)
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, DetailsScreen)
+    error = screen.query_one("#error")
+    assert ERROR_MESSAGE in error.text  # type: ignore[attr-defined]
+    raw = screen.query_one("#raw").text  # type: ignore[attr-defined]
+    assert '"status_new": "ERROR"' in raw
+    extras = screen.query_one("#extras")
+    await until(pilot, lambda: "Fetching" not in str(extras.render()))
+    assert "FAILED" in str(extras.render())
+    assert "✗ error" in shown(screen.query_one("#history"))
+    await pilot.press("escape")  # type: ignore[attr-defined]
+    assert not isinstance(app.screen, DetailsScreen)
+
+
+async def test_add_refuses_invalid_and_duplicate_ids_and_saves_valid_ones(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    watched_before = set(app.model.states)
+    await pilot.press("a")  # type: ignore[attr-defined]
+    modal = app.screen
+    assert isinstance(modal, AddDatasetsScreen)
+    await pilot.press(*"not-a-uuid")  # type: ignore[attr-defined]
+    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    assert app.screen is modal  # refused inline
+    assert "is not a dataset ID" in str(modal.query_one("#check").render())
+    modal.query_one("#ids").text = world.ready  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert "already watched" in str(modal.query_one("#check").render())
+    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    assert app.screen is modal
+    assert set(app.model.states) == watched_before  # refused before anything was polled
+    modal.query_one("#ids").text = f"{world.unwatched},"  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    assert not isinstance(app.screen, AddDatasetsScreen)
+    await until(pilot, lambda: "fish-new" in grid_text(app))
+    saved = world.path.read_text()
+    assert world.unwatched in saved and "# keep this comment" in saved
+
+
+async def test_add_from_the_backends_list(running: tuple[DswatchApp, object], world: World) -> None:
+    app, pilot = running
+    await pilot.press("a")  # type: ignore[attr-defined]
+    modal = app.screen
+    picker = modal.query_one("#picker")
+    await until(pilot, lambda: picker.option_count > 0)  # type: ignore[attr-defined]
+    status = str(modal.query_one("#picker-status").render())
+    assert "datasets on vl" in status
+    options = [picker.get_option_at_index(i) for i in range(picker.option_count)]  # type: ignore[attr-defined]
+    watched = [o for o in options if "✓ watched" in str(o.prompt)]
+    assert watched and all(o.disabled for o in watched)
+    target = next(o for o in options if o.value == world.unwatched)
+    picker.select(target)  # type: ignore[attr-defined]
+    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    await until(pilot, lambda: "fish-new" in grid_text(app))
+    assert world.unwatched in world.path.read_text()
+
+
+async def test_remove_asks_then_saves(running: tuple[DswatchApp, object], world: World) -> None:
+    app, pilot = running
+    select(app, "vl", world.indexing)
+    await pilot.press("d")  # type: ignore[attr-defined]
+    assert isinstance(app.screen, ConfirmScreen)
+    await pilot.press("n")  # type: ignore[attr-defined]
+    assert "birds-indexing" in grid_text(app)
+    assert world.indexing in world.path.read_text()
+    await pilot.press("d", "y")  # type: ignore[attr-defined]
+    await until(pilot, lambda: "birds-indexing" not in grid_text(app))
+    text = world.path.read_text()
+    assert world.indexing not in text and "# keep this comment" in text
+
+
+async def test_refresh_pause_and_resume(running: tuple[DswatchApp, object], world: World) -> None:
+    app, pilot = running
+    await pilot.press("p")  # type: ignore[attr-defined]
+    assert "PAUSED" in str(app.query_one("#summary").render())
+    await pilot.pause(0.3)  # type: ignore[attr-defined]
+    before = world.sim.stats["vl"].total
+    await pilot.press("R")  # type: ignore[attr-defined]
+    await pilot.pause(0.5)  # type: ignore[attr-defined]
+    assert world.sim.stats["vl"].total == before  # paused: nothing goes out
+    await pilot.press("p")  # type: ignore[attr-defined]
+    await until(pilot, lambda: world.sim.stats["vl"].total > before)
+    select(app, "vl", world.ready)  # settled: next poll in ~1 s
+    await pilot.pause(0.2)  # type: ignore[attr-defined]
+    polled_at = app.model.states[("vl", world.ready)].polled_at
+    await pilot.press("r")  # type: ignore[attr-defined]
+    await until(pilot, lambda: app.model.states[("vl", world.ready)].polled_at != polled_at)
+
+
+async def test_copy_open_help_and_quit(
+    running: tuple[DswatchApp, object], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, pilot = running
+    select(app, "vl", world.ready)
+    await pilot.press("c")  # type: ignore[attr-defined]
+    assert app.clipboard == world.ready
+    opened: list[str] = []
+    monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
+    monkeypatch.setenv("DISPLAY", ":0")
+    for name in ("SSH_CONNECTION", "SSH_TTY"):
+        monkeypatch.delenv(name, raising=False)
+    await pilot.press("o")  # type: ignore[attr-defined]
+    assert opened == [f"http://sim/vl/dataset/{world.ready}/data"]
+    # Over SSH there is no browser to open: the address is shown and copied instead.
+    monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
+    await pilot.press("o")  # type: ignore[attr-defined]
+    assert len(opened) == 1
+    assert app.clipboard == opened[0]
+    assert any("no browser here" in str(n.message) for n in app._notifications)
+    monkeypatch.delenv("SSH_CONNECTION")
+    select(app, "cognee", world.notes)
+    await pilot.press("o")  # type: ignore[attr-defined]
+    assert len(opened) == 1  # Cognee has no dataset page: a notice instead
+    await pilot.press("question_mark")  # type: ignore[attr-defined]
+    assert isinstance(app.screen, HelpScreen)
+    await pilot.press("escape")  # type: ignore[attr-defined]
+    await pilot.press("q")  # type: ignore[attr-defined]
+    assert app.return_code == 0
+
+
+# -- backends in trouble -------------------------------------------------------
+
+
+async def test_unauthorized_banner_names_the_variable(world: World) -> None:
+    world.sim = Simulator(
+        seed=3,
+        vl_datasets=0,
+        cognee_datasets=0,
+        vl_credentials=("the-key", "the-right-secret-thirty-two-bytes"),
+    )
+    dataset = world.sim.add_vl_dataset(name="locked", status="READY", progress=100)
+    write_config(
+        world.path,
+        [dataset],
+        [],
+        extra_vl='api_key_env = "VL_KEY"\napi_secret_env = "VL_SECRET"\n',
+        vl_url="https://sim/vl",  # credentials go over https only
+    )
+    app = make_app(world, {"VL_KEY": "the-key", "VL_SECRET": "a-wrong-secret-value-of-32-bytes"})
+    async with app.run_test(size=(200, 50)) as pilot:
+        banner = app.query_one("#alerts")
+        await until(pilot, lambda: banner.display and "refused credentials" in str(banner.render()))
+        text = str(banner.render())
+        assert "$VL_KEY" in text and "$VL_SECRET" in text
+        assert "a-wrong-secret-value-of-32-bytes" not in text
+        assert "⚠ unauthorized" in grid_text(app)
+
+
+async def test_a_backend_going_down_and_coming_back(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    key = ("vl", world.indexing)
+    world.sim.set_faults("vl", status=503)
+    await until(pilot, lambda: app.model.states[key].stale)
+    assert app.model.states[key].state is State.UNREACHABLE
+    assert app.model.states[key].progress == 55  # the last good data stays
+    banner = app.query_one("#alerts")
+    # The cause, named: a server error is not a network problem.
+    await until(pilot, lambda: "vl: server error (HTTP 503)" in str(banner.render()))
+    assert "R retries now" in str(banner.render())
+    assert "STALE" in grid_text(app)
+    world.sim.clear_faults("vl")
+    app.action_refresh_all()
+    await until(pilot, lambda: not app.model.states[key].stale, timeout=10)
+    assert app.model.states[key].state is State.RUNNING
+    await until(pilot, lambda: not banner.display, timeout=10)
+
+
+# -- start-up states -----------------------------------------------------------
+
+
+async def test_empty_state_explains_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "nothing.toml"
+    engine = build_engine(load_config(path), path)
+    app = DswatchApp(engine, config_path=path)
+    async with app.run_test(size=(160, 45)):
+        text = str(app.query_one("#empty").render())
+        assert "No datasets are watched yet" in text
+        assert "dswatch --demo" in text
+        assert str(path) in text
+
+
+async def test_broken_config_is_shown_without_a_traceback(tmp_path: Path) -> None:
+    from tui.config import ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text("[settings]\npoll_interval = 5\nfrobnicate = 1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    app = DswatchApp(None, config_path=path, config_error=caught.value)
+    async with app.run_test(size=(160, 45)):
+        text = str(app.query_one("#empty").render())
+        assert f"{path}:3" in text and "frobnicate" in text
+        assert "Traceback" not in text
+
+
+async def test_no_toast_storm_at_start_but_news_later(world: World) -> None:
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: polled(app) >= 6)
+        await pilot.pause(0.3)
+        assert not app._notifications  # first sight of each state is not news
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: bool(app._notifications), timeout=10)
+        messages = [n.message for n in app._notifications]
+        assert any("birds-indexing is now ready" in m for m in messages)
+
+
+async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -> None:
+    from tui.screens.backend import AddBackendScreen
+    from tui.sim import SimServer
+
+    sim = Simulator(seed=4, vl_datasets=0, cognee_datasets=0)
+    dataset = sim.add_vl_dataset(name="first-one", status="READY", progress=100)
+    path = tmp_path / "dswatch" / "config.toml"  # neither the file nor its folder exists
+    with SimServer(sim) as server:
+        app = DswatchApp(build_engine(load_config(path), path), config_path=path)
+        async with app.run_test(size=(160, 45)) as pilot:
+            assert "define a backend" in shown(app.query_one("#empty"))
+            await pilot.press("a")
+            form = app.screen
+            assert isinstance(form, AddBackendScreen)
+            await pilot.press("ctrl+s")  # no name yet: refused inline
+            assert app.screen is form
+            assert "name" in shown(form.query_one("#problem"))
+            form.query_one("#name").value = "local"  # type: ignore[attr-defined]
+            form.query_one("#url").value = f"{server.url}/vl"  # type: ignore[attr-defined]
+            form.query_one("#key-env").value = "sk-0123456789abcdef0123456789"  # type: ignore[attr-defined]
+            await pilot.press("ctrl+s")  # a pasted secret instead of a variable name
+            assert app.screen is form
+            form.query_one("#key-env").value = ""  # type: ignore[attr-defined]
+            await pilot.press("ctrl+s")
+            assert not isinstance(app.screen, AddBackendScreen)
+            assert 'name = "local"' in path.read_text()
+            await pilot.press("a")
+            picker = app.screen.query_one("#picker")
+            await until(pilot, lambda: picker.option_count > 0)  # type: ignore[attr-defined]
+            picker.select(picker.get_option_at_index(0))  # type: ignore[attr-defined]
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "first-one" in grid_text(app))
+            await until(pilot, lambda: app.model.states[("local", dataset)].state is State.READY)
+            assert dataset in path.read_text()
+
+
+async def test_details_show_hostile_server_text_literally(world: World) -> None:
+    evil = "[bold]boom[/] [@click=app.quit]click[/] \x1b[2J\x1b]52;c;SGVsbG8=\x07 שלום 🎉"
+    dataset = world.sim.add_vl_dataset(name=HOSTILE_ESCAPES, status="ERROR", fatal_error_msg=evil)
+    write_config(world.path, [dataset], [])
+    app = make_app(world)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: polled(app) >= 1)
+        select(app, "vl", dataset)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailsScreen)
+        error = screen.query_one("#error").text  # type: ignore[attr-defined]
+        assert "[bold]boom[/] [@click=app.quit]click[/]" in error
+        assert "שלום 🎉" in error
+        raw = screen.query_one("#raw").text  # type: ignore[attr-defined]
+        title = shown(screen.query_one("#title"))
+        for text in (error, raw, title, shown(screen.query_one("#fields"))):
+            assert "\x1b" not in text and "\x07" not in text
+        assert "evil" in title and "link" in title
+        assert app.is_running  # the [@click=app.quit] was text, not an action
+
+
+async def test_a_flood_of_news_makes_one_toast_per_quiet_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    import tui.toasts
+    from tui.models import DatasetState
+    from tui.watch import PollBatch
+
+    monkeypatch.setattr(tui.toasts, "NEWS_QUIET_SECONDS", 0.5)
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def batch(state: State, names: range) -> PollBatch:
+        seen = [
+            (DatasetState(backend="b", id=f"id{i}", name=f"set{i}", state=state), stamp)
+            for i in names
+        ]
+        return PollBatch(observations=seen)
+
+    app = DswatchApp(None, config_path=None)
+    async with app.run_test(size=(160, 45)) as pilot:
+        app.model.track(("b", f"id{i}") for i in range(10))
+        app.model.apply(batch(State.RUNNING, range(10)))  # first reads: no news
+        app.model.apply(batch(State.READY, range(1)))  # news, told at once
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["set0 is now ready"]
+        for _ in range(5):  # a flood while the last toast is fresh: nothing yet
+            app.model.apply(batch(State.READY, range(1, 10)))
+            app.model.apply(batch(State.RUNNING, range(5, 10)))
+            app.model.apply(batch(State.ERROR, range(9, 10)))
+        await pilot.pause()
+        assert len(app._notifications) == 1
+        await pilot.pause(0.7)  # the quiet spell is over: the news still true, in one toast
+        messages = [n.message for n in app._notifications]
+        assert messages[1:] == ["5 datasets changed: 4 ready, 1 error"]
+
+
+async def test_a_broken_or_deleted_config_is_kept_in_view_and_the_last_good_one_runs(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    rows = len(app.model.states)
+    good = world.path.read_text()
+    world.path.write_text(good + "\n[[backends]\nname = broken\n")
+    app.check_config_file()
+    await pilot.pause()  # type: ignore[attr-defined]
+    summary = str(app.query_one("#summary").render())
+    assert "config broken:" in summary and "(last good kept)" in summary
+    assert len(app.model.states) == rows  # nothing dropped
+    await pilot.pause(0.3)  # type: ignore[attr-defined]
+    assert "config broken:" in str(app.query_one("#summary").render())  # still in view
+    world.path.unlink()
+    app.check_config_file()
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert len(app.model.states) == rows  # a deleted file drops no row
+    assert any("the file is gone" in str(n.message) for n in app._notifications)
+    world.path.write_text(good)
+    app.check_config_file()
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert "config broken" not in str(app.query_one("#summary").render())
+
+
+async def test_a_real_change_runs_the_hooks_and_an_outage_does_not(
+    world: World, tmp_path: Path
+) -> None:
+    """The dashboard hands real news to the hooks (and desktop notifications): a
+    dataset finishing runs the hook, with the change in its environment."""
+    import sys
+
+    out = tmp_path / "hook.out"
+    script = (
+        "import os, sys; open(sys.argv[1], 'a').write("
+        "os.environ['DSWATCH_NAME'] + ':' + os.environ['DSWATCH_OLD_STATE'] + '->' + "
+        "os.environ['DSWATCH_STATE'] + '\\n')"
+    )
+    with world.path.open("a") as config:
+        command = json.dumps([sys.executable, "-c", script, str(out)])
+        config.write(f'\n[[hooks]]\non = ["ready"]\ncommand = {command}\n')
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        key = ("vl", world.indexing)
+        await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
+        world.sim.set_faults("vl", status=503)
+        await until(pilot, lambda: app.model.health["vl"].is_down)
+        world.sim.clear_faults("vl")
+        await until(pilot, lambda: not app.model.health["vl"].is_down)
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: out.exists() and out.read_text().strip() != "")
+        assert out.read_text().splitlines() == ["birds-indexing:running->ready"]
+
+
+async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
+    running: tuple[DswatchApp, object],
+) -> None:
+    """A paste or fast typing queues keys behind the `/`: they must all reach the
+    filter. Before, `/quiet` quit the dashboard and `/ready` refreshed and opened Add."""
+    from textual import events
+
+    app, pilot = running
+    driver = app._driver
+    assert driver is not None
+    for character in "/quiet":  # sent as the terminal would, none handled in between
+        event = events.Key("slash" if character == "/" else character, character)
+        event.set_sender(app)
+        driver.send_message(event)
+    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert app.is_running and app.return_code is None, app.return_code
+    assert app.query_one("#filter", Input).value == "quiet"
+    assert not app.screen_stack[1:]  # no dialog opened either
+
+
+async def test_ctrl_c_quits_and_the_palette_shows_keys_as_typed(
+    running: tuple[DswatchApp, object],
+) -> None:
+    app, pilot = running
+    commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+    assert commands["Help"] == "key: ?" and commands["Filter"] == "key: /"
+    assert not any("question_mark" in h or "slash" in h for h in commands.values())
+    await pilot.press("ctrl+c")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert app.return_code == 0
+
+
+async def test_a_broken_config_at_start_is_named_in_the_summary(tmp_path: Path) -> None:
+    from tui.config import ConfigError
+
+    path = tmp_path / "config.toml"
+    error = ConfigError(path, "invalid TOML: expected '='", line=3)
+    app = DswatchApp(None, config_path=path, config_error=error)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()  # type: ignore[attr-defined]
+        summary = str(app.query_one("#summary").render())
+        assert "config broken:3" in summary and "no backend configured" not in summary

@@ -1,0 +1,172 @@
+"""The grid as a k9s user drives it: vim keys, double-click, keys that belong
+to the grid only, and columns that give way on a narrow screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from tests.support.clock import FakeClock
+from tests.support.grid import T0, ds
+from tui.models import State
+from tui.widgets import DatasetGrid
+from tui.widgets.cells import COLUMN_KEYS, COLUMNS, fit_widths
+
+
+class Dialog(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        yield Static("a dialog")
+        yield Footer()
+
+
+class Host(App[None]):
+    """Binds nothing itself: every dataset key must come from the grid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock(T0.timestamp())
+        self.actions: list[str] = []
+        self.activated: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield DatasetGrid(clock=self.clock)
+        yield Footer()
+
+    def action_add(self) -> None:
+        self.actions.append("add")
+
+    def action_cycle_sort(self) -> None:
+        self.actions.append("sort")
+
+    def on_dataset_grid_row_activated(self, message: DatasetGrid.RowActivated) -> None:
+        self.activated.append(message.key)
+
+
+async def test_vim_keys_move_the_cursor() -> None:
+    app = Host()
+    async with app.run_test(size=(160, 45)) as pilot:
+        grid = app.query_one(DatasetGrid)
+        grid.apply([ds(i) for i in range(100)])
+        grid.focus()
+        await pilot.pause()
+        keys = grid.visible_keys()
+        await pilot.press("j", "j")
+        assert grid.cursor_key == keys[2]
+        await pilot.press("k")
+        assert grid.cursor_key == keys[1]
+        await pilot.press("G")
+        assert grid.cursor_key == keys[-1]
+        await pilot.press("g")
+        assert grid.cursor_key == keys[0]
+        half = (grid.scrollable_content_region.height - 1) // 2
+        await pilot.press("ctrl+d")
+        assert grid.cursor_key == keys[half]
+        await pilot.press("ctrl+d", "ctrl+u")
+        assert grid.cursor_key == keys[half]
+        await pilot.press("ctrl+u", "ctrl+u")
+        assert grid.cursor_key == keys[0]
+
+
+async def test_double_click_opens_the_row_and_a_single_click_selects() -> None:
+    app = Host()
+    async with app.run_test(size=(160, 45)) as pilot:
+        grid = app.query_one(DatasetGrid)
+        grid.apply([ds(i) for i in range(5)])
+        await pilot.pause()
+        await pilot.click(DatasetGrid, offset=(5, 3))
+        assert grid.cursor_key == grid.visible_keys()[2]
+        assert app.activated == []
+        await pilot.click(DatasetGrid, offset=(5, 4), times=2)
+        assert app.activated == [grid.visible_keys()[3]]
+
+
+async def test_dataset_keys_work_and_show_only_while_the_grid_is_on_screen() -> None:
+    app = Host()
+    async with app.run_test(size=(160, 45)) as pilot:
+        grid = app.query_one(DatasetGrid)
+        grid.focus()
+        await pilot.pause()
+        shown = {key for key, b in app.active_bindings.items() if b.binding.show}
+        assert {"a", "s", "slash", "enter"} <= shown
+        await pilot.press("a", "s")
+        assert app.actions == ["add", "sort"]
+        await app.push_screen(Dialog())
+        await pilot.pause()
+        assert not {"a", "s", "slash", "e", "d", "r", "p"} & set(app.active_bindings)
+        await pilot.press("a", "s", "e")
+        assert app.actions == ["add", "sort"]  # nothing reached the hidden grid
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("a")
+        assert app.actions == ["add", "sort", "add"]
+
+
+def test_slash_shows_as_a_slash() -> None:
+    bindings = {b.action: b for b in DatasetGrid.BINDINGS if isinstance(b, Binding)}
+    assert bindings["app.filter"].key_display == "/"
+
+
+# ------------------------------------------------------------ column priorities
+
+WIDE = [max(c.width, len(c.title) + 2) for c in COLUMNS]
+ALWAYS = ("name", "state", "stale")
+
+
+@pytest.mark.parametrize("available", [40, 60, 80, 100, 120, 160, 220])
+def test_widths_fit_and_keep_state_name_and_stale(available: int) -> None:
+    widths = list(WIDE)
+    widths[COLUMN_KEYS.index("name")] = 30
+    widths[COLUMN_KEYS.index("pipelines")] = 30
+    fitted = fit_widths(widths, available)
+    assert sum(w + 1 for w in fitted if w) + 1 <= available
+    for key in ALWAYS:
+        assert fitted[COLUMN_KEYS.index(key)] > 0, key
+    assert all(0 <= f <= w for f, w in zip(fitted, widths, strict=True))
+
+
+def test_counts_go_before_progress_and_updated() -> None:
+    fitted = dict(zip(COLUMN_KEYS, fit_widths(list(WIDE), 80), strict=True))
+    assert fitted["videos"] == fitted["objects"] == fitted["images"] == 0
+    assert fitted["updated"] > 0 and fitted["backend"] > 0
+    assert fitted == dict(zip(COLUMN_KEYS, fit_widths(list(WIDE), 80), strict=True))
+    assert fit_widths(list(WIDE), 400) == WIDE  # room for all: nothing changes
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40), (160, 45), (220, 60)])
+async def test_grid_shows_state_name_and_stale_marker_without_scrolling(
+    width: int, height: int
+) -> None:
+    app = Host()
+    async with app.run_test(size=(width, height)) as pilot:
+        grid = app.query_one(DatasetGrid)
+        grid.apply(
+            [
+                ds(1, name="docs-receipts-17", state=State.RUNNING, progress=45, n_images=1234),
+                ds(
+                    2,
+                    name="a long dataset name of forty characters",
+                    state=State.ERROR,
+                    stale=True,
+                    stale_since=T0,
+                    pipelines={"add_pipeline": "COMPLETED", "cognify_pipeline": "STARTED"},
+                ),
+            ]
+        )
+        await pilot.pause()
+        assert grid.virtual_size.width <= grid.size.width  # no horizontal scrolling
+        header = grid.render_line(0).text
+        for title in ("name", "state", "stale", "updated"):
+            assert title in header, (width, header)
+        running, stale_row = (grid.render_line(y).text for y in (2, 1))  # sorted by name
+        assert "docs-receipts-17" in running and "⟳ running" in running
+        assert "45%" in running  # the bar may go, the figure stays
+        assert "STALE" in stale_row and "✗ error" in stale_row
+        if width >= 160:
+            assert "images" in header and "pipelines" in header
