@@ -36,18 +36,8 @@ from textual.timer import Timer
 from ..models import DatasetState
 from ..palette import state_css
 from .cells import (
-    COLUMN_KEYS,
-    COLUMNS,
-    ORDER,
-    SORT_VALUE,
-    SORTED_BY_NAME,
     STATE_RANK,
-    STATIC_COLUMNS,
-    Key,
-    Row,
-    RowFilter,
     age_cells,
-    fit_widths,
     is_unconfirmed,
     layout_cell,
     shorten_progress,
@@ -55,6 +45,8 @@ from .cells import (
     static_cells,
     static_styles,
 )
+from .columns import COLUMN_KEYS, COLUMNS, STATIC_COLUMNS, fit_widths
+from .rows import ORDER, SORT_VALUE, SORTED_BY_NAME, Key, Row, RowFilter
 
 FLASH_SECONDS = 2.0  # how long a changed cell stays highlighted
 AGE_TICK_SECONDS = 1.0
