@@ -17,10 +17,14 @@ Server text is stored as received (shown through `tui.text.sanitize` on the way
 out). Only data fields are stored: never `raw` bodies nor failures, and `error`
 is the backend's already redacted text.
 
-Why one module over 400 lines: the change detector (caller's thread) and the
-writer (its thread) share the cache's invariants (which dataset rows are
+The schema, migration, connections and value encodings live in
+`tui.store_schema`; the read side (history, progress, runs, timing) in
+`tui.store_reads`, which `HistoryStore` inherits.
+
+Why this module is still ~570 lines: the change detector (caller's thread) and
+the writer (its thread) share the cache's invariants (which dataset rows are
 written, pending or only in memory after a fault); keeping them side by side
-is what makes those invariants checkable. Half of the length is SQL text.
+is what makes those invariants checkable.
 """
 
 from __future__ import annotations
@@ -36,20 +40,31 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from . import eta
 from .eta import PastRun
-from .history import Transition, format_duration
 from .models import FAILED_STATES, DatasetState, State, utcnow
+from .store_reads import RUN_STATES, HistoryReads, Key, Timing
+from .store_schema import (
+    CORRUPT_CODES,
+    connect,
+    describe_error,
+    init_schema,
+    move_aside,
+    parse_pipelines,
+    parse_state,
+    to_centi,
+    to_ms,
+)
+
+# Timing and Key are imported from here by the app, engine and CLI.
+__all__ = ["STATE_DIR_ENV", "HistoryStore", "Key", "Timing", "default_path"]
 
 log = logging.getLogger("tui.store")
-
-Key = tuple[str, str]
 FILE_NAME = "history.sqlite3"
 STATE_DIR_ENV = "DSWATCH_STATE_DIR"
 OPEN_BUSY_MS = 100  # open runs on the UI thread at start: give up quickly, work in memory
@@ -64,46 +79,7 @@ CLOSE_WAIT_S = 10.0
 # pages it touched (15 commits a second cost +1.7 points of CPU in the e2e benchmark).
 WRITE_GATHER_S = 1.0
 SAMPLES_KEPT = 64  # progress samples of the current run kept in memory for the rate ETA
-RUN_STATES = frozenset({State.RUNNING})
 END_STATES = frozenset({State.READY, State.ERROR, State.PARTIAL})
-_CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS datasets(
-    ds INTEGER PRIMARY KEY AUTOINCREMENT, backend TEXT NOT NULL, id TEXT NOT NULL,
-    name TEXT, state TEXT NOT NULL, status TEXT, progress REAL,
-    n_images INTEGER, n_videos INTEGER, n_objects INTEGER, pipelines TEXT, error TEXT,
-    fetched_at INTEGER, changed_at INTEGER, since INTEGER, run_started INTEGER,
-    UNIQUE(backend, id));
--- state/status are NULL when unchanged from the row before (progress-only rows stay
--- small). Keyed by hour first: a poll batch touches only the current hour's pages
--- (keyed by dataset first, every batch would rewrite every leaf page of the table),
--- and pruning drops whole hours.
-CREATE TABLE IF NOT EXISTS changes(
-    hour INTEGER NOT NULL, ds INTEGER NOT NULL, at INTEGER NOT NULL,
-    state TEXT, status TEXT, progress INTEGER, -- hundredths of a percent: 2 bytes, not 8
-    PRIMARY KEY(hour, ds, at)) WITHOUT ROWID;
--- Keyed by the dataset's integer id, not backend + UUID text: 45 bytes a run, not 80.
-CREATE TABLE IF NOT EXISTS runs(
-    ds INTEGER NOT NULL, pipeline TEXT NOT NULL,
-    started INTEGER NOT NULL, ended INTEGER NOT NULL, outcome TEXT NOT NULL, source TEXT NOT NULL,
-    PRIMARY KEY(ds, pipeline, started)) WITHOUT ROWID;
-"""
-SCHEMA_VERSION = 2
-# Version 1 keyed runs by (backend, id) text: moved over once, in one transaction.
-_MIGRATE_RUNS_FROM_1 = """
-CREATE TABLE runs_v2(
-    ds INTEGER NOT NULL, pipeline TEXT NOT NULL,
-    started INTEGER NOT NULL, ended INTEGER NOT NULL, outcome TEXT NOT NULL, source TEXT NOT NULL,
-    PRIMARY KEY(ds, pipeline, started)) WITHOUT ROWID;
-INSERT OR IGNORE INTO datasets(backend, id, state)
-    SELECT DISTINCT backend, id, 'unknown' FROM runs;
-INSERT OR IGNORE INTO runs_v2
-    SELECT d.ds, r.pipeline, r.started, r.ended, r.outcome, r.source
-    FROM runs r JOIN datasets d ON d.backend = r.backend AND d.id = r.id;
-DROP TABLE runs;
-ALTER TABLE runs_v2 RENAME TO runs;
-"""
 
 
 def default_path() -> Path:
@@ -111,43 +87,6 @@ def default_path() -> Path:
     override = os.environ.get(STATE_DIR_ENV)
     base = Path(override) if override else platformdirs.user_state_path("dswatch")
     return base / FILE_NAME
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _dt(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """What the grid's ETA / elapsed column and `status --json` show for a dataset."""
-
-    since: datetime | None  # when the current state began (None: never seen change)
-    elapsed: float | None  # s of the current run, running datasets only
-    eta: eta.Estimate
-    stuck: bool
-
-    def summary(self) -> dict[str, Any]:
-        """The keys `status --json` gains: since, eta_seconds, stuck."""
-        seconds = self.eta.seconds
-        return {
-            "since": None if self.since is None else self.since.isoformat(),
-            "eta_seconds": None if seconds is None else round(seconds),
-            "stuck": self.stuck,
-        }
-
-    def cell(self) -> str:
-        """The grid's ETA / elapsed column: `~12m · 5m03s`, `stuck? 2h05m`, or ``."""
-        if self.elapsed is None:
-            return ""
-        spent = format_duration(self.elapsed)
-        if self.stuck:
-            return f"stuck? {spent}"
-        guess = eta.format_eta(self.eta.seconds)
-        return f"{guess} · {spent}" if guess else spent
 
 
 @dataclass(slots=True)
@@ -181,7 +120,7 @@ def _snapshot(state: DatasetState) -> tuple[Any, ...]:
     )
 
 
-class HistoryStore:
+class HistoryStore(HistoryReads):
     """Open with `HistoryStore.open()`; never raises for a bad store (see `warning`)."""
 
     def __init__(
@@ -248,31 +187,31 @@ class HistoryStore:
             opened: list[sqlite3.Connection] = []
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                opened.append(_connect(path, OPEN_BUSY_MS))
-                _init_schema(opened[0])
+                opened.append(connect(path, OPEN_BUSY_MS))
+                init_schema(opened[0])
                 opened[0].execute(f"PRAGMA busy_timeout={WRITE_BUSY_MS}")
-                opened.append(_connect(path, READ_BUSY_MS))
+                opened.append(connect(path, READ_BUSY_MS))
                 return cls(opened[0], opened[1], path, warning, **options)
             except sqlite3.DatabaseError as exc:
                 for conn in opened:  # the file may be moved aside: let go of it first
                     conn.close()
                 code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-                if code in _CORRUPT_CODES and attempt == 0:
-                    moved = _move_aside(path)
+                if code in CORRUPT_CODES and attempt == 0:
+                    moved = move_aside(path)
                     if moved is not None:
                         warning = (
                             f"history store {path} was unreadable; moved it to {moved.name} "
                             "and started a new one"
                         )
                         continue
-                reason = _describe(exc, code)
+                reason = describe_error(exc, code)
             except OSError as exc:
                 for conn in opened:
                     conn.close()
                 reason = exc.strerror or str(exc)
             break
         memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        _init_schema(memory)
+        init_schema(memory)
         warning = (
             f"{warning}; then " if warning else ""
         ) + f"history store {path} not usable ({reason}): history is kept in memory this run"
@@ -291,8 +230,8 @@ class HistoryStore:
             if row[12] is None:
                 continue  # only the server's runs of it are stored: never read
             self._rows[key] = row[1:]
-            state = _state(row[4])
-            pipelines = _pipelines(row[10])
+            state = parse_state(row[4])
+            pipelines = parse_pipelines(row[10])
             snapshot = (row[3], state, row[5], row[6], row[7], row[8], row[9], pipelines, row[11])
             self._seen[key] = _Seen(
                 snapshot,
@@ -326,7 +265,7 @@ class HistoryStore:
                 continue
             key = (state.backend, state.id)
             snapshot = _snapshot(state)
-            at = _ms(state.fetched_at)
+            at = to_ms(state.fetched_at)
             seen = self._seen.get(key)
             if seen is not None:
                 seen.last_read = max(seen.last_read, at)
@@ -417,7 +356,9 @@ class HistoryStore:
     def add_runs(self, backend: str, dataset_id: str, runs: Iterable[PastRun]) -> None:
         """Runs the server reports (Cognee's activity feed), kept for durations."""
         key = (backend, dataset_id)
-        rows = [(key, r.pipeline, _ms(r.started), _ms(r.ended), r.outcome, "server") for r in runs]
+        rows = [
+            (key, r.pipeline, to_ms(r.started), to_ms(r.ended), r.outcome, "server") for r in runs
+        ]
         if rows:
             self._queue.put(("batch", ([], [], rows, [])))
 
@@ -528,7 +469,7 @@ class HistoryStore:
                 "INSERT OR REPLACE INTO changes(hour, ds, at, state, status, progress)"
                 " VALUES (?,?,?,?,?,?)",
                 [
-                    (at // HOUR_MS, self._ds[key], at, st, status, _centi(p))
+                    (at // HOUR_MS, self._ds[key], at, st, status, to_centi(p))
                     for key, at, st, status, p in changes
                 ],
             )
@@ -582,7 +523,7 @@ class HistoryStore:
 
     def _prune_now(self) -> None:
         conn = self._write
-        cutoff = _ms(self._clock()) - int(self.history_days * 86_400_000)
+        cutoff = to_ms(self._clock()) - int(self.history_days * 86_400_000)
         with conn:
             conn.execute("DELETE FROM changes WHERE hour < ?", (cutoff // HOUR_MS,))
             conn.execute("DELETE FROM runs WHERE ended < ?", (cutoff,))
@@ -619,12 +560,12 @@ class HistoryStore:
             return
         code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
         self.warning = (
-            f"history store {self.path} failed ({_describe(exc, code)}): "
+            f"history store {self.path} failed ({describe_error(exc, code)}): "
             "history is kept in memory from now on"
         )
         log.warning("%s", self.warning)
         memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        _init_schema(memory)
+        init_schema(memory)
         old_read, old_write = self._read, self._write
         self._lock = threading.Lock()
         self._read = self._write = memory
@@ -633,230 +574,3 @@ class HistoryStore:
         with contextlib.suppress(sqlite3.Error):
             old_read.close()
             old_write.close()
-
-    @contextlib.contextmanager
-    def _locked(self) -> Any:
-        lock = self._lock
-        if lock is None:
-            yield
-            return
-        with lock:
-            yield
-
-    # ---------------------------------------------------------------- reading
-
-    def _read_rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Rows, or none when the store cannot be read right now (never raises)."""
-        try:
-            with self._locked():
-                return self._read.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            log.warning("history store read failed: %s", exc)
-            return []
-
-    def last_known(self, keys: Iterable[Key] | None = None) -> dict[Key, DatasetState]:
-        """The last readable state of each dataset (all stored ones when `keys` is None).
-
-        `fetched_at` is when it was last read; `polled_at` stays None: not yet
-        confirmed this run. Datasets never read are absent.
-        """
-        rows = self._rows
-        wanted = rows.keys() if keys is None else [k for k in keys if k in rows]
-        found: dict[Key, DatasetState] = {}
-        for key in wanted:
-            row = rows[key]
-            seen = self._seen[key]
-            found[key] = DatasetState.model_construct(
-                backend=key[0],
-                id=key[1],
-                name=row[2],
-                state=_state(row[3]),
-                status=row[4],
-                progress=row[5],
-                n_images=row[6],
-                n_videos=row[7],
-                n_objects=row[8],
-                pipelines=_pipelines(row[9]),
-                error=row[10],
-                raw=None,
-                failure=None,
-                fetched_at=_dt(max(row[11] or 0, seen.seen_written, seen.last_read) or None),
-                changed_at=_dt(row[12]),
-                polled_at=None,
-                stale=False,
-                stale_since=None,
-            )
-        return found
-
-    def since(self, key: Key) -> datetime | None:
-        """When the dataset's current state began, as far as this store saw."""
-        seen = self._seen.get(key)
-        return None if seen is None else _dt(seen.since)
-
-    def run_started(self, key: Key) -> datetime | None:
-        seen = self._seen.get(key)
-        return None if seen is None else _dt(seen.run_started)
-
-    def history(self, key: Key) -> list[Transition]:
-        """State/status changes across runs, oldest first (written ones: see `flush`)."""
-        rows = self._changes_of(key, "c.state IS NOT NULL", "c.at, c.state, c.status", "ASC", -1)
-        out: list[Transition] = []
-        for at, state, status in rows:
-            entry = Transition(_dt(at), _state(state), status)  # type: ignore[arg-type]
-            if out and out[-1].state is entry.state and out[-1].status == entry.status:
-                continue  # two processes recorded the same change
-            out.append(entry)
-        return out
-
-    def progress(self, key: Key, limit: int = 500) -> list[tuple[datetime, float]]:
-        """The latest progress samples, oldest first (for the sparkline and the ETA)."""
-        rows = self._changes_of(
-            key, "c.progress IS NOT NULL", "c.at, c.progress / 100.0", "DESC", limit
-        )
-        return [(_dt(at), p) for at, p in reversed(rows)]  # type: ignore[misc]
-
-    def _changes_of(
-        self, key: Key, where: str, columns: str, order: str, limit: int
-    ) -> list[tuple[Any, ...]]:
-        """One dataset's change rows: one index seek per stored hour (the table is
-        keyed by hour first)."""
-        return self._read_rows(
-            "WITH RECURSIVE hours(h) AS ("
-            " SELECT (SELECT min(hour) FROM changes)"
-            " UNION ALL SELECT h + 1 FROM hours WHERE h < (SELECT max(hour) FROM changes))"
-            f" SELECT {columns} FROM hours CROSS JOIN changes c"
-            " WHERE c.hour = hours.h"
-            " AND c.ds = (SELECT ds FROM datasets WHERE backend = ? AND id = ?)"
-            f" AND {where} ORDER BY c.at {order} LIMIT ?",
-            (*key, limit),
-        )
-
-    def runs(
-        self, backend: str, pipeline: str | None = None, dataset_id: str | None = None
-    ) -> list[PastRun]:
-        sql = (
-            "SELECT r.pipeline, r.started, r.ended, r.outcome FROM runs r"
-            " JOIN datasets d ON d.ds = r.ds WHERE d.backend=?"
-        )
-        params: list[Any] = [backend]
-        if pipeline is not None:
-            sql += " AND r.pipeline=?"
-            params.append(pipeline)
-        if dataset_id is not None:
-            sql += " AND d.id=?"
-            params.append(dataset_id)
-        rows = self._read_rows(sql + " ORDER BY r.ended DESC LIMIT 200", tuple(params))
-        return [PastRun(p, _dt(s), _dt(e), o) for p, s, e, o in rows]  # type: ignore[arg-type]
-
-    def run_durations(
-        self, backend: str, pipeline: str | None = None, dataset_id: str | None = None
-    ) -> list[float]:
-        """Seconds of past successful runs (newest first, at most 200)."""
-        return [
-            r.seconds
-            for r in self.runs(backend, pipeline, dataset_id)
-            if r.outcome == State.READY.value and r.seconds >= 0
-        ]
-
-    def timing(self, state: DatasetState, now: datetime, stuck_after: float | None) -> Timing:
-        """Since when, elapsed, ETA and the stuck flag of one dataset, from memory.
-
-        Cheap enough for every grid refresh: past durations are cached until the
-        writer stores new runs.
-        """
-        seen = self._seen.get(state.key)
-        since = None if seen is None else _dt(seen.since)
-        if state.state not in RUN_STATES or seen is None:
-            return Timing(since, None, eta.Estimate(None, None), False)
-        pipeline = next(iter(state.pipelines)) if len(state.pipelines) == 1 else None
-        own = self._durations(state.backend, pipeline, state.id)
-        backend = self._durations(state.backend, pipeline, None)
-        started = _dt(seen.run_started) or since
-        samples = [(_dt(at), p) for at, p in seen.samples]
-        estimate = eta.estimate(samples, own, backend, started, now)  # type: ignore[arg-type]
-        threshold = eta.stuck_threshold(stuck_after, own or backend)
-        stuck = eta.is_stuck(True, _dt(seen.last_change) or since, threshold, now)
-        return Timing(since, eta.elapsed(started, now), estimate, stuck)
-
-    def _durations(self, backend: str, pipeline: str | None, dataset_id: str | None) -> list[float]:
-        cache_key = (backend, pipeline, dataset_id)
-        found = self._durations_cache.get(cache_key)
-        if found is None:
-            found = self._durations_cache[cache_key] = self.run_durations(*cache_key)
-        return found
-
-    def known_keys(self) -> list[Key]:
-        return list(self._rows)
-
-
-# -------------------------------------------------------------------- helpers
-
-
-def _connect(path: Path, busy_ms: int) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=0)
-    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
-    return conn
-
-
-def _init_schema(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file only
-    if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] not in ("wal", "memory"):
-        raise sqlite3.OperationalError("cannot switch to WAL mode")
-    conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough for history
-    conn.execute("PRAGMA journal_size_limit=8000000")  # the WAL shrinks back after a burst
-    conn.executescript(_SCHEMA)
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version < SCHEMA_VERSION:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-        script = _MIGRATE_RUNS_FROM_1 if "backend" in columns else ""
-        conn.executescript(
-            f"BEGIN IMMEDIATE; {script} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
-        )
-
-
-def _move_aside(path: Path) -> Path | None:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    try:
-        path.replace(target)
-        for suffix in ("-wal", "-shm"):
-            extra = path.with_name(path.name + suffix)
-            if extra.exists():
-                extra.replace(target.with_name(target.name + suffix))
-    except OSError as exc:
-        log.warning("could not move %s aside: %s", path, exc)
-        return None
-    return target
-
-
-def _describe(exc: sqlite3.Error, code: int) -> str:
-    return {
-        5: "locked by another program",
-        6: "locked by another program",
-        8: "read-only",
-        13: "disk full",
-        14: "cannot open the file",
-        11: "corrupt",
-        26: "not a database",
-    }.get(code, str(exc))
-
-
-def _centi(progress: float | None) -> int | None:
-    return None if progress is None else round(progress * 100)
-
-
-def _state(value: str) -> State:
-    try:
-        return State(value)
-    except ValueError:
-        return State.UNKNOWN
-
-
-def _pipelines(value: str | None) -> dict[str, str]:
-    if not value:
-        return {}
-    try:
-        loaded = json.loads(value)
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}

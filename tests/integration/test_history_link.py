@@ -33,8 +33,9 @@ from tui.screens.details import DetailsScreen, history_table, merged_history
 from tui.sim import SimServer, Simulator
 from tui.store import HistoryStore
 from tui.watch import PollBatch, WatchModel
-from tui.widgets.cells import Row, RowFilter, age_cells, eta_cell
+from tui.widgets.cells import age_cells, eta_cell
 from tui.widgets.grid import DatasetGrid
+from tui.widgets.rows import Row, RowFilter
 
 T0 = datetime(2026, 3, 1, 14, 2, tzinfo=UTC)
 KEY = ("cg", "5f0c8a52-1d7e-4d55-9c1e-0a3f2b7c9d10")

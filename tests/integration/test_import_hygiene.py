@@ -22,6 +22,8 @@ CORE = [
     "tui.watch",
     "tui.health",
     "tui.store",
+    "tui.store_reads",
+    "tui.store_schema",
     "tui.history_link",
     "tui.follow",
     "tui.eta",

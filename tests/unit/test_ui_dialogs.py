@@ -25,7 +25,7 @@ from tui.screens.backend import AddBackendScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.widgets import DatasetGrid
-from tui.widgets.cells import RowFilter
+from tui.widgets.rows import RowFilter
 from tui.widgets.summary import SummaryBar
 
 A = "0b6ad7b4-0000-4000-8000-000000000001"

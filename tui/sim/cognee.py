@@ -9,6 +9,10 @@ pipelines that have a run ({} for none); one unknown or foreign ID, or the
 same ID twice, fails the whole batch with 403; a malformed UUID is a 400
 validation list with "body": null. No HEAD on any route (405), and a trailing
 slash is a 307 to the slash-less URL.
+
+One module at a little over 400 lines: it is the one Cognee API surface, and
+its routes share the error helpers at its top; split, a route's answer would be read
+in two places.
 """
 
 from __future__ import annotations

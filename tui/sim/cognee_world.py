@@ -8,6 +8,10 @@ some re-run cognify periodically so a demo stays lively. Shapes and details
 follow a real 1.6.5 server (docs/cognee-real-server.md): naive timestamps,
 two activity rows per run, a cognify that fails with InternalServerError, an
 empty dataset's cognify completing at once.
+
+One module at about 450 lines: the run schedule and the JSON shapes are read
+together (each shape is a view of the same runs), so apart they would be two
+halves of one rule.
 """
 
 from __future__ import annotations

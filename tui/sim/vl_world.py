@@ -6,6 +6,9 @@ instant is then plain arithmetic on "now". Flows follow the docs:
 new dataset DRAFT -> INDEXING -> READY (or ERROR), and add media
 READY -> READ ONLY -> PARTIAL INDEX -> INDEXING -> READY, repeating, with
 some datasets staying PARTIAL INDEX for good.
+
+One module at a little over 400 lines: the lifecycle arithmetic and the JSON
+documents built from it change together whenever a VL flow does.
 """
 
 from __future__ import annotations

@@ -12,6 +12,14 @@ Ages ("eta", "updated", "stale") change with the clock, not the data: a row's ca
 segments leave them out, and a 1 s tick re-splices them only into visible rows
 whose age *text* changed (mostly once a minute or less), repainting only those
 cells.
+
+What a row is, how rows sort and filter (tui/widgets/rows.py), the columns and
+their widths (tui/widgets/columns.py) and what each cell shows
+(tui/widgets/cells.py) live beside this module. Why it is still ~720 lines: it
+is one widget class (a quarter of it the declarations of its keys, styles and
+messages) whose line caches, display order, cursor and column offsets every
+method reads and keeps in step; the per-update path (`apply`) is tuned against
+benchmarks/grid.py and is easiest to keep fast and correct in one place.
 """
 
 from __future__ import annotations
@@ -36,18 +44,8 @@ from textual.timer import Timer
 from ..models import DatasetState
 from ..palette import state_css
 from .cells import (
-    COLUMN_KEYS,
-    COLUMNS,
-    ORDER,
-    SORT_VALUE,
-    SORTED_BY_NAME,
     STATE_RANK,
-    STATIC_COLUMNS,
-    Key,
-    Row,
-    RowFilter,
     age_cells,
-    fit_widths,
     is_unconfirmed,
     layout_cell,
     shorten_progress,
@@ -55,6 +53,8 @@ from .cells import (
     static_cells,
     static_styles,
 )
+from .columns import COLUMN_KEYS, COLUMNS, STATIC_COLUMNS, fit_widths
+from .rows import ORDER, SORT_VALUE, SORTED_BY_NAME, Key, Row, RowFilter
 
 FLASH_SECONDS = 2.0  # how long a changed cell stays highlighted
 AGE_TICK_SECONDS = 1.0
