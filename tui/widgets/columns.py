@@ -78,6 +78,12 @@ def fit_widths(widths: list[int], available: int) -> list[int]:
         over = excess()
         if over <= 0:
             return fitted
+        if key == "progress":
+            # The eta column goes before the progress bar does (it is the first to go).
+            fitted[COLUMN_KEYS.index("eta")] = 0
+            over = excess()
+            if over <= 0:
+                break
         index = COLUMN_KEYS.index(key)
         fitted[index] -= max(0, min(over, fitted[index] - floor))
     for key in _HIDE_FIRST:

@@ -469,7 +469,10 @@ class DatasetGrid(ScrollView, can_focus=True):
         return False
 
     def _layout_columns(self) -> None:
-        self._shown = fit_widths(self._widths, self.size.width)
+        widths = list(self._widths)
+        if self.eta is None:  # no history store (the demo): no eta column at all
+            widths[COLUMN_KEYS.index("eta")] = 0
+        self._shown = fit_widths(widths, self.size.width)
         # One blank cell before each column: the gap doubles as a left margin.
         x, self._x = 1, []
         for width in self._shown:
