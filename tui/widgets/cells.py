@@ -225,6 +225,8 @@ def eta_cell(elapsed: float | None, eta_seconds: float | None, stuck: bool) -> s
     if elapsed is None:
         return ""
     spent = format_age(elapsed)
+    if spent == "now":  # an age says "now"; a run only just started has run for <10s
+        spent = "<10s"
     if stuck:
         return f"stuck? {spent}"
     if eta_seconds is None:
