@@ -50,9 +50,6 @@ class Engine:
     def is_demo(self) -> bool:
         return self.simulator is not None
 
-    async def poll_once(self) -> dict[tuple[str, str], DatasetState]:
-        return await self.poller.poll_once()
-
     async def aclose(self) -> None:
         await self.poller.aclose()
 

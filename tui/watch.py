@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -140,9 +140,6 @@ class WatchModel:
         """The newest successful read of any backend (the summary's "polled")."""
         moments = [h.last_ok for h in self.health.values() if h.last_ok is not None]
         return max(moments) if moments else None
-
-    def last_readable(self, key: Key) -> State | None:
-        return self._readable.get(key)
 
     # -- changing ---------------------------------------------------------------
 
@@ -308,10 +305,3 @@ class WatchModel:
             )
             new, changed = merge(old, observed, at)
             self._store(key, old, new, changed, update)
-
-
-def states_by_backend(states: Mapping[Key, DatasetState]) -> dict[str, list[DatasetState]]:
-    grouped: dict[str, list[DatasetState]] = {}
-    for (backend, _), state in states.items():
-        grouped.setdefault(backend, []).append(state)
-    return grouped

@@ -17,7 +17,6 @@ from textual.signal import Signal
 from textual.widgets import Footer, Sparkline, Static, TextArea
 
 from ..eta import format_eta, format_minutes
-from ..health import describe_failure
 from ..history import Transition, durations, format_duration
 from ..history_link import HistoryLink
 from ..messages import (
@@ -32,6 +31,7 @@ from ..secrets import Redactor
 from ..text import sanitize, sanitize_lines
 from ..watch import PollUpdate, WatchModel
 from ..widgets.cells import STATE_LOOK, format_count, format_pipelines, format_progress
+from ..widgets.summary import alert_line
 
 MAX_RAW_CHARS = 200_000  # a huge body is cut for display, not for the copy on disk
 
@@ -329,19 +329,8 @@ class DetailsScreen(Screen[None]):
 
 
 def health_text(model: WatchModel, state: DatasetState, now: datetime) -> Text:
-    """The backend's health, as the banner says it: the same truth on every screen."""
+    """The backend's trouble in the banner's own words: one truth on every screen."""
     health = model.health.get(state.backend)
-    text = Text()
     if health is None or not health.is_down:
-        return text
-    reason = health.reason or describe_failure(health.failure)
-    text.append(f" ⚠ {state.backend}: {reason} ", "bold reverse")
-    if health.since is not None:
-        text.append(f" down for {format_duration((now - health.since).total_seconds())}")
-    if health.retry_at is not None:
-        wait = max(0.0, (health.retry_at - now).total_seconds())
-        text.append(f", retry in {format_duration(wait)}")
-    if health.credential_hint:
-        text.append(f" — {health.credential_hint}", "bold")
-    text.append(" — R retries now", "dim")
-    return text
+        return Text()
+    return alert_line(health, now)
