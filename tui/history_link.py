@@ -62,7 +62,7 @@ class HistoryLink:
         keys: Iterable[Key],
         *,
         history_days: float = 30.0,
-        history_max_mb: float = 100.0,
+        history_max_mb: float = 50.0,
         stuck_after: float | None = None,
         path: Path | None = None,
         clock: Callable[[], datetime] = utcnow,

@@ -51,6 +51,7 @@ from .models import FAILED_STATES, DatasetState, State, utcnow
 from .store_reads import RUN_STATES, HistoryReads, Key, Timing
 from .store_schema import (
     CORRUPT_CODES,
+    SLOT_MS,
     connect,
     describe_error,
     init_schema,
@@ -71,8 +72,18 @@ OPEN_BUSY_MS = 100  # open runs on the UI thread at start: give up quickly, work
 WRITE_BUSY_MS = 5_000  # the writer thread may wait for the other process's short commit
 READ_BUSY_MS = 50
 SEEN_REFRESH_S = 300.0  # "seen 3h ago" is rewritten at most this often per dataset
+# A dataset's row after a state change: written at most this often (the `changes`
+# log has every change at once; the row is what a restart shows first). A Cognee
+# dataset whose pipelines move changes state on every read: rewriting its row
+# each time was most of what the store cost in the e2e benchmark.
+STATE_ROW_EVERY_S = 30.0
 PRUNE_EVERY_S = 3_600.0
-HOUR_MS = 3_600_000
+# The size cap is checked this often by the writer (two PRAGMAs), so a busy hour
+# cannot carry the file far past it before the hourly prune. Over the cap, the
+# oldest slots of changes go until the file is back under CAP_LOW of the cap: a
+# prune then buys a while of growth instead of running on every check.
+SIZE_CHECK_S = 60.0
+CAP_LOW = 0.9
 CLOSE_WAIT_S = 10.0
 # The writer gathers the batches queued within this long into one transaction: the
 # poller applies a batch every few tens of ms, and each commit rewrites the dataset
@@ -104,6 +115,9 @@ class _Seen:
     last_read: int = 0  # ms: fetched_at as last recorded (written on close)
     last_change: int | None = None  # ms: last state or progress change (the stuck rule)
     samples: list[tuple[int, float]] = field(default_factory=list)  # this run's progress
+    changed: int = 0  # ms: when the snapshot last changed (the row's changed_at)
+    row_behind: bool = False  # the snapshot changed since the row was written
+    state_behind: bool = False  # ... and so did the state (written sooner)
 
 
 def _snapshot(state: DatasetState) -> tuple[Any, ...]:
@@ -146,12 +160,12 @@ class HistoryStore(HistoryReads):
         # An in-memory store shares one connection between both threads.
         self._lock = threading.Lock() if write_conn is read_conn else None
         self._seen: dict[Key, _Seen] = {}
-        self._pending: dict[Key, tuple[Any, ...]] = {}  # dataset rows not yet written
         self._durations_cache: dict[tuple[str, str | None, str | None], list[float]] = {}
         self._ds: dict[Key, int] = {}
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._wake = threading.Event()  # flush/close: stop gathering, write now
         self._last_prune = 0.0
+        self._last_size_check = time.monotonic()  # the writer thread's
         self._closed = False
         self._load_cache()
         self._writer = threading.Thread(target=self._run_writer, name="dswatch-store", daemon=True)
@@ -169,7 +183,7 @@ class HistoryStore(HistoryReads):
         path: Path | None = None,
         *,
         history_days: float = 30.0,
-        history_max_mb: float = 100.0,
+        history_max_mb: float = 50.0,
         clock: Callable[[], datetime] = utcnow,
         prune: bool = True,
     ) -> HistoryStore:
@@ -244,6 +258,7 @@ class HistoryStore(HistoryReads):
                 row[12] or 0,
                 row[12] or 0,
                 row[13],
+                changed=row[13] or 0,
             )
 
     # ---------------------------------------------------------------- writing (caller's thread)
@@ -260,22 +275,26 @@ class HistoryStore(HistoryReads):
         changes: list[tuple[Key, int, str | None, str | None, float | None]] = []
         runs: list[tuple[Any, ...]] = []
         seen_only: list[tuple[Key, int]] = []
+        refresh_ms, state_row_ms = SEEN_REFRESH_S * 1000, STATE_ROW_EVERY_S * 1000
+        read_at, at = None, 0  # the states of one request share one read time
         for state in states:
             if state.state in FAILED_STATES or state.fetched_at is None:
                 continue
             key = (state.backend, state.id)
             snapshot = _snapshot(state)
-            at = to_ms(state.fetched_at)
+            if state.fetched_at is not read_at:
+                read_at = state.fetched_at
+                at = to_ms(read_at)
             seen = self._seen.get(key)
             if seen is not None:
                 seen.last_read = max(seen.last_read, at)
             if seen is not None and seen.snapshot == snapshot:
-                if at - seen.seen_written >= SEEN_REFRESH_S * 1000:
-                    seen.seen_written = at
-                    pending = self._pending.pop(key, None)
-                    if pending is not None:
-                        upserts.append(pending)
-                    seen_only.append((key, at))
+                if at - seen.seen_written >= (state_row_ms if seen.state_behind else refresh_ms):
+                    if seen.row_behind:
+                        upserts.append(self._written_row(key, seen, at))
+                    else:
+                        seen.seen_written = at
+                        seen_only.append((key, at))
                 continue
             if seen is None:
                 seen = self._seen[key] = _Seen((), State.UNKNOWN, None, None, None, None)
@@ -299,19 +318,14 @@ class HistoryStore(HistoryReads):
                     seen.samples.append((at, state.progress))
                     del seen.samples[:-SAMPLES_KEPT]
             seen.snapshot, seen.state, seen.status = snapshot, state.state, state.status
-            seen.progress = state.progress
-            row = self._dataset_row(key, seen, at)
-            self._rows[key] = row
-            if not state_changed and at - seen.seen_written < SEEN_REFRESH_S * 1000:
-                # Progress, counts, pipelines: the change row (if any) holds the
-                # progress; the dataset row catches up later (refresh or close). A
-                # busy Cognee dataset changes pipelines every read: writing its row
-                # each time cost 1.4 points of CPU in the e2e benchmark.
-                self._pending[key] = row
-            else:
-                seen.seen_written = at
-                self._pending.pop(key, None)
-                upserts.append(row)
+            seen.progress, seen.changed = state.progress, at
+            seen.row_behind = True
+            seen.state_behind = seen.state_behind or state_changed
+            # The `changes` row (if any) holds state and progress now; the dataset
+            # row catches up later: counts and pipelines at the refresh, a state
+            # within STATE_ROW_EVERY_S, everything at flush and close.
+            if at - seen.seen_written >= (state_row_ms if seen.state_behind else refresh_ms):
+                upserts.append(self._written_row(key, seen, at))
         if upserts or seen_only or changes:
             self._queue.put(("batch", (upserts, changes, runs, seen_only)))
         if time.monotonic() - self._last_prune >= PRUNE_EVERY_S:
@@ -331,9 +345,23 @@ class HistoryStore(HistoryReads):
                 runs.append((key, pipeline, seen.run_started, at, state.state.value, "local"))
             seen.run_started = None
 
+    def _written_row(self, key: Key, seen: _Seen, at: int) -> tuple[Any, ...]:
+        """The dataset's row, about to be queued for the writer: no longer behind."""
+        seen.seen_written = at
+        seen.row_behind = seen.state_behind = False
+        row = self._rows[key] = self._dataset_row(key, seen)
+        return row
+
+    def _rows_behind(self) -> list[tuple[Any, ...]]:
+        return [
+            self._written_row(key, seen, max(seen.last_read, seen.seen_written))
+            for key, seen in self._seen.items()
+            if seen.row_behind
+        ]
+
     @staticmethod
-    def _dataset_row(key: Key, seen: _Seen, at: int) -> tuple[Any, ...]:
-        """The `datasets` row, from the snapshot just taken (hot: one per change)."""
+    def _dataset_row(key: Key, seen: _Seen) -> tuple[Any, ...]:
+        """The `datasets` row of the latest snapshot."""
         name, state, status, progress, images, videos, objects, pipelines, error = seen.snapshot
         return (
             key[0],
@@ -347,8 +375,8 @@ class HistoryStore(HistoryReads):
             objects,
             json.dumps(pipelines) if pipelines else None,
             error,
-            at,
-            at,  # changed_at: the snapshot changed now
+            max(seen.last_read, seen.changed),
+            seen.changed,
             seen.since,
             seen.run_started,
         )
@@ -371,6 +399,10 @@ class HistoryStore(HistoryReads):
         """Wait until everything queued so far is written (tests, close, `wait`)."""
         if not self._writer.is_alive():
             return True
+        if not self._closed:
+            behind = self._rows_behind()
+            if behind:
+                self._queue.put(("batch", (behind, [], [], [])))
         done = threading.Event()
         self._queue.put(("flush", done))
         self._wake.set()
@@ -380,13 +412,13 @@ class HistoryStore(HistoryReads):
         """Write what is queued plus every dataset's latest "seen" time, then close."""
         if self._closed:
             return
+        behind = self._rows_behind()
         self._closed = True
         seen_now = []
         for key, seen in self._seen.items():
             if seen.last_read > seen.seen_written:
                 seen_now.append((key, seen.last_read))
-        self._queue.put(("batch", (list(self._pending.values()), [], [], seen_now)))
-        self._pending = {}
+        self._queue.put(("batch", (behind, [], [], seen_now)))
         self._queue.put(("close", None))
         self._wake.set()
         self._writer.join(timeout=CLOSE_WAIT_S)
@@ -416,6 +448,10 @@ class HistoryStore(HistoryReads):
                 with self._locked():
                     if kind == "batch":
                         self._write_batch(*payload)
+                        if time.monotonic() - self._last_size_check >= SIZE_CHECK_S:
+                            self._last_size_check = time.monotonic()
+                            if self._used_bytes() > self.history_max_mb * 1_000_000:
+                                self._prune_now()
                     else:
                         self._prune_now()
             except sqlite3.Error as exc:
@@ -463,13 +499,13 @@ class HistoryStore(HistoryReads):
                 self._insert_dataset(row)
             for key, *_ in changes:
                 if key not in self._ds:  # after a switch to memory: rows not there yet
-                    self._insert_dataset(self._rows[key])
+                    self._insert_dataset(self._dataset_row(key, self._seen[key]))
             runs = [(self._ds_of(row[0]), *row[1:]) for row in runs]
             conn.executemany(
-                "INSERT OR REPLACE INTO changes(hour, ds, at, state, status, progress)"
+                "INSERT OR REPLACE INTO changes(slot, ds, at, state, status, progress)"
                 " VALUES (?,?,?,?,?,?)",
                 [
-                    (at // HOUR_MS, self._ds[key], at, st, status, to_centi(p))
+                    (at // SLOT_MS, self._ds[key], at, st, status, to_centi(p))
                     for key, at, st, status, p in changes
                 ],
             )
@@ -493,7 +529,8 @@ class HistoryStore(HistoryReads):
         found = self._ds.get(key)
         if found is not None:
             return found
-        row = self._rows.get(key)
+        seen = self._seen.get(key)
+        row = self._dataset_row(key, seen) if seen is not None else self._rows.get(key)
         if row is not None:
             self._insert_dataset(row)
             return self._ds[key]
@@ -525,7 +562,7 @@ class HistoryStore(HistoryReads):
         conn = self._write
         cutoff = to_ms(self._clock()) - int(self.history_days * 86_400_000)
         with conn:
-            conn.execute("DELETE FROM changes WHERE hour < ?", (cutoff // HOUR_MS,))
+            conn.execute("DELETE FROM changes WHERE slot < ?", (cutoff // SLOT_MS,))
             conn.execute("DELETE FROM runs WHERE ended < ?", (cutoff,))
             gone = conn.execute(
                 "DELETE FROM datasets WHERE fetched_at < ?"
@@ -535,13 +572,14 @@ class HistoryStore(HistoryReads):
         if gone:
             self._ds.clear()  # re-resolved on the next write (ids are never reused)
         cap = self.history_max_mb * 1_000_000
-        while self._used_bytes() > cap:  # over the cap: drop the oldest hours, keep the last
-            low, high = conn.execute("SELECT min(hour), max(hour) FROM changes").fetchone()
+        target = cap * CAP_LOW if self._used_bytes() > cap else cap
+        while self._used_bytes() > target:  # over: drop the oldest slots, keep the last
+            low, high = conn.execute("SELECT min(slot), max(slot) FROM changes").fetchone()
             if low is None or low >= high:
                 break
             step = max(1, (high - low) // 20)  # about 5% of the span per round
             with conn:
-                conn.execute("DELETE FROM changes WHERE hour < ?", (min(low + step, high),))
+                conn.execute("DELETE FROM changes WHERE slot < ?", (min(low + step, high),))
         conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

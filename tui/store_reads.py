@@ -12,7 +12,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -69,6 +69,7 @@ class HistoryReads:
     _rows: dict[Key, tuple[Any, ...]]  # datasets table rows, by key
     _seen: dict[Key, _Seen]
     _durations_cache: dict[tuple[str, str | None, str | None], list[float]]
+    _dataset_row: Callable[[Key, _Seen], tuple[Any, ...]]  # a row from the latest snapshot
 
     @contextlib.contextmanager
     def _locked(self) -> Any:
@@ -100,8 +101,8 @@ class HistoryReads:
         wanted = rows.keys() if keys is None else [k for k in keys if k in rows]
         found: dict[Key, DatasetState] = {}
         for key in wanted:
-            row = rows[key]
             seen = self._seen[key]
+            row = self._dataset_row(key, seen) if seen.row_behind else rows[key]
             found[key] = DatasetState.model_construct(
                 backend=key[0],
                 id=key[1],
@@ -154,14 +155,14 @@ class HistoryReads:
     def _changes_of(
         self, key: Key, where: str, columns: str, order: str, limit: int
     ) -> list[tuple[Any, ...]]:
-        """One dataset's change rows: one index seek per stored hour (the table is
-        keyed by hour first)."""
+        """One dataset's change rows: one index seek per stored slot (the table is
+        keyed by ten-minute slot first)."""
         return self._read_rows(
-            "WITH RECURSIVE hours(h) AS ("
-            " SELECT (SELECT min(hour) FROM changes)"
-            " UNION ALL SELECT h + 1 FROM hours WHERE h < (SELECT max(hour) FROM changes))"
-            f" SELECT {columns} FROM hours CROSS JOIN changes c"
-            " WHERE c.hour = hours.h"
+            "WITH RECURSIVE slots(s) AS ("
+            " SELECT (SELECT min(slot) FROM changes)"
+            " UNION ALL SELECT s + 1 FROM slots WHERE s < (SELECT max(slot) FROM changes))"
+            f" SELECT {columns} FROM slots CROSS JOIN changes c"
+            " WHERE c.slot = slots.s"
             " AND c.ds = (SELECT ds FROM datasets WHERE backend = ? AND id = ?)"
             f" AND {where} ORDER BY c.at {order} LIMIT ?",
             (*key, limit),

@@ -29,20 +29,23 @@ CREATE TABLE IF NOT EXISTS datasets(
     fetched_at INTEGER, changed_at INTEGER, since INTEGER, run_started INTEGER,
     UNIQUE(backend, id));
 -- state/status are NULL when unchanged from the row before (progress-only rows stay
--- small). Keyed by hour first: a poll batch touches only the current hour's pages
--- (keyed by dataset first, every batch would rewrite every leaf page of the table),
--- and pruning drops whole hours.
+-- small). Keyed by ten-minute slot first (slot = at // SLOT_MS): a write touches
+-- only the current slot's pages (keyed by dataset first, every write would touch
+-- every leaf page of the table; keyed by the hour, an insert cost 5.4 µs against
+-- 3.7 µs by ten minutes, measured at 1,000 changes a second), one dataset's
+-- history is one index seek per slot, and pruning drops whole slots.
 CREATE TABLE IF NOT EXISTS changes(
-    hour INTEGER NOT NULL, ds INTEGER NOT NULL, at INTEGER NOT NULL,
+    slot INTEGER NOT NULL, ds INTEGER NOT NULL, at INTEGER NOT NULL,
     state TEXT, status TEXT, progress INTEGER, -- hundredths of a percent: 2 bytes, not 8
-    PRIMARY KEY(hour, ds, at)) WITHOUT ROWID;
+    PRIMARY KEY(slot, ds, at)) WITHOUT ROWID;
 -- Keyed by the dataset's integer id, not backend + UUID text: 45 bytes a run, not 80.
 CREATE TABLE IF NOT EXISTS runs(
     ds INTEGER NOT NULL, pipeline TEXT NOT NULL,
     started INTEGER NOT NULL, ended INTEGER NOT NULL, outcome TEXT NOT NULL, source TEXT NOT NULL,
     PRIMARY KEY(ds, pipeline, started)) WITHOUT ROWID;
 """
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+SLOT_MS = 600_000  # the changes table's first key: ten minutes
 # Version 1 keyed runs by (backend, id) text: moved over once, in one transaction.
 MIGRATE_RUNS_FROM_1 = """
 CREATE TABLE runs_v2(
@@ -56,6 +59,17 @@ INSERT OR IGNORE INTO runs_v2
     FROM runs r JOIN datasets d ON d.backend = r.backend AND d.id = r.id;
 DROP TABLE runs;
 ALTER TABLE runs_v2 RENAME TO runs;
+"""
+# Versions 1 and 2 keyed changes by the hour.
+MIGRATE_CHANGES_FROM_2 = f"""
+CREATE TABLE changes_v3(
+    slot INTEGER NOT NULL, ds INTEGER NOT NULL, at INTEGER NOT NULL,
+    state TEXT, status TEXT, progress INTEGER,
+    PRIMARY KEY(slot, ds, at)) WITHOUT ROWID;
+INSERT OR IGNORE INTO changes_v3
+    SELECT at / {SLOT_MS}, ds, at, state, status, progress FROM changes ORDER BY 1, 2, 3;
+DROP TABLE changes;
+ALTER TABLE changes_v3 RENAME TO changes;
 """
 
 
@@ -84,6 +98,8 @@ def init_schema(conn: sqlite3.Connection) -> None:
     if version < SCHEMA_VERSION:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
         script = MIGRATE_RUNS_FROM_1 if "backend" in columns else ""
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(changes)")}
+        script += MIGRATE_CHANGES_FROM_2 if "hour" in columns else ""
         conn.executescript(
             f"BEGIN IMMEDIATE; {script} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )

@@ -401,7 +401,7 @@ def test_a_store_of_the_first_format_keeps_its_runs(store_path: Path) -> None:
     finally:
         store.close()
     with sqlite3.connect(store_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 async def test_the_dashboard_flags_a_stuck_run_and_e_shows_it(

@@ -380,7 +380,7 @@ def test_defaults(tmp_path: Path) -> None:
         "desktop_notify": "auto",
         "notify_on": ["ready", "partial", "error", "not_found", "unauthorized", "stuck"],
         "history_days": 30.0,
-        "history_max_mb": 100.0,
+        "history_max_mb": 50.0,
         "stuck_after": None,
         "max_hooks_running": 4,
     }

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from tests.support.store import KEY, at, read
+from tui import store as store_module
 from tui.eta import PastRun
 from tui.models import DatasetState, State
 from tui.secrets import Redactor
 from tui.store import HistoryStore
+from tui.store_schema import to_ms
 
 
 @pytest.fixture
@@ -206,7 +208,7 @@ def test_prune_by_age(path: Path) -> None:
     store = HistoryStore.open(path, history_days=1, clock=lambda: now[0])
     store.record([read(State.RUNNING, 0, progress=1.0)])
     store.record([read(State.RUNNING, 86_400 + 3600, progress=2.0)])
-    now[0] = at(86_400 + 3600)  # pruned by the hour: the first hour is a day old
+    now[0] = at(86_400 + 3600)  # pruned by the slot: the first slot is a day old
     store.prune()
     store.flush()
     assert rows(path, "SELECT progress / 100.0 FROM changes") == [(2.0,)]
@@ -228,3 +230,76 @@ def test_prune_by_size_keeps_the_newest(path: Path) -> None:
     assert full == 12_000
     assert kept[0] < full and kept[2] == 59.5 and kept[1] > 0.5
     assert path.stat().st_size <= 0.2 * 1_000_000 * 1.5  # freed pages given back
+
+
+def test_the_writer_keeps_the_file_under_the_cap_between_hourly_prunes(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy hour cannot carry the file far past the cap: the writer checks the size
+    itself and, once over, prunes back under 90% of it (oldest changes first)."""
+    monkeypatch.setattr(store_module, "SIZE_CHECK_S", 0.0)  # check after every write
+    store = HistoryStore.open(path, history_max_mb=0.2, clock=lambda: at(10**6))
+    keys = [("vl", f"00000000-0000-0000-0000-{n:012d}") for n in range(200)]
+    for step in range(60):
+        store.record([read(State.RUNNING, step * 600, key=k, progress=step + 0.5) for k in keys])
+        store.flush()  # one write per step, as the hours of a busy day would come
+    sql = "SELECT count(*), max(progress) / 100.0 FROM changes"
+    kept, newest = rows(path, sql)[0]
+    store.close()
+    assert 0 < kept < 12_000 and newest == 59.5
+    assert path.stat().st_size <= 0.2 * 1_000_000
+
+
+def test_a_deferred_dataset_row_is_known_at_once_and_written_at_close(path: Path) -> None:
+    """The `changes` log gets every change at once; the dataset's row (what a restart
+    shows first) follows within STATE_ROW_EVERY_S, and at flush and close."""
+    store = HistoryStore.open(path, clock=lambda: at(0))
+    store.record([read(State.RUNNING, 0, status="INDEXING", n_images=1)])
+    store.record([read(State.READY, 10, status="READY", n_images=2)])  # row written 10 s ago
+    store.record([read(State.READY, 20, status="READY", n_images=2)])
+    known = store.last_known([KEY])[KEY]  # this process knows at once
+    assert (known.state, known.n_images, known.fetched_at) == (State.READY, 2, at(20))
+    store.close()
+    assert rows(path, "SELECT state FROM changes ORDER BY at") == [("running",), ("ready",)]
+    reopened = HistoryStore.open(path, clock=lambda: at(0))
+    known = reopened.last_known([KEY])[KEY]
+    reopened.close()
+    assert (known.state, known.n_images) == (State.READY, 2)
+    assert (known.changed_at, known.fetched_at) == (at(10), at(20))
+
+
+def test_a_store_keyed_by_the_hour_keeps_its_changes(path: Path) -> None:
+    """Version 2 keyed changes by the hour; opening it moves them to ten-minute slots."""
+    first = HistoryStore.open(path, clock=lambda: at(0))
+    first.record([read(State.RUNNING, 0, status="INDEXING", progress=5.0)])
+    first.record([read(State.READY, 1200, status="READY", progress=100.0)])
+    first.close()
+    with sqlite3.connect(path) as old:  # back to version 2's layout, rows and all
+        old.executescript(
+            """
+            CREATE TABLE changes_v2(
+                hour INTEGER NOT NULL, ds INTEGER NOT NULL, at INTEGER NOT NULL,
+                state TEXT, status TEXT, progress INTEGER,
+                PRIMARY KEY(hour, ds, at)) WITHOUT ROWID;
+            INSERT INTO changes_v2 SELECT at / 3600000, ds, at, state, status, progress
+                FROM changes;
+            DROP TABLE changes;
+            ALTER TABLE changes_v2 RENAME TO changes;
+            PRAGMA user_version = 2;
+            """
+        )
+    store = HistoryStore.open(path, clock=lambda: at(0))
+    try:
+        assert store.warning is None
+        assert [(t.at, t.state) for t in store.history(KEY)] == [
+            (at(0), State.RUNNING),
+            (at(1200), State.READY),
+        ]
+        assert store.progress(KEY) == [(at(0), 5.0), (at(1200), 100.0)]
+    finally:
+        store.close()
+    assert rows(path, "SELECT slot, at FROM changes ORDER BY at") == [
+        (to_ms(at(0)) // 600_000, to_ms(at(0))),
+        (to_ms(at(1200)) // 600_000, to_ms(at(1200))),
+    ]
+    assert rows(path, "PRAGMA user_version") == [(3,)]

@@ -74,7 +74,7 @@ class Settings(BaseModel):
     # Which new states are news (toasts, desktop notifications); per backend overridable.
     notify_on: list[NotifyEvent] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_ON))
     history_days: float = Field(30.0, gt=0)  # days of history kept in the local store
-    history_max_mb: float = Field(100.0, gt=0)  # size cap of the store; oldest pruned first
+    history_max_mb: float = Field(50.0, gt=0)  # size cap of the store; oldest pruned first
     # s without a state or progress change before a running dataset is `stuck?`
     # (unset: 3x its median run, or 1 h without history)
     stuck_after: float | None = Field(None, gt=0)
