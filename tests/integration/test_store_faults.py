@@ -1,21 +1,41 @@
-"""The history store when its file is corrupt, locked, read-only, full or shared."""
+"""The history store when its file is corrupt, locked, read-only, full or shared.
+
+Every fault is real: another process holds SQLite's lock, another user (nobody,
+when the suite runs as root) opens a file it cannot write, a process with a file
+size limit or a store on a small tmpfs runs out of room. What is checked is what
+a user gets: one warning, dswatch running on with history in memory, and the
+file left as it was.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.store import KEY, at, read
+from tests.support.waiting import until
+from tui.app import DswatchApp
+from tui.cli.main import main
+from tui.config import load_config
+from tui.engine import build_engine
+from tui.history_link import HistoryLink
 from tui.models import State
-from tui.store import HistoryStore
+from tui.sim import SimServer, Simulator
+from tui.store import STATE_DIR_ENV, WRITE_BUSY_MS, HistoryStore
+from tui.widgets.grid import DatasetGrid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,3 +220,367 @@ def test_two_processes_write_the_same_store(tmp_path: Path) -> None:
         names = conn.execute("SELECT count(DISTINCT name) FROM datasets").fetchone()[0]
     assert per_backend == {"dash": 200 * 20, "wait": 200 * 20}
     assert names == 40
+
+
+# ------------------------------------------------------------------ helpers for real faults
+
+# Run in child processes (imports first: once it is nobody, a child cannot read
+# root's Python install any more).
+NOBODY = textwrap.dedent(
+    """
+    import os
+    from pathlib import Path
+
+    def become_nobody() -> int:
+        # Root writes anywhere: a read-only store is a real fault only for another user.
+        if os.geteuid() == 0:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+        return os.geteuid()
+
+    def prove_unwritable(store: Path) -> None:
+        # The fault must be real, or the test proves nothing: fail, never pass.
+        for attempt in (lambda: open(store, "r+b"), lambda: open(store.parent / "x", "xb")):
+            try:
+                attempt().close()
+            except PermissionError:
+                continue
+            raise SystemExit(f"the fault is not real: uid {os.geteuid()} can write near {store}")
+    """
+)
+
+RO_STORE = NOBODY + textwrap.dedent(
+    """
+    import json, sys
+    from tests.support.store import KEY, at, read
+    from tui.models import State
+    from tui.store import HistoryStore
+
+    path = Path(sys.argv[1])
+    uid = become_nobody()
+    prove_unwritable(path)
+    store = HistoryStore.open(path, clock=lambda: at(0))
+    store.record([read(State.RUNNING, 100)])
+    store.record([read(State.READY, 160)])
+    store.flush()
+    print(json.dumps({
+        "uid": uid,
+        "path": None if store.path is None else str(store.path),
+        "warning": store.warning,
+        "states": [t.state.value for t in store.history(KEY)],
+        "durations": store.run_durations("vl"),
+    }))
+    store.close()
+    """
+)
+
+RO_STATUS = NOBODY + textwrap.dedent(
+    """
+    import contextlib, io, json, sys
+    from tui.cli.main import main
+
+    config, warm_dir, store_dir = sys.argv[1:4]
+    # A first run as the starting user, on a store of its own, loads every module
+    # `status` imports lazily.
+    os.environ["DSWATCH_STATE_DIR"] = warm_dir
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        main(["status", "--config", config])
+    uid = become_nobody()
+    prove_unwritable(Path(store_dir) / "history.sqlite3")
+    os.environ["DSWATCH_STATE_DIR"] = store_dir
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["status", "--config", config])
+    print(json.dumps({"uid": uid, "code": code, "out": out.getvalue(), "err": err.getvalue()}))
+    """
+)
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "200"}
+
+
+def run_child(script: str, *args: str) -> dict[str, Any]:
+    """Run `script` in a new Python; its last stdout line is a JSON report."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory every user can reach (pytest's own tmp is private to root): for
+    a child that drops to nobody."""
+    path = Path(tempfile.mkdtemp(prefix="dswatch-faults-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for folder in [path, *[p for p in path.rglob("*") if p.is_dir()]]:
+            folder.chmod(0o755)
+        shutil.rmtree(path)
+
+
+def contents(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored row, read without writing (a fault must leave them as they were)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return {
+            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in ("datasets", "changes", "runs")
+        }
+
+
+def listing(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def read_only_store(directory: Path) -> Path:
+    """A store with one finished run, its file 0444 and (for a non-root user) its
+    directory 0555; a root-owned 0755 directory is already read-only for nobody."""
+    store_dir = directory / "state"
+    store_dir.mkdir()
+    store_dir.chmod(0o755)
+    path = store_dir / "history.sqlite3"
+    store = HistoryStore.open(path, clock=clock)
+    record_a_run(store)
+    store.close()
+    path.chmod(0o444)
+    if os.geteuid() != 0:
+        store_dir.chmod(0o555)
+    return path
+
+
+# ------------------------------------------------------------------ read-only, for real
+
+
+def test_a_read_only_store_for_a_user_who_cannot_write_it(open_dir: Path) -> None:
+    path = read_only_store(open_dir)
+    before = listing(path.parent)
+    report = run_child(RO_STORE, str(path))
+    assert report["uid"] != 0  # run as a user that permissions stop
+    assert report["path"] is None
+    assert "read-only" in report["warning"] and "kept in memory" in report["warning"]
+    assert report["states"] == ["running", "ready"]  # this run's history, in memory
+    assert report["durations"] == [60.0]
+    assert listing(path.parent) == before  # no byte changed, no -wal or -shm left
+
+
+@pytest.fixture
+def sim_config(open_dir: Path) -> Iterator[tuple[Simulator, Path, list[str]]]:
+    """Two Visual Layer datasets served on 127.0.0.1 and a config (readable by nobody)."""
+    sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
+    ids = [
+        sim.add_vl_dataset(name="cats-ready", status="READY", progress=100, n_images=1200),
+        sim.add_vl_dataset(name="birds-indexing", status="INDEXING", progress=55),
+    ]
+    with SimServer(sim) as server:
+        path = open_dir / "config.toml"
+        quoted = ", ".join(f'"{i}"' for i in ids)
+        path.write_text(
+            "[settings]\npoll_interval = 0.2\nsettled_interval = 1.0\ntimeout = 2\n\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
+            f"datasets = [{quoted}]\n",
+            encoding="utf-8",
+        )
+        path.chmod(0o644)
+        yield sim, path, ids
+
+
+def test_status_on_a_read_only_store_warns_once_and_shows_the_rows(
+    sim_config: tuple[Simulator, Path, list[str]], open_dir: Path, tmp_path: Path
+) -> None:
+    _sim, config, _ids = sim_config
+    path = read_only_store(open_dir)
+    before = listing(path.parent)
+    report = run_child(RO_STATUS, str(config), str(tmp_path / "warm"), str(path.parent))
+    assert report["uid"] != 0
+    assert report["code"] == 0, report
+    lines = report["err"].splitlines()
+    assert len(lines) == 1, lines  # one warning, nothing else (no "database is locked")
+    assert lines[0].startswith("dswatch: warning: history store ")
+    assert "read-only" in lines[0] and "kept in memory" in lines[0]
+    assert "cats-ready" in report["out"] and "birds-indexing" in report["out"]
+    assert "READY" in report["out"] and "INDEXING" in report["out"]
+    assert listing(path.parent) == before
+
+
+# ------------------------------------------------------------------ locked by another process
+
+HOLDER = textwrap.dedent(
+    """
+    import sqlite3, sys
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    if sys.argv[2] == "everyone":
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")  # WAL: readers are kept out too
+    conn.execute("BEGIN EXCLUSIVE")  # WAL: every other writer waits
+    conn.execute("DELETE FROM changes")  # a write of its own, rolled back below
+    print("locked", flush=True)
+    sys.stdin.readline()
+    conn.execute("ROLLBACK")
+    """
+)
+
+
+@contextlib.contextmanager
+def held(path: Path, out: str) -> Iterator[None]:
+    """Another process holds the store's lock until the block ends. `out`: "writers"
+    (what a `BEGIN EXCLUSIVE` in a sqlite3 shell does to a WAL file) or "everyone"."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), out],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        _, err = holder.communicate("release\n", timeout=30)
+    assert holder.returncode == 0, err
+
+
+def test_a_store_locked_at_start_gives_up_at_once_with_one_warning(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore.open(path, clock=clock)
+    record_a_run(store)
+    store.close()
+    before = contents(path)
+    with held(path, "everyone"):
+        started = time.monotonic()
+        store = HistoryStore.open(path, clock=clock)
+        waited = time.monotonic() - started
+        record_a_run(store)
+        states = [t.state for t in store.history(KEY)]
+        store.close()
+    # It waited the open's short budget, not the writer's: the dashboard starts at once.
+    assert waited < WRITE_BUSY_MS / 1000
+    assert store.path is None
+    assert store.warning is not None and store.warning.count("history store") == 1
+    assert "locked by another program" in store.warning and "kept in memory" in store.warning
+    assert states == [State.RUNNING, State.READY]  # this run's history, in memory
+    assert contents(path) == before
+
+
+def test_status_on_a_locked_store_warns_once_and_shows_the_rows(
+    sim_config: tuple[Simulator, Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sim, config, _ids = sim_config
+    assert main(["status", "--config", str(config)]) == 0  # writes the store
+    capsys.readouterr()
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    before = contents(path)
+    with held(path, "everyone"):
+        code = main(["status", "--config", str(config)])
+        out, err = capsys.readouterr()
+    assert code == 0
+    lines = err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("dswatch: warning: history store ")
+    assert "locked by another program" in lines[0] and "kept in memory" in lines[0]
+    assert "cats-ready" in out and "birds-indexing" in out and "INDEXING" in out
+    assert contents(path) == before
+
+
+# ------------------------------------------------------------------ failing mid-run, in the app
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs: a disk that really fills up (ENOSPC). Needs the right to mount."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Another program takes every free byte of `disk`."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as out:
+        for chunk in (65536, 4096, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    out.write(b"\0" * chunk)
+    return filler
+
+
+def grid_rows(app: DswatchApp) -> list[str]:
+    grid = app.query_one(DatasetGrid)
+    return [grid.render_line(y).text.strip() for y in range(1, grid.visible_count + 1)]
+
+
+def history_toasts(app: DswatchApp) -> list[str]:
+    return [n.message for n in app._notifications if n.title == "history"]
+
+
+@pytest.mark.parametrize("fault", ["locked", "full"])
+async def test_a_store_failing_mid_run_is_one_toast_and_the_dashboard_runs_on(
+    sim_config: tuple[Simulator, Path, list[str]],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+) -> None:
+    sim, config, ids = sim_config
+    if fault == "full":
+        monkeypatch.setenv(STATE_DIR_ENV, str(request.getfixturevalue("small_disk")))
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    engine = build_engine(load_config(config), config, environ={}, flush_interval=0.02)
+    keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
+    history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
+    app = DswatchApp(engine, config_path=config, history=history)
+    birds, cats = ("vl", ids[1]), ("vl", ids[0])
+    async with app.run_test(size=(200, 30)) as pilot:
+        await until(pilot, lambda: len(grid_rows(app)) == 2, "both rows")
+        await until(pilot, lambda: history.store.history(birds) != [], "birds stored")
+        assert history.store.flush(timeout=10)
+        before = contents(path)
+        with contextlib.ExitStack() as fault_lasts:
+            if fault == "locked":
+                fault_lasts.enter_context(held(path, "writers"))
+            else:
+                filler = fill(path.parent)
+                filled = filler.stat().st_size
+            sim.set_vl_status(ids[1], "READY", progress=100)  # a change to write
+            await until(pilot, lambda: history_toasts(app) != [], "the toast", timeout=30)
+            toasts = history_toasts(app)
+            reason = "locked by another program" if fault == "locked" else "disk full"
+            assert len(toasts) == 1 and reason in toasts[0], toasts
+            assert "kept in memory from now on" in toasts[0]
+            assert history.store.path is None
+            # The dashboard runs on: new changes shown and kept, in memory.
+            sim.set_vl_status(ids[0], "INDEXING", progress=10)
+            await until(
+                pilot,
+                lambda: any("cats-ready" in r and "INDEXING" in r for r in grid_rows(app)),
+                "cats shown indexing",
+            )
+            await until(
+                pilot,
+                lambda: [t.state for t in history.store.history(cats)][-1:] == [State.RUNNING],
+                "cats' change kept in memory",
+            )
+            assert any("birds-indexing" in r and "READY" in r for r in grid_rows(app))
+            await pilot.pause(1.5)  # more batches, more writes: still the one toast
+            assert history_toasts(app) == toasts
+            if fault == "full":
+                assert filler.stat().st_size == filled  # the other program's file untouched
+    assert contents(path) == before
