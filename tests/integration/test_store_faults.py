@@ -584,3 +584,85 @@ async def test_a_store_failing_mid_run_is_one_toast_and_the_dashboard_runs_on(
             if fault == "full":
                 assert filler.stat().st_size == filled  # the other program's file untouched
     assert contents(path) == before
+
+
+# ------------------------------------------------------------------ a full disk, anywhere
+
+# A process whose file size limit is reached gets EFBIG on write, as a full disk
+# gives ENOSPC: the same failed write to SQLite, and it needs no mount.
+FULL_LINK = textwrap.dedent(
+    """
+    import contextlib, json, resource, signal, sqlite3, sys
+    from pathlib import Path
+    from tests.support.store import at
+    from tui.history_link import HistoryLink
+    from tui.models import DatasetState, State
+    from tui.watch import PollBatch, WatchModel
+
+    path = Path(sys.argv[1])
+    now = [at(0)]
+    model = WatchModel(now=lambda: now[0])
+    keys = [("vl", f"00000000-0000-0000-0000-{n:012d}") for n in range(2000)]
+    link = HistoryLink.open(model, keys, path=path, clock=lambda: now[0])
+    told = []
+    link.on_warning = told.append
+    model.track(keys)
+
+    def poll(seconds, state, some):
+        now[0] = at(seconds)
+        read = [DatasetState(backend=b, id=i, name="x" * 200, state=state) for b, i in some]
+        model.apply(PollBatch(observations=[(r, now[0]) for r in read]))
+
+    def contents():
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            tables = ("datasets", "changes", "runs")
+            return [conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables]
+
+    poll(0, State.RUNNING, keys[:1])
+    assert link.store.flush(30)
+    before = contents()
+    biggest = max(p.stat().st_size for p in path.parent.iterdir())
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (biggest, biggest))
+    poll(60, State.READY, keys)  # 2000 changed rows: more than the files hold
+    assert link.store.flush(30)
+    failed_with = link.store.warning
+    poll(70, State.RUNNING, keys[:1])
+    poll(130, State.READY, keys[:1])
+    assert link.store.flush(30)
+    history = [t.state.value for t in link.store.history(keys[0])]
+    failed_batch = [t.state.value for t in link.store.history(keys[1])]
+    durations = link.store.run_durations("vl")
+    link.close()
+    print(json.dumps({
+        "failed_with": failed_with, "told": told, "path": link.store.path,
+        "history": history, "failed_batch": failed_batch, "durations": durations,
+        "untouched": contents() == before,
+    }))
+    """
+)
+
+
+def test_a_store_that_cannot_grow_goes_on_in_memory_with_one_warning(tmp_path: Path) -> None:
+    report = run_child(FULL_LINK, str(tmp_path / "history.sqlite3"))
+    warning = report["failed_with"]
+    assert warning is not None and "kept in memory from now on" in warning
+    assert "(disk I/O error)" in warning  # SQLite's own reason, not a failed ROLLBACK's
+    assert report["told"] == [warning]  # told once, though every later batch is written
+    assert report["path"] is None
+    assert report["history"][-2:] == ["running", "ready"]  # this run's changes, in memory
+    assert 60.0 in report["durations"]
+    assert report["untouched"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/store.py drops the batch whose write failed and, with the file, what "
+    "was written before: the fix (copy the file into memory, write the batch again "
+    "there) is the lead's; remove this mark with it",
+)
+def test_the_switch_to_memory_keeps_all_of_this_runs_history(tmp_path: Path) -> None:
+    report = run_child(FULL_LINK, str(tmp_path / "history.sqlite3"))
+    assert report["history"] == ["running", "ready", "running", "ready"]  # before it, too
+    assert report["failed_batch"] == ["ready"]  # the batch that met the full disk
+    assert report["durations"] == [60.0, 60.0]
