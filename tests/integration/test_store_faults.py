@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,12 +181,19 @@ WRITER = textwrap.dedent(
     store = HistoryStore.open(path, clock=lambda: t0)
     assert store.warning is None, store.warning
     for step in range(200):
+        if who == "status" and step % 10 == 0:  # as `status` runs: open (and prune), close
+            store.close()
+            assert store.warning is None, store.warning
+            store = HistoryStore.open(path, clock=lambda: t0)
+            assert store.warning is None, store.warning
         moment = t0 + timedelta(seconds=step)
         store.record(
             DatasetState(backend=who, id=f"ds-{n}", name=f"{who}-{n}", state=State.RUNNING,
                          progress=float(step % 100), fetched_at=moment, polled_at=moment)
             for n in range(20)
         )
+        if step % 5 == 4:
+            store.flush()  # a commit now, not one gathered batch: writers interleave
     store.close()
     print(store.warning or "ok", store.transactions)
     """
@@ -204,7 +212,7 @@ def test_two_processes_write_the_same_store(tmp_path: Path) -> None:
             text=True,
             env=env,
         )
-        for who in ("dash", "wait")
+        for who in ("dash", "wait", "status")
     ]
     outputs = [proc.communicate(timeout=120) for proc in procs]
     for proc, (out, err) in zip(procs, outputs, strict=True):
@@ -218,8 +226,8 @@ def test_two_processes_write_the_same_store(tmp_path: Path) -> None:
             ).fetchall()
         )
         names = conn.execute("SELECT count(DISTINCT name) FROM datasets").fetchone()[0]
-    assert per_backend == {"dash": 200 * 20, "wait": 200 * 20}
-    assert names == 40
+    assert per_backend == {"dash": 200 * 20, "wait": 200 * 20, "status": 200 * 20}  # none lost
+    assert names == 60
 
 
 # ------------------------------------------------------------------ helpers for real faults
@@ -666,3 +674,133 @@ def test_the_switch_to_memory_keeps_all_of_this_runs_history(tmp_path: Path) -> 
     assert report["history"] == ["running", "ready", "running", "ready"]  # before it, too
     assert report["failed_batch"] == ["ready"]  # the batch that met the full disk
     assert report["durations"] == [60.0, 60.0]
+
+
+# ------------------------------------------------------------------ two dswatch processes at once
+
+
+def dswatch(*args: str) -> subprocess.Popen[str]:
+    """dswatch as a user runs it: its own process, its own connections to the store."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+
+
+def test_watch_wait_and_status_processes_share_the_store(tmp_path: Path) -> None:
+    sim = Simulator(seed=9, vl_datasets=0, cognee_datasets=0)
+    ids = [sim.add_vl_dataset(name=f"set-{n}", status="INDEXING", progress=0) for n in range(30)]
+    with SimServer(sim) as server:
+        config = tmp_path / "config.toml"
+        quoted = ", ".join(f'"{i}"' for i in ids)
+        config.write_text(
+            "[settings]\npoll_interval = 0.1\nsettled_interval = 1.0\ntimeout = 5\n\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
+            f"datasets = [{quoted}]\n",
+            encoding="utf-8",
+        )
+        # The long-running one (writes every poll, as the dashboard does) and a script's wait.
+        watcher = dswatch("watch", "--json", "--config", str(config))
+        news: list[str] = []
+        reader = threading.Thread(target=lambda: news.extend(watcher.stdout or []), daemon=True)
+        reader.start()
+        waiter = dswatch("wait", "--timeout", "90", "--config", str(config))
+        errors: list[str] = []
+        # Each `status` opens the store (pruning it: a checkpoint), writes a batch, closes.
+        for step in range(1, 6):
+            for dataset_id in ids:
+                sim.set_vl_status(dataset_id, "INDEXING", progress=step * 15)
+            status = dswatch("status", "--json", "--config", str(config))
+            out, err = status.communicate(timeout=60)
+            assert status.returncode == 0, err
+            assert [row["progress"] for row in json.loads(out)] == [step * 15] * 30
+            errors.append(err)
+        for dataset_id in ids:
+            sim.set_vl_status(dataset_id, "READY", progress=100)
+        _, err = waiter.communicate(timeout=90)
+        assert waiter.returncode == 0, err
+        errors.append(err)
+        for _ in range(600):  # the watcher tells each dataset's change to READY
+            if sum('"event": "ready"' in line for line in news) >= 30:
+                break
+            time.sleep(0.1)
+        watcher.terminate()
+        _, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 0, err
+        errors.append(err)
+    # No process warned, was locked out, or failed: every one kept writing the file.
+    said = "\n".join(errors).lower()
+    assert "warning" not in said and "locked" not in said and "traceback" not in said, said
+    store = HistoryStore.open(prune=False)
+    try:
+        assert store.warning is None
+        for dataset_id in ids:
+            states = [t.state for t in store.history(("vl", dataset_id))]
+            assert states[0] is State.RUNNING and states[-1] is State.READY, states
+            progress = {round(p) for _, p in store.progress(("vl", dataset_id))}
+            assert {15, 30, 45, 60, 75} <= progress, progress  # every step, from someone
+        known = store.last_known([("vl", i) for i in ids])
+        assert {s.state for s in known.values()} == {State.READY} and len(known) == 30
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------------------ corrupt, through `status`
+
+
+def test_status_on_a_corrupt_store_moves_it_aside_and_starts_anew(
+    sim_config: tuple[Simulator, Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sim, config, _ids = sim_config
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    garbage = b"not history at all\x00" * 500
+    path.write_bytes(garbage)
+    code = main(["status", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code == 0
+    lines = err.splitlines()
+    assert len(lines) == 1, lines
+    assert "was unreadable; moved it to history.sqlite3.corrupt-" in lines[0]
+    assert "cats-ready" in out and "birds-indexing" in out
+    aside = list(path.parent.glob("history.sqlite3.corrupt-*"))
+    assert [p.read_bytes() for p in aside] == [garbage]  # kept, byte for byte
+    # The new store works: the next run starts warm from it, without a warning.
+    assert main(["status", "--config", str(config)]) == 0
+    assert capsys.readouterr().err == ""
+    store = HistoryStore.open(path, prune=False)
+    try:
+        assert {s.name for s in store.last_known().values()} == {"cats-ready", "birds-indexing"}
+    finally:
+        store.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/store_schema.py move_aside() names the file by the second and "
+    "Path.replace()s over an earlier one of that second (two processes opening one "
+    "corrupt store at once): the fix is the lead's; remove this mark with it",
+)
+def test_moving_a_corrupt_store_aside_never_replaces_an_earlier_one(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    # Earlier corrupt stores moved aside this second and the next few (the open
+    # below names its file by the second it runs in).
+    now = time.time()
+    earlier = {
+        path.with_name(
+            f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now + s))}"
+        )
+        for s in range(4)
+    }
+    for n, older in enumerate(sorted(earlier)):
+        older.write_bytes(f"an earlier corrupt store {n}".encode() * 100)
+    kept = listing(tmp_path)
+    path.write_bytes(b"the newest corrupt store" * 100)
+    store = HistoryStore.open(path, clock=clock)
+    store.close()
+    assert store.warning is not None and "moved it to" in store.warning
+    after = listing(tmp_path)
+    assert {name: after.get(name) for name in kept} == kept  # not one replaced
+    assert b"the newest corrupt store" * 100 in after.values()
