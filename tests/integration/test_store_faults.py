@@ -20,7 +20,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -804,3 +804,46 @@ def test_moving_a_corrupt_store_aside_never_replaces_an_earlier_one(tmp_path: Pa
     after = listing(tmp_path)
     assert {name: after.get(name) for name in kept} == kept  # not one replaced
     assert b"the newest corrupt store" * 100 in after.values()
+
+
+def test_watch_told_once_when_the_store_is_locked_mid_run(
+    sim_config: tuple[Simulator, Path, list[str]],
+) -> None:
+    sim, config, ids = sim_config
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    watcher = dswatch("watch", "--json", "--config", str(config))
+    out: list[str] = []
+    err: list[str] = []
+    for stream, lines in ((watcher.stdout, out), (watcher.stderr, err)):
+        threading.Thread(target=lambda s=stream, k=lines: k.extend(s or []), daemon=True).start()
+
+    def soon(condition: Callable[[], bool], what: str) -> None:
+        for _ in range(300):
+            if condition():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"not within 30 s: {what} (stderr: {err})")
+
+    def stored() -> int:
+        with contextlib.suppress(sqlite3.Error):
+            return len(contents(path)["datasets"])
+        return 0
+
+    try:
+        soon(lambda: stored() == 2, "both datasets stored")
+        before = contents(path)
+        with held(path, "writers"):
+            sim.set_vl_status(ids[1], "READY", progress=100)
+            soon(lambda: err != [], "the warning")
+            sim.set_vl_status(ids[0], "INDEXING", progress=10)  # it runs on: news still told
+            soon(lambda: any(ids[0] in line and '"running"' in line for line in out), "news")
+            time.sleep(1.5)  # more polls and writes, no more warnings
+    finally:
+        watcher.terminate()
+        watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert len(err) == 1, err
+    assert err[0].startswith("dswatch: warning: history store ")
+    assert "locked by another program" in err[0] and "from now on" in err[0]
+    assert any(ids[1] in line and '"ready"' in line for line in out)
+    assert contents(path) == before
