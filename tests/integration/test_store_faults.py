@@ -420,6 +420,60 @@ def test_status_on_a_read_only_store_warns_once_and_shows_the_rows(
     assert listing(path.parent) == before
 
 
+RO_APP = NOBODY + textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from tests.support.waiting import until
+    from tui.app import DswatchApp
+    from tui.config import load_config
+    from tui.engine import build_engine
+    from tui.history_link import HistoryLink
+    from tui.widgets.grid import DatasetGrid
+
+    config, warm_dir, store_dir = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+    async def dashboard() -> dict:
+        engine = build_engine(load_config(config), config, environ={}, flush_interval=0.02)
+        keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
+        history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
+        app = DswatchApp(engine, config_path=config, history=history)
+        async with app.run_test(size=(200, 30)) as pilot:
+            grid = app.query_one(DatasetGrid)
+            await until(pilot, lambda: all(s.fetched_at for s in app.model.states.values()))
+            await until(pilot, lambda: grid.visible_count == 2)
+            await pilot.pause(0.5)  # more polls, more batches recorded
+            rows = [grid.render_line(y).text for y in range(1, grid.visible_count + 1)]
+            toasts = [n.message for n in app._notifications if n.title == "history"]
+        return {"rows": rows, "toasts": toasts}
+
+    # A first run as the starting user, on a store of its own, loads every module
+    # the dashboard imports lazily.
+    os.environ["DSWATCH_STATE_DIR"] = warm_dir
+    asyncio.run(dashboard())
+    uid = become_nobody()
+    prove_unwritable(Path(store_dir) / "history.sqlite3")
+    os.environ["DSWATCH_STATE_DIR"] = store_dir
+    print(json.dumps({"uid": uid, **asyncio.run(dashboard())}))
+    """
+)
+
+
+def test_the_dashboard_on_a_read_only_store_is_one_toast_and_runs(
+    sim_config: tuple[Simulator, Path, list[str]], open_dir: Path, tmp_path: Path
+) -> None:
+    _sim, config, _ids = sim_config
+    path = read_only_store(open_dir)
+    before = listing(path.parent)
+    report = run_child(RO_APP, str(config), str(tmp_path / "warm"), str(path.parent))
+    assert report["uid"] != 0
+    assert len(report["toasts"]) == 1, report["toasts"]
+    assert "read-only" in report["toasts"][0] and "kept in memory" in report["toasts"][0]
+    rows = report["rows"]
+    assert any("cats-ready" in r and "READY" in r for r in rows), rows
+    assert any("birds-indexing" in r and "INDEXING" in r for r in rows), rows
+    assert listing(path.parent) == before
+
+
 # ------------------------------------------------------------------ locked by another process
 
 HOLDER = textwrap.dedent(
