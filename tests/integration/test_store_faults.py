@@ -901,3 +901,18 @@ def test_watch_told_once_when_the_store_is_locked_mid_run(
     assert "locked by another program" in err[0] and "from now on" in err[0]
     assert any(ids[1] in line and '"ready"' in line for line in out)
     assert contents(path) == before
+
+
+def test_history_json_on_a_locked_store_keeps_the_warning_off_stdout(
+    sim_config: tuple[Simulator, Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sim, config, ids = sim_config
+    assert main(["status", "--config", str(config)]) == 0  # writes the store
+    capsys.readouterr()
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    with held(path, "everyone"):
+        main(["history", f"vl:{ids[1]}", "--json"])
+        out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 1 and "locked by another program" in lines[0], lines
+    assert "warning" not in out and "locked" not in out, out  # stdout is for the answer
