@@ -133,6 +133,9 @@ class DswatchApp(DatasetActions, App[int]):
         if self.history is not None:
             if self.history.warning:  # logged by the store
                 self.notify(self.history.warning, title="history", severity="warning", markup=False)
+            self.history.on_warning = lambda warning: self.notify(  # failed mid-run: once
+                warning, title="history", severity="warning", markup=False
+            )
             self.set_interval(STUCK_CHECK_SECONDS, self.check_stuck)
 
     def check_stuck(self) -> None:
@@ -182,6 +185,7 @@ class DswatchApp(DatasetActions, App[int]):
         if self.outreach is not None:
             await self.outreach.aclose()
         if self.history is not None:  # writes what is queued: off the event loop
+            self.history.on_warning = None  # no toast from a thread as the app closes
             await asyncio.to_thread(self.history.close)
 
     async def _poll(self, engine: Engine) -> None:

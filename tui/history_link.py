@@ -11,6 +11,10 @@ four start warm, record and judge "stuck?" the same way:
 - `check_stuck()` asks the store's timing which running datasets stopped
   moving and hands the full set to the model, which tells each new one once
   (a "stuck" News). Callers run it periodically; it reads memory only.
+- A store that fails mid-run (a full disk, another program's lock) switches
+  itself to memory and sets a new `warning` on its writer thread; the next
+  batch, `check_stuck()` or `close()` hands it to `on_warning`, once. The
+  warning from opening is the caller's to show (it has it before any batch).
 
 No Textual here (tests/integration/test_import_hygiene.py keeps it so).
 """
@@ -48,10 +52,13 @@ class HistoryLink:
         store: HistoryStore,
         *,
         stuck_after: float | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.model = model
         self.store = store
         self.stuck_after = stuck_after
+        self.on_warning = on_warning  # a warning that comes up mid-run, told once
+        self._told = store.warning
         model.history.max_entries = LIVE_TRANSITIONS
         self._unsubscribe: Callable[[], None] | None = model.subscribe(self._record)
 
@@ -106,6 +113,18 @@ class HistoryLink:
     def _record(self, update: PollUpdate) -> None:
         if update.states:
             self.store.record(update.states)
+        self.tell_new_warning()
+
+    def tell_new_warning(self) -> str | None:
+        """The store's warning when it is new since opening or the last call (a write
+        failed mid-run), handed to `on_warning`; None when there is nothing new."""
+        warning = self.store.warning
+        if warning is None or warning == self._told:
+            return None
+        self._told = warning
+        if self.on_warning is not None:
+            self.on_warning(warning)
+        return warning
 
     # -- reading ----------------------------------------------------------------
 
@@ -120,11 +139,14 @@ class HistoryLink:
         now = now or self.model.now()
         stuck = {key for key, state in self.model.states.items() if self.is_stuck(state, now)}
         self.model.flag_stuck(stuck, now)
+        self.tell_new_warning()
         return stuck
 
     def close(self) -> None:
-        """Stop recording and write what is queued (waits for the writer thread)."""
+        """Stop recording and write what is queued (waits for the writer thread); a
+        write that fails here is told to `on_warning` too (from the calling thread)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         self.store.close()
+        self.tell_new_warning()

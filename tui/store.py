@@ -519,7 +519,8 @@ class HistoryStore(HistoryReads):
             if runs:
                 self._durations_cache = {}  # new runs: medians change
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # an I/O error or a full disk rolled it back already
+                conn.execute("ROLLBACK")
             raise
         self.transactions += 1
 

@@ -1,21 +1,57 @@
-"""The history store when its file is corrupt, locked, read-only, full or shared."""
+"""The history store when its file is corrupt, locked, read-only, full or shared.
+
+Every fault is real: another process holds SQLite's lock, another user (nobody,
+when the suite runs as root) opens a file it cannot write, a process with a file
+size limit or a store on a small tmpfs runs out of room. What is checked is what
+a user gets: one warning, dswatch running on with history in memory, and the
+file left as it was. The child scripts and fault helpers are in
+tests/support/store_faults.py.
+
+Why ~680 lines: each fault is checked three ways (the store itself, a command,
+the dashboard), and apart they would share nothing but the fixtures here.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.store import KEY, at, read
+from tests.support.store_faults import (
+    FULL_LINK,
+    RO_APP,
+    RO_STATUS,
+    RO_STORE,
+    contents,
+    dswatch,
+    fill,
+    held,
+    listing,
+    run_child,
+)
+from tests.support.waiting import until
+from tui.app import DswatchApp
+from tui.cli.main import main
+from tui.config import load_config
+from tui.engine import build_engine
+from tui.history_link import HistoryLink
 from tui.models import State
-from tui.store import HistoryStore
+from tui.sim import SimServer, Simulator
+from tui.store import STATE_DIR_ENV, WRITE_BUSY_MS, HistoryStore
+from tui.widgets.grid import DatasetGrid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,12 +196,19 @@ WRITER = textwrap.dedent(
     store = HistoryStore.open(path, clock=lambda: t0)
     assert store.warning is None, store.warning
     for step in range(200):
+        if who == "status" and step % 10 == 0:  # as `status` runs: open (and prune), close
+            store.close()
+            assert store.warning is None, store.warning
+            store = HistoryStore.open(path, clock=lambda: t0)
+            assert store.warning is None, store.warning
         moment = t0 + timedelta(seconds=step)
         store.record(
             DatasetState(backend=who, id=f"ds-{n}", name=f"{who}-{n}", state=State.RUNNING,
                          progress=float(step % 100), fetched_at=moment, polled_at=moment)
             for n in range(20)
         )
+        if step % 5 == 4:
+            store.flush()  # a commit now, not one gathered batch: writers interleave
     store.close()
     print(store.warning or "ok", store.transactions)
     """
@@ -184,7 +227,7 @@ def test_two_processes_write_the_same_store(tmp_path: Path) -> None:
             text=True,
             env=env,
         )
-        for who in ("dash", "wait")
+        for who in ("dash", "wait", "status")
     ]
     outputs = [proc.communicate(timeout=120) for proc in procs]
     for proc, (out, err) in zip(procs, outputs, strict=True):
@@ -198,5 +241,443 @@ def test_two_processes_write_the_same_store(tmp_path: Path) -> None:
             ).fetchall()
         )
         names = conn.execute("SELECT count(DISTINCT name) FROM datasets").fetchone()[0]
-    assert per_backend == {"dash": 200 * 20, "wait": 200 * 20}
-    assert names == 40
+    assert per_backend == {"dash": 200 * 20, "wait": 200 * 20, "status": 200 * 20}  # none lost
+    assert names == 60
+
+
+# ------------------------------------------------------------------ fixtures for real faults
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory every user can reach (pytest's own tmp is private to root): for
+    a child that drops to nobody."""
+    path = Path(tempfile.mkdtemp(prefix="dswatch-faults-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for folder in [path, *[p for p in path.rglob("*") if p.is_dir()]]:
+            folder.chmod(0o755)
+        shutil.rmtree(path)
+
+
+def read_only_store(directory: Path) -> Path:
+    """A store with one finished run, its file 0444 and (for a non-root user) its
+    directory 0555; a root-owned 0755 directory is already read-only for nobody."""
+    store_dir = directory / "state"
+    store_dir.mkdir()
+    store_dir.chmod(0o755)
+    path = store_dir / "history.sqlite3"
+    store = HistoryStore.open(path, clock=clock)
+    record_a_run(store)
+    store.close()
+    path.chmod(0o444)
+    if os.geteuid() != 0:
+        store_dir.chmod(0o555)
+    return path
+
+
+# ------------------------------------------------------------------ read-only, for real
+
+
+def test_a_read_only_store_for_a_user_who_cannot_write_it(open_dir: Path) -> None:
+    path = read_only_store(open_dir)
+    before = listing(path.parent)
+    report = run_child(RO_STORE, str(path))
+    assert report["uid"] != 0  # run as a user that permissions stop
+    assert report["path"] is None
+    assert "read-only" in report["warning"] and "kept in memory" in report["warning"]
+    assert report["states"] == ["running", "ready"]  # this run's history, in memory
+    assert report["durations"] == [60.0]
+    assert listing(path.parent) == before  # no byte changed, no -wal or -shm left
+
+
+@pytest.fixture
+def sim_config(open_dir: Path) -> Iterator[tuple[Simulator, Path, list[str]]]:
+    """Two Visual Layer datasets served on 127.0.0.1 and a config (readable by nobody)."""
+    sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
+    ids = [
+        sim.add_vl_dataset(name="cats-ready", status="READY", progress=100, n_images=1200),
+        sim.add_vl_dataset(name="birds-indexing", status="INDEXING", progress=55),
+    ]
+    with SimServer(sim) as server:
+        path = open_dir / "config.toml"
+        quoted = ", ".join(f'"{i}"' for i in ids)
+        path.write_text(
+            "[settings]\npoll_interval = 0.2\nsettled_interval = 1.0\ntimeout = 2\n\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
+            f"datasets = [{quoted}]\n",
+            encoding="utf-8",
+        )
+        path.chmod(0o644)
+        yield sim, path, ids
+
+
+def test_status_on_a_read_only_store_warns_once_and_shows_the_rows(
+    sim_config: tuple[Simulator, Path, list[str]], open_dir: Path, tmp_path: Path
+) -> None:
+    _sim, config, _ids = sim_config
+    path = read_only_store(open_dir)
+    before = listing(path.parent)
+    report = run_child(RO_STATUS, str(config), str(tmp_path / "warm"), str(path.parent))
+    assert report["uid"] != 0
+    assert report["code"] == 0, report
+    lines = report["err"].splitlines()
+    assert len(lines) == 1, lines  # one warning, nothing else (no "database is locked")
+    assert lines[0].startswith("dswatch: warning: history store ")
+    assert "read-only" in lines[0] and "kept in memory" in lines[0]
+    assert "cats-ready" in report["out"] and "birds-indexing" in report["out"]
+    assert "READY" in report["out"] and "INDEXING" in report["out"]
+    assert listing(path.parent) == before
+
+
+def test_the_dashboard_on_a_read_only_store_is_one_toast_and_runs(
+    sim_config: tuple[Simulator, Path, list[str]], open_dir: Path, tmp_path: Path
+) -> None:
+    _sim, config, _ids = sim_config
+    path = read_only_store(open_dir)
+    before = listing(path.parent)
+    report = run_child(RO_APP, str(config), str(tmp_path / "warm"), str(path.parent))
+    assert report["uid"] != 0
+    assert len(report["toasts"]) == 1, report["toasts"]
+    assert "read-only" in report["toasts"][0] and "kept in memory" in report["toasts"][0]
+    rows = report["rows"]
+    assert any("cats-ready" in r and "READY" in r for r in rows), rows
+    assert any("birds-indexing" in r and "INDEXING" in r for r in rows), rows
+    assert listing(path.parent) == before
+
+
+# ------------------------------------------------------------------ locked by another process
+
+
+def test_a_store_locked_at_start_gives_up_at_once_with_one_warning(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore.open(path, clock=clock)
+    record_a_run(store)
+    store.close()
+    before = contents(path)
+    with held(path, "everyone"):
+        started = time.monotonic()
+        store = HistoryStore.open(path, clock=clock)
+        waited = time.monotonic() - started
+        record_a_run(store)
+        states = [t.state for t in store.history(KEY)]
+        store.close()
+    # It waited the open's short budget, not the writer's: the dashboard starts at once.
+    assert waited < WRITE_BUSY_MS / 1000
+    assert store.path is None
+    assert store.warning is not None and store.warning.count("history store") == 1
+    assert "locked by another program" in store.warning and "kept in memory" in store.warning
+    assert states == [State.RUNNING, State.READY]  # this run's history, in memory
+    assert contents(path) == before
+
+
+def test_status_on_a_locked_store_warns_once_and_shows_the_rows(
+    sim_config: tuple[Simulator, Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sim, config, _ids = sim_config
+    assert main(["status", "--config", str(config)]) == 0  # writes the store
+    capsys.readouterr()
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    before = contents(path)
+    with held(path, "everyone"):
+        code = main(["status", "--config", str(config)])
+        out, err = capsys.readouterr()
+    assert code == 0
+    lines = err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("dswatch: warning: history store ")
+    assert "locked by another program" in lines[0] and "kept in memory" in lines[0]
+    assert "cats-ready" in out and "birds-indexing" in out and "INDEXING" in out
+    assert contents(path) == before
+
+
+def test_history_json_on_a_locked_store_keeps_the_warning_off_stdout(
+    sim_config: tuple[Simulator, Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sim, config, ids = sim_config
+    assert main(["status", "--config", str(config)]) == 0  # writes the store
+    capsys.readouterr()
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    with held(path, "everyone"):
+        main(["history", f"vl:{ids[1]}", "--json"])
+        out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 1 and "locked by another program" in lines[0], lines
+    assert "warning" not in out and "locked" not in out, out  # stdout is for the answer
+
+
+# ------------------------------------------------------ failing mid-run: the dashboard, `watch`
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs: a disk that really fills up (ENOSPC). Needs the right to mount."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def grid_rows(app: DswatchApp) -> list[str]:
+    grid = app.query_one(DatasetGrid)
+    return [grid.render_line(y).text.strip() for y in range(1, grid.visible_count + 1)]
+
+
+def history_toasts(app: DswatchApp) -> list[str]:
+    return [n.message for n in app._notifications if n.title == "history"]
+
+
+@pytest.mark.parametrize("fault", ["locked", "full"])
+async def test_a_store_failing_mid_run_is_one_toast_and_the_dashboard_runs_on(
+    sim_config: tuple[Simulator, Path, list[str]],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+) -> None:
+    sim, config, ids = sim_config
+    if fault == "full":
+        monkeypatch.setenv(STATE_DIR_ENV, str(request.getfixturevalue("small_disk")))
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    engine = build_engine(load_config(config), config, environ={}, flush_interval=0.02)
+    keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
+    history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
+    app = DswatchApp(engine, config_path=config, history=history)
+    birds, cats = ("vl", ids[1]), ("vl", ids[0])
+    async with app.run_test(size=(200, 30)) as pilot:
+        await until(pilot, lambda: len(grid_rows(app)) == 2, "both rows")
+        await until(pilot, lambda: history.store.history(birds) != [], "birds stored")
+        assert history.store.flush(timeout=10)
+        before = contents(path)
+        with contextlib.ExitStack() as fault_lasts:
+            if fault == "locked":
+                fault_lasts.enter_context(held(path, "writers"))
+            else:
+                filler = fill(path.parent)
+                filled = filler.stat().st_size
+            sim.set_vl_status(ids[1], "READY", progress=100)  # a change to write
+            await until(pilot, lambda: history_toasts(app) != [], "the toast", timeout=30)
+            toasts = history_toasts(app)
+            reason = "locked by another program" if fault == "locked" else "disk full"
+            assert len(toasts) == 1 and reason in toasts[0], toasts
+            assert "kept in memory from now on" in toasts[0]
+            assert history.store.path is None
+            # The dashboard runs on: new changes shown and kept, in memory.
+            sim.set_vl_status(ids[0], "INDEXING", progress=10)
+            await until(
+                pilot,
+                lambda: any("cats-ready" in r and "INDEXING" in r for r in grid_rows(app)),
+                "cats shown indexing",
+            )
+            await until(
+                pilot,
+                lambda: [t.state for t in history.store.history(cats)][-1:] == [State.RUNNING],
+                "cats' change kept in memory",
+            )
+            assert any("birds-indexing" in r and "READY" in r for r in grid_rows(app))
+            await pilot.pause(1.5)  # more batches, more writes: still the one toast
+            assert history_toasts(app) == toasts
+            if fault == "full":
+                assert filler.stat().st_size == filled  # the other program's file untouched
+    assert contents(path) == before
+
+
+def test_watch_told_once_when_the_store_is_locked_mid_run(
+    sim_config: tuple[Simulator, Path, list[str]],
+) -> None:
+    sim, config, ids = sim_config
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    watcher = dswatch("watch", "--json", "--config", str(config))
+    out: list[str] = []
+    err: list[str] = []
+    for stream, lines in ((watcher.stdout, out), (watcher.stderr, err)):
+        threading.Thread(target=lambda s=stream, k=lines: k.extend(s or []), daemon=True).start()
+
+    def soon(condition: Callable[[], bool], what: str) -> None:
+        for _ in range(300):
+            if condition():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"not within 30 s: {what} (stderr: {err})")
+
+    def stored() -> int:
+        with contextlib.suppress(sqlite3.Error):
+            return len(contents(path)["datasets"])
+        return 0
+
+    try:
+        soon(lambda: stored() == 2, "both datasets stored")
+        before = contents(path)
+        with held(path, "writers"):
+            sim.set_vl_status(ids[1], "READY", progress=100)
+            soon(lambda: err != [], "the warning")
+            sim.set_vl_status(ids[0], "INDEXING", progress=10)  # it runs on: news still told
+            soon(lambda: any(ids[0] in line and '"running"' in line for line in out), "news")
+            time.sleep(1.5)  # more polls and writes, no more warnings
+    finally:
+        watcher.terminate()
+        watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert len(err) == 1, err
+    assert err[0].startswith("dswatch: warning: history store ")
+    assert "locked by another program" in err[0] and "from now on" in err[0]
+    assert any(ids[1] in line and '"ready"' in line for line in out)
+    assert contents(path) == before
+
+
+# ------------------------------------------------------------------ a full disk, anywhere
+
+
+def test_a_store_that_cannot_grow_goes_on_in_memory_with_one_warning(tmp_path: Path) -> None:
+    report = run_child(FULL_LINK, str(tmp_path / "history.sqlite3"))
+    warning = report["failed_with"]
+    assert warning is not None and "kept in memory from now on" in warning
+    assert "(disk I/O error)" in warning  # SQLite's own reason, not a failed ROLLBACK's
+    assert report["told"] == [warning]  # told once, though every later batch is written
+    assert report["path"] is None
+    assert report["history"][-2:] == ["running", "ready"]  # this run's changes, in memory
+    assert 60.0 in report["durations"]
+    assert report["untouched"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/store.py drops the batch whose write failed and, with the file, what "
+    "was written before: the fix (copy the file into memory, write the batch again "
+    "there) is the lead's; remove this mark with it",
+)
+def test_the_switch_to_memory_keeps_all_of_this_runs_history(tmp_path: Path) -> None:
+    report = run_child(FULL_LINK, str(tmp_path / "history.sqlite3"))
+    assert report["history"] == ["running", "ready", "running", "ready"]  # before it, too
+    assert report["failed_batch"] == ["ready"]  # the batch that met the full disk
+    assert report["durations"] == [60.0, 60.0]
+
+
+# ------------------------------------------------------------------ two dswatch processes at once
+
+
+def test_watch_wait_and_status_processes_share_the_store(tmp_path: Path) -> None:
+    sim = Simulator(seed=9, vl_datasets=0, cognee_datasets=0)
+    ids = [sim.add_vl_dataset(name=f"set-{n}", status="INDEXING", progress=0) for n in range(30)]
+    with SimServer(sim) as server:
+        config = tmp_path / "config.toml"
+        quoted = ", ".join(f'"{i}"' for i in ids)
+        config.write_text(
+            "[settings]\npoll_interval = 0.1\nsettled_interval = 1.0\ntimeout = 5\n\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
+            f"datasets = [{quoted}]\n",
+            encoding="utf-8",
+        )
+        # The long-running one (writes every poll, as the dashboard does) and a script's wait.
+        watcher = dswatch("watch", "--json", "--config", str(config))
+        news: list[str] = []
+        reader = threading.Thread(target=lambda: news.extend(watcher.stdout or []), daemon=True)
+        reader.start()
+        waiter = dswatch("wait", "--timeout", "90", "--config", str(config))
+        errors: list[str] = []
+        # Each `status` opens the store (pruning it: a checkpoint), writes a batch, closes.
+        for step in range(1, 6):
+            for dataset_id in ids:
+                sim.set_vl_status(dataset_id, "INDEXING", progress=step * 15)
+            status = dswatch("status", "--json", "--config", str(config))
+            out, err = status.communicate(timeout=60)
+            assert status.returncode == 0, err
+            assert [row["progress"] for row in json.loads(out)] == [step * 15] * 30
+            errors.append(err)
+        for dataset_id in ids:
+            sim.set_vl_status(dataset_id, "READY", progress=100)
+        _, err = waiter.communicate(timeout=90)
+        assert waiter.returncode == 0, err
+        errors.append(err)
+        for _ in range(600):  # the watcher tells each dataset's change to READY
+            if sum('"event": "ready"' in line for line in news) >= 30:
+                break
+            time.sleep(0.1)
+        watcher.terminate()
+        _, err = watcher.communicate(timeout=30)
+        assert watcher.returncode == 0, err
+        errors.append(err)
+    # No process warned, was locked out, or failed: every one kept writing the file.
+    said = "\n".join(errors).lower()
+    assert "warning" not in said and "locked" not in said and "traceback" not in said, said
+    store = HistoryStore.open(prune=False)
+    try:
+        assert store.warning is None
+        for dataset_id in ids:
+            states = [t.state for t in store.history(("vl", dataset_id))]
+            assert states[0] is State.RUNNING and states[-1] is State.READY, states
+            progress = {round(p) for _, p in store.progress(("vl", dataset_id))}
+            assert {15, 30, 45, 60, 75} <= progress, progress  # every step, from someone
+        known = store.last_known([("vl", i) for i in ids])
+        assert {s.state for s in known.values()} == {State.READY} and len(known) == 30
+    finally:
+        store.close()
+
+
+# ------------------------------------------------------------------ corrupt, through `status`
+
+
+def test_status_on_a_corrupt_store_moves_it_aside_and_starts_anew(
+    sim_config: tuple[Simulator, Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _sim, config, _ids = sim_config
+    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    garbage = b"not history at all\x00" * 500
+    path.write_bytes(garbage)
+    code = main(["status", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code == 0
+    lines = err.splitlines()
+    assert len(lines) == 1, lines
+    assert "was unreadable; moved it to history.sqlite3.corrupt-" in lines[0]
+    assert "cats-ready" in out and "birds-indexing" in out
+    aside = list(path.parent.glob("history.sqlite3.corrupt-*"))
+    assert [p.read_bytes() for p in aside] == [garbage]  # kept, byte for byte
+    # The new store works: the next run starts warm from it, without a warning.
+    assert main(["status", "--config", str(config)]) == 0
+    assert capsys.readouterr().err == ""
+    store = HistoryStore.open(path, prune=False)
+    try:
+        assert {s.name for s in store.last_known().values()} == {"cats-ready", "birds-indexing"}
+    finally:
+        store.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/store_schema.py move_aside() names the file by the second and "
+    "Path.replace()s over an earlier one of that second (two processes opening one "
+    "corrupt store at once): the fix is the lead's; remove this mark with it",
+)
+def test_moving_a_corrupt_store_aside_never_replaces_an_earlier_one(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    # Earlier corrupt stores moved aside this second and the next few (the open
+    # below names its file by the second it runs in).
+    now = time.time()
+    earlier = {
+        path.with_name(
+            f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now + s))}"
+        )
+        for s in range(4)
+    }
+    for n, older in enumerate(sorted(earlier)):
+        older.write_bytes(f"an earlier corrupt store {n}".encode() * 100)
+    kept = listing(tmp_path)
+    path.write_bytes(b"the newest corrupt store" * 100)
+    store = HistoryStore.open(path, clock=clock)
+    store.close()
+    assert store.warning is not None and "moved it to" in store.warning
+    after = listing(tmp_path)
+    assert {name: after.get(name) for name in kept} == kept  # not one replaced
+    assert b"the newest corrupt store" * 100 in after.values()

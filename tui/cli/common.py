@@ -35,7 +35,8 @@ def open_history(
 ) -> HistoryLink | None:
     """The history store joined to the engine's model, seeded with the last known
     state of `keys` (all watched datasets when None); None for the demo. A store
-    that cannot be used is one stderr line (and a log line); the command runs on."""
+    that cannot be used, at start or later, is one stderr line (and a log line);
+    the command runs on."""
     from ..history_link import HistoryLink, history_off
 
     if args.demo or history_off():
@@ -44,9 +45,14 @@ def open_history(
     if keys is None:
         keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
     history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
+    history.on_warning = warn  # a write that fails mid-run or at close: once too
     if history.warning:
-        print(f"dswatch: warning: {history.warning}", file=sys.stderr)
+        warn(history.warning)
     return history
+
+
+def warn(warning: str) -> None:
+    print(f"dswatch: warning: {warning}", file=sys.stderr, flush=True)
 
 
 def open_engine(args: argparse.Namespace, **poller_options: object) -> Engine:

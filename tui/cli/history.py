@@ -16,7 +16,7 @@ from ..eta import format_minutes
 from ..models import InvalidDatasetId, normalize_dataset_id, utcnow
 from ..store import HistoryStore, Key, default_path
 from ..text import sanitize
-from .common import EXIT_OK, EXIT_PROBLEM, UsageError
+from .common import EXIT_OK, EXIT_PROBLEM, UsageError, warn
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -44,8 +44,8 @@ def history(args: argparse.Namespace) -> int:
         return EXIT_PROBLEM
     store = HistoryStore.open(path, prune=False)
     try:
-        if store.warning:
-            print(f"dswatch: warning: {store.warning}")
+        if store.warning:  # on stderr: `history --json | jq` must get JSON only
+            warn(store.warning)
         owners = [k for k in store.known_keys() if k[1] == dataset_id and backend in ("", k[0])]
         if len(owners) > 1:
             names = ", ".join(f"{b}:{i}" for b, i in owners)
