@@ -53,6 +53,7 @@ from .store_schema import (
     CORRUPT_CODES,
     SLOT_MS,
     connect,
+    copy_readable,
     describe_error,
     init_schema,
     move_aside,
@@ -225,10 +226,13 @@ class HistoryStore(HistoryReads):
                 reason = exc.strerror or str(exc)
             break
         memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        copied = copy_readable(path, memory)  # read-only or locked: still start warm
         init_schema(memory)
         warning = (
-            f"{warning}; then " if warning else ""
-        ) + f"history store {path} not usable ({reason}): history is kept in memory this run"
+            (f"{warning}; then " if warning else "")
+            + f"history store {path} not usable ({reason}): history is kept in memory this run"
+            + (" (started from a copy of it)" if copied else "")
+        )
         log.warning("%s", warning)
         return cls(memory, memory, None, warning, **options)
 
@@ -455,7 +459,10 @@ class HistoryStore(HistoryReads):
                     else:
                         self._prune_now()
             except sqlite3.Error as exc:
-                self._write_failed(exc)
+                if self._write_failed(exc) and kind == "batch":
+                    # The batch that met the fault goes to memory, not nowhere.
+                    with contextlib.suppress(sqlite3.Error), self._locked():
+                        self._write_batch(*payload)
 
     def _gather(self, first: tuple[Any, ...], backlog: deque[tuple[str, Any]]) -> tuple[Any, ...]:
         """`first` and the batches queued right after it (waiting WRITE_GATHER_S for
@@ -590,13 +597,16 @@ class HistoryStore(HistoryReads):
         size = self._write.execute("PRAGMA page_size").fetchone()[0]
         return (pages - free) * size
 
-    def _write_failed(self, exc: sqlite3.Error) -> None:
-        """A full disk or a file gone bad mid-run: warn once, keep going in memory."""
+    def _write_failed(self, exc: sqlite3.Error) -> bool:
+        """A full disk or a file gone bad mid-run: warn once, keep going in memory
+        with what the file held (durations and ETAs keep their runs). True when
+        it switched to memory."""
         with contextlib.suppress(sqlite3.Error):
-            self._write.execute("ROLLBACK")
+            if self._write.in_transaction:
+                self._write.execute("ROLLBACK")
         if self.path is None:
             log.error("in-memory history store failed: %s", exc)
-            return
+            return False
         code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
         self.warning = (
             f"history store {self.path} failed ({describe_error(exc, code)}): "
@@ -604,6 +614,11 @@ class HistoryStore(HistoryReads):
         )
         log.warning("%s", self.warning)
         memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        # A copy of the file (at most history_max_mb) through the read connection: a
+        # reader still sees a consistent file under a full disk or another's write
+        # lock; a file locked against readers too gives an empty start instead.
+        with contextlib.suppress(sqlite3.Error):
+            self._read.backup(memory)
         init_schema(memory)
         old_read, old_write = self._read, self._write
         self._lock = threading.Lock()
@@ -613,3 +628,4 @@ class HistoryStore(HistoryReads):
         with contextlib.suppress(sqlite3.Error):
             old_read.close()
             old_write.close()
+        return True

@@ -8,8 +8,10 @@ between Python values and stored columns (ms timestamps, hundredths of a percent
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from .models import State
 log = logging.getLogger("tui.store")
 
 CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+COPY_BUSY_MS = 100  # a copy of a store we cannot write: on the UI thread at start
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets(
@@ -105,9 +108,46 @@ def init_schema(conn: sqlite3.Connection) -> None:
         )
 
 
+def copy_readable(path: Path, memory: sqlite3.Connection) -> bool:
+    """Copy a store we cannot write (read-only, locked by a writer) into `memory`,
+    so a run that keeps history in memory still starts warm. False when it cannot
+    even be read (locked against readers, unreadable, corrupt, absent)."""
+    if not path.is_file():
+        return False
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    # A WAL file needs its -shm to be read; a user who may not create it (a store
+    # of another user) reads the file as it is: immutable, which is only true when
+    # no one can write it, so only then.
+    options = [uri] + ([f"{uri}&immutable=1"] if not os.access(path, os.W_OK) else [])
+    for option in options:
+        with contextlib.suppress(sqlite3.Error):
+            if _copy(option, memory):
+                return True
+        with contextlib.suppress(sqlite3.Error):
+            for table in ("changes", "runs", "datasets"):  # a part copied is not a copy
+                memory.execute(f"DROP TABLE IF EXISTS {table}")
+    return False
+
+
+def _copy(uri: str, memory: sqlite3.Connection) -> bool:
+    source = sqlite3.connect(uri, uri=True, timeout=0)
+    try:
+        source.execute(f"PRAGMA busy_timeout={COPY_BUSY_MS}")
+        if source.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+            return False
+        source.backup(memory)
+        return True
+    finally:
+        source.close()
+
+
 def move_aside(path: Path) -> Path | None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for n in range(2, 1000):  # never over an earlier one moved aside in the same second
+        if not target.exists():
+            break
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
     try:
         path.replace(target)
         for suffix in ("-wal", "-shm"):
