@@ -83,7 +83,10 @@ class Poller:
         self.running.set()
         self._outbox = PollBatch()
         self._flushing = False  # run() is on: batches go out every flush_interval
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_handle: asyncio.Handle | None = None
+        # Datasets of the first sweep not answered yet: its last answer is handed on at
+        # once, not up to a flush_interval later (the first full screen, `wait`'s read).
+        self._first_sweep: set[Key] = set()
         self.schedulers: dict[str, BackendScheduler] = {}
         self._companions: list[Companion] = []
         for name, backend in self.backends.items():
@@ -109,6 +112,7 @@ class Poller:
         """Poll until cancelled; `sink`, when given, hears each applied batch."""
         unsubscribe = self.model.subscribe(_listener(sink)) if sink is not None else None
         self._flushing = True
+        self._first_sweep = {(s.name, i) for s in self.schedulers.values() for i in s.due_at}
         # Everyone sees the rows and health at once.
         self._outbox.everything = True
         for scheduler in self.schedulers.values():
@@ -243,6 +247,11 @@ class Poller:
 
     def observe(self, observed: DatasetState, stamp: datetime) -> None:
         self._outbox.observations.append((observed, stamp))
+        if self._first_sweep:
+            self._first_sweep.discard((observed.backend, observed.id))
+            if not self._first_sweep:
+                self._flush_soon()
+                return
         if self._flush_handle is None:
             self._schedule_flush()
 
@@ -255,6 +264,14 @@ class Poller:
             return
         loop = asyncio.get_running_loop()
         self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+
+    def _flush_soon(self) -> None:
+        """Flush on the loop's next turn: the answers of the same chunk still join in."""
+        if not self._flushing:
+            return
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> PollUpdate | None:
         """Hand what came back to the model now (it tells its listeners)."""
