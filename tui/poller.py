@@ -6,8 +6,8 @@ chunks, concurrency, backoff, pauses) with its `HealthWatch`
 once). Nothing here ever gives up.
 
 What comes back is handed, unmerged, to the watch model (`tui.watch`) in
-batches (at most one per `flush_interval`); the model is the one copy of the
-states. The public surface: `run`, `poll_once`, `watch_only`, `add`,
+batches (at most one per `flush_interval`; the first sweep as soon as its last
+answer is in); the model is the one copy of the states. The public surface: `run`, `poll_once`, `watch_only`, `add`,
 `remove`, `refresh`, `pause`/`resume`, `health`, `add_companion`.
 """
 
