@@ -26,7 +26,7 @@ checkout is left alone) and an untimed warm-up run, even where
 PYTHONDONTWRITEBYTECODE is set (as on the shared agents' machine). One more
 row times `status` under PYTHONDONTWRITEBYTECODE=1 with no cache prefix: a
 checkout without __pycache__ compiles every dswatch module on every run
-(the condition of figures taken before 2026-11-24 18:00 on that machine).
+(the condition of the earlier start-up figures in benchmarks/README.md).
 """
 
 from __future__ import annotations

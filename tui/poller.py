@@ -7,8 +7,9 @@ once). Nothing here ever gives up.
 
 What comes back is handed, unmerged, to the watch model (`tui.watch`) in
 batches (at most one per `flush_interval`; the first sweep as soon as its last
-answer is in); the model is the one copy of the states. The public surface: `run`, `poll_once`, `watch_only`, `add`,
-`remove`, `refresh`, `pause`/`resume`, `health`, `add_companion`.
+answer is in); the model is the one copy of the states. The public surface:
+`run`, `poll_once`, `watch_only`, `add`, `remove`, `refresh`,
+`pause`/`resume`, `health`, `add_companion`.
 """
 
 from __future__ import annotations
@@ -220,6 +221,8 @@ class Poller:
             scheduler.schedule(dataset_id, now)
             added.append((backend, dataset_id))
         self._outbox.added += added
+        if self._first_sweep:  # still in the first sweep (tui.follow's first list): part of it
+            self._first_sweep.update(added)
         self._schedule_flush()
         return added
 
