@@ -11,11 +11,22 @@ median wall time from spawn to exit is reported:
 - `add BACKEND ID` on a fresh copy of a 1-dataset config each run;
 - `--demo` in a detached tmux 160x45 until the first full screen: the
   summary line says "polled" and every demo dataset has a row.
-Baselines, same run: `python -c pass`, `python -c "import httpx"` (the
-floor of any command that talks HTTP with httpx), and for the demo a
-Textual app of one Static until its text shows, in the same tmux setup.
-Then `python -X importtime` of `status` says what is left: the modules that
-cost most (cumulative, one run, so noisy: a breakdown, not a figure).
+Baselines, same run: `python -c pass`, `python -c "import httpx"`, the
+floor of a one-shot command built on the same libraries (asyncio, one httpx
+GET of the same dataset from the simulator, one pydantic model validating the
+answer), and for the demo a Textual app of one Static until its text shows,
+in the same tmux setup. Then `python -X importtime` of `status` says what is
+left: the modules that cost most (cumulative, one run, so noisy: a
+breakdown, not a figure).
+
+Bytecode: an installed dswatch runs from cached bytecode (pip compiles it;
+an editable checkout writes __pycache__ on its first run). Every child gets
+a bytecode cache in the run's temp directory (PYTHONPYCACHEPREFIX, so the
+checkout is left alone) and an untimed warm-up run, even where
+PYTHONDONTWRITEBYTECODE is set (as on the shared agents' machine). One more
+row times `status` under PYTHONDONTWRITEBYTECODE=1 with no cache prefix: a
+checkout without __pycache__ compiles every dswatch module on every run
+(the condition of the earlier start-up figures in benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -59,9 +70,27 @@ TEXTUAL_BASELINE = (
 )
 
 
-def env() -> dict[str, str]:
+FLOOR = (
+    "import asyncio, ssl, sys, httpx, pydantic\n"
+    "class Dataset(pydantic.BaseModel):\n"
+    "    id: str\n"
+    "    status_new: str | None = None\n"
+    "async def main():\n"
+    "    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # as dswatch does for http://\n"
+    "    async with httpx.AsyncClient(verify=tls) as client:\n"
+    "        answer = await client.get(sys.argv[1])\n"
+    "        print(Dataset.model_validate(answer.json()).status_new)\n"
+    "asyncio.run(main())\n"
+)
+
+
+def env(pycache: Path | None) -> dict[str, str]:
+    """The children's environment; with `pycache`, a bytecode cache there (see above)."""
     out = dict(os.environ)
     out["PYTHONPATH"] = str(ROOT) + os.pathsep + out.get("PYTHONPATH", "")
+    if pycache is not None:
+        out.pop("PYTHONDONTWRITEBYTECODE", None)
+        out["PYTHONPYCACHEPREFIX"] = str(pycache)
     return out
 
 
@@ -93,7 +122,11 @@ def first_screen(command: str, done: re.Pattern[str] | None, home: Path, timeout
     """Seconds from starting `command` in tmux until its screen is complete."""
     socket = f"dswatch-startup-{os.getpid()}-{time.monotonic_ns()}"  # a server per run
     tmux = ["tmux", "-L", socket]
-    exports = f"PYTHONPATH={ROOT} XDG_STATE_HOME={home} XDG_CONFIG_HOME={home}"
+    # An empty PYTHONDONTWRITEBYTECODE counts as unset: the cache of env() is used.
+    exports = (
+        f"PYTHONPATH={ROOT} XDG_STATE_HOME={home} XDG_CONFIG_HOME={home} "
+        f"PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX={home / 'pycache'}"
+    )
     start = time.perf_counter()
     width, height = str(DEMO_SIZE[0]), str(DEMO_SIZE[1])
     subprocess.run(
@@ -159,10 +192,10 @@ def main() -> int:
     if args.quick:
         args.runs = 2
     runs = args.runs
-    environ = env()
     cli = [PYTHON, "-m", "tui.cli"]
     samples: dict[str, list[float]] = {
-        k: [] for k in ("pass", "httpx", "status", "wait", "add", "textual", "demo")
+        k: []
+        for k in ("pass", "httpx", "floor", "status", "uncached", "wait", "add", "textual", "demo")
     }
     has_tmux = shutil.which("tmux") is not None
     with (
@@ -170,35 +203,46 @@ def main() -> int:
         SimProcess(latency=args.latency) as sim,
     ):
         home = Path(tmp)
-        environ["XDG_STATE_HOME"] = environ["XDG_CONFIG_HOME"] = str(home)
+        environ = env(home / "pycache")
+        uncached = env(None)
+        uncached["PYTHONDONTWRITEBYTECODE"] = "1"  # as the agents' machine runs everything
+        for e in (environ, uncached):
+            e["XDG_STATE_HOME"] = e["XDG_CONFIG_HOME"] = str(home)
         (dataset,) = sim.control.add_vl_datasets(1)
         (new_id,) = sim.control.add_vl_datasets(1)
         config = home / "config.toml"
         write_config(config, sim.url, dataset)
         with_config = ["--config", str(config)]
-        for _ in range(runs):
-            samples["pass"].append(wall_of([PYTHON, "-c", "pass"], environ, ROOT))
-            samples["httpx"].append(wall_of([PYTHON, "-c", "import httpx"], environ, ROOT))
-            samples["status"].append(wall_of([*cli, "status", *with_config], environ, ROOT))
-            samples["wait"].append(wall_of([*cli, "wait", *with_config, dataset], environ, ROOT))
-            fresh = home / "fresh.toml"
+        fresh = home / "fresh.toml"
+        floor = [PYTHON, "-c", FLOOR, f"{sim.url}/vl/api/v1/dataset/{dataset}"]
+        polled = re.compile(r"polled \d")
+        textual = f"{PYTHON} -c {shlex_quote(TEXTUAL_BASELINE)}"
+        demo = f"{PYTHON} -m tui.cli --demo"
+        for warm_up in [True] + [False] * runs:  # the first round fills the bytecode cache
+
+            def sample(key: str, seconds: float, warm_up: bool = warm_up) -> None:
+                if not warm_up:
+                    samples[key].append(seconds)
+
+            sample("pass", wall_of([PYTHON, "-c", "pass"], environ, ROOT))
+            sample("httpx", wall_of([PYTHON, "-c", "import httpx"], environ, ROOT))
+            sample("floor", wall_of(floor, environ, ROOT))
+            sample("status", wall_of([*cli, "status", *with_config], environ, ROOT))
+            sample("uncached", wall_of([*cli, "status", *with_config], uncached, ROOT))
+            sample("wait", wall_of([*cli, "wait", *with_config, dataset], environ, ROOT))
             write_config(fresh, sim.url, dataset)
-            samples["add"].append(
-                wall_of([*cli, "add", "--config", str(fresh), "vl", new_id], environ, ROOT)
-            )
+            add = [*cli, "add", "--config", str(fresh), "vl", new_id]
+            sample("add", wall_of(add, environ, ROOT))
             if has_tmux:
-                polled = re.compile(r"polled \d")
-                samples["textual"].append(
-                    first_screen(f"{PYTHON} -c {shlex_quote(TEXTUAL_BASELINE)}", None, home, 30)
-                )
-                demo = f"{PYTHON} -m tui.cli --demo"
-                samples["demo"].append(first_screen(demo, polled, home, 30))
+                sample("textual", first_screen(textual, None, home, 30))
+                sample("demo", first_screen(demo, polled, home, 30))
         breakdown = importtime(["-m", "tui.cli", "status", *with_config], environ)
 
     med = {k: median(v) for k, v in samples.items()}
     rows = [
         Row("python -c pass", ms(med["pass"], 0)),
         Row('python -c "import httpx"', ms(med["httpx"], 0)),
+        Row("floor: asyncio + one httpx GET + one pydantic model", ms(med["floor"], 0)),
     ]
     for name in ("status", "wait", "add"):
         rows.append(
@@ -211,6 +255,14 @@ def main() -> int:
                 med[name] <= COMMAND_TARGET,
             )
         )
+    rows.append(
+        Row(
+            "dswatch status, PYTHONDONTWRITEBYTECODE=1 (vs import httpx)",
+            ms(med["uncached"], 0),
+            ms(med["httpx"], 0),
+            times(med["uncached"] / med["httpx"]),
+        )
+    )
     if has_tmux:
         rows.append(
             Row(

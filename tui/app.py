@@ -41,7 +41,6 @@ from .messages import (
 from .models import DatasetState, State
 from .notify import TextOut
 from .outreach import Outreach
-from .screens.details import DetailsScreen
 from .toasts import Toasts
 from .watch import PollUpdate, WatchModel
 from .widgets.cells import eta_cell
@@ -345,6 +344,8 @@ class DswatchApp(DatasetActions, App[int]):
 
     @on(DatasetGrid.RowActivated)
     def _row_activated(self, event: DatasetGrid.RowActivated) -> None:
+        from .screens.details import DetailsScreen  # when first opened (tui.app_actions)
+
         self.push_screen(
             DetailsScreen(
                 self.model, event.key, self.watch_changed, clock=self.clock, history=self.history

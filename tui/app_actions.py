@@ -35,11 +35,6 @@ from .messages import (
     RefreshRequested,
     RemoteListFetched,
 )
-from .screens.add import AddDatasetsScreen, AddRequest
-from .screens.backend import AddBackendScreen
-from .screens.confirm import ConfirmScreen
-from .screens.details import DetailsScreen
-from .screens.help import HelpScreen
 from .text import sanitize
 from .widgets.cells import COLUMN_KEYS
 
@@ -48,6 +43,7 @@ if TYPE_CHECKING:
 
     from .config import ConfigWatcher
     from .history_link import HistoryLink
+    from .screens.add import AddRequest
     from .watch import WatchModel
     from .widgets.grid import DatasetGrid
 
@@ -170,7 +166,12 @@ class DatasetActions(_Base):
             self.notify("No dataset selected.", severity="warning")
         return key
 
+    # Each screen (and the Textual widgets only it uses: TextArea, Select, ...) is
+    # imported when first pushed, not before the dashboard's first screen.
+
     def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_filter(self) -> None:
@@ -210,6 +211,8 @@ class DatasetActions(_Base):
         self.grid.sort_by(self.grid.sort_column, reverse=not self.grid.sort_reverse)
 
     def action_details(self) -> None:
+        from .screens.details import DetailsScreen
+
         key = self._selected()
         if key is not None:
             self.push_screen(
@@ -219,6 +222,9 @@ class DatasetActions(_Base):
             )
 
     def action_add(self) -> None:
+        from .screens.add import AddDatasetsScreen
+        from .screens.backend import AddBackendScreen
+
         if self.engine is None or not self.engine.config.backends:
             if self.config_path is None or self.config_error is not None:
                 self.notify("Fix the config file first.", severity="warning")
@@ -286,6 +292,8 @@ class DatasetActions(_Base):
         def answered(yes: bool | None) -> None:
             if yes:
                 self._remove(key)
+
+        from .screens.confirm import ConfirmScreen
 
         self.push_screen(ConfirmScreen(question, detail), answered)
 

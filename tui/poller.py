@@ -6,9 +6,10 @@ chunks, concurrency, backoff, pauses) with its `HealthWatch`
 once). Nothing here ever gives up.
 
 What comes back is handed, unmerged, to the watch model (`tui.watch`) in
-batches (at most one per `flush_interval`); the model is the one copy of the
-states. The public surface: `run`, `poll_once`, `watch_only`, `add`,
-`remove`, `refresh`, `pause`/`resume`, `health`, `add_companion`.
+batches (at most one per `flush_interval`; the first sweep as soon as its last
+answer is in); the model is the one copy of the states. The public surface:
+`run`, `poll_once`, `watch_only`, `add`, `remove`, `refresh`,
+`pause`/`resume`, `health`, `add_companion`.
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ class Poller:
         self.running.set()
         self._outbox = PollBatch()
         self._flushing = False  # run() is on: batches go out every flush_interval
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_handle: asyncio.Handle | None = None
+        # Datasets of the first sweep not answered yet: its last answer is handed on at
+        # once, not up to a flush_interval later (the first full screen, `wait`'s read).
+        self._first_sweep: set[Key] = set()
         self.schedulers: dict[str, BackendScheduler] = {}
         self._companions: list[Companion] = []
         for name, backend in self.backends.items():
@@ -109,6 +113,7 @@ class Poller:
         """Poll until cancelled; `sink`, when given, hears each applied batch."""
         unsubscribe = self.model.subscribe(_listener(sink)) if sink is not None else None
         self._flushing = True
+        self._first_sweep = {(s.name, i) for s in self.schedulers.values() for i in s.due_at}
         # Everyone sees the rows and health at once.
         self._outbox.everything = True
         for scheduler in self.schedulers.values():
@@ -216,6 +221,8 @@ class Poller:
             scheduler.schedule(dataset_id, now)
             added.append((backend, dataset_id))
         self._outbox.added += added
+        if self._first_sweep:  # still in the first sweep (tui.follow's first list): part of it
+            self._first_sweep.update(added)
         self._schedule_flush()
         return added
 
@@ -243,6 +250,11 @@ class Poller:
 
     def observe(self, observed: DatasetState, stamp: datetime) -> None:
         self._outbox.observations.append((observed, stamp))
+        if self._first_sweep:
+            self._first_sweep.discard((observed.backend, observed.id))
+            if not self._first_sweep:
+                self._flush_soon()
+                return
         if self._flush_handle is None:
             self._schedule_flush()
 
@@ -255,6 +267,14 @@ class Poller:
             return
         loop = asyncio.get_running_loop()
         self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+
+    def _flush_soon(self) -> None:
+        """Flush on the loop's next turn: the answers of the same chunk still join in."""
+        if not self._flushing:
+            return
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> PollUpdate | None:
         """Hand what came back to the model now (it tells its listeners)."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -44,10 +43,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from .eta import PastRun
 from .models import FAILED_STATES, DatasetState, State, utcnow
+from .store_paths import FILE_NAME, STATE_DIR_ENV, default_path
 from .store_reads import RUN_STATES, HistoryReads, Key, Timing
 from .store_schema import (
     CORRUPT_CODES,
@@ -64,11 +62,9 @@ from .store_schema import (
 )
 
 # Timing and Key are imported from here by the app, engine and CLI.
-__all__ = ["STATE_DIR_ENV", "HistoryStore", "Key", "Timing", "default_path"]
+__all__ = ["FILE_NAME", "STATE_DIR_ENV", "HistoryStore", "Key", "Timing", "default_path"]
 
 log = logging.getLogger("tui.store")
-FILE_NAME = "history.sqlite3"
-STATE_DIR_ENV = "DSWATCH_STATE_DIR"
 OPEN_BUSY_MS = 100  # open runs on the UI thread at start: give up quickly, work in memory
 WRITE_BUSY_MS = 5_000  # the writer thread may wait for the other process's short commit
 READ_BUSY_MS = 50
@@ -92,13 +88,6 @@ CLOSE_WAIT_S = 10.0
 WRITE_GATHER_S = 1.0
 SAMPLES_KEPT = 64  # progress samples of the current run kept in memory for the rate ETA
 END_STATES = frozenset({State.READY, State.ERROR, State.PARTIAL})
-
-
-def default_path() -> Path:
-    """$DSWATCH_STATE_DIR/history.sqlite3, else the platform's user state directory."""
-    override = os.environ.get(STATE_DIR_ENV)
-    base = Path(override) if override else platformdirs.user_state_path("dswatch")
-    return base / FILE_NAME
 
 
 @dataclass(slots=True)

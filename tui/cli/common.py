@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import default_config_path, secret_warnings
-from ..engine import Engine, demo_engine, load_engine
 from ..models import State
 
 if TYPE_CHECKING:
+    from ..engine import Engine
     from ..history_link import HistoryLink
 
 # Exit codes: 0 fine, 1 a dataset could not be read or failed (see each
@@ -56,6 +56,9 @@ def warn(warning: str) -> None:
 
 
 def open_engine(args: argparse.Namespace, **poller_options: object) -> Engine:
+    # httpx and the poller: imported by the commands that poll, never by `add` or --help.
+    from ..engine import demo_engine, load_engine
+
     if args.demo:
         return demo_engine(**poller_options)
     path = config_path(args)

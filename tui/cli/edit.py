@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from ..config import add_datasets, remove_datasets
-from ..engine import load_engine
 from ..models import InvalidDatasetId
 from ..refs import dataset_id_from
 from .common import EXIT_OK, UsageError, config_path
@@ -42,6 +40,10 @@ def edit_config(args: argparse.Namespace) -> int:
 
 def _ids_of_names(args: argparse.Namespace, names: list[str]) -> list[str]:
     """`remove vl docs-receipts-17`: the watched dataset of that name on the backend."""
+    # Only a removal by name polls: `add` never pays for asyncio, httpx or the poller.
+    import asyncio
+
+    from ..engine import load_engine
     from .resolve import resolve_names
 
     engine = load_engine(config_path(args))

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..eta import format_minutes
 from ..models import InvalidDatasetId, normalize_dataset_id, utcnow
-from ..store import HistoryStore, Key, default_path
+from ..store_paths import default_path
 from ..text import sanitize
 from .common import EXIT_OK, EXIT_PROBLEM, UsageError, warn
+
+if TYPE_CHECKING:
+    from ..store import HistoryStore, Key
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -33,6 +36,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def history(args: argparse.Namespace) -> int:
+    from ..store import HistoryStore  # sqlite3 and the store: only when this command runs
+
     path = default_path()
     backend, _, raw_id = args.dataset.rpartition(":")
     try:

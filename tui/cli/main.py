@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import logging.handlers
 import math
@@ -20,8 +19,8 @@ if TYPE_CHECKING:
 
 from .. import __version__
 from ..config import ConfigError, default_config_path
-from ..store import STATE_DIR_ENV
-from ..store import default_path as default_store_path
+from ..store_paths import STATE_DIR_ENV
+from ..store_paths import default_path as default_store_path
 from .common import EXIT_OK, EXIT_USAGE, UsageError, config_path, open_engine, open_history
 from .history import add_parser as add_history_parser
 from .pipes import ReaderGone, silence
@@ -210,6 +209,8 @@ def dispatch(args: argparse.Namespace) -> int:
         from ..app import run_dashboard
 
         return run_dashboard(config_path=config_path(args), demo=args.demo)
+    import asyncio  # the polling commands: `add`, `init` and --help never load it
+
     # `wait` hears answers in batches; a one-shot command needs no 0.1 s coalescing
     # (it would add 0.1 s to every call), only a little for many datasets.
     engine = open_engine(args, flush_interval=0.02) if command == "wait" else open_engine(args)

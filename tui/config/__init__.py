@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .checks import check_credentials
-from .edit import add_backend, add_datasets, remove_datasets
 from .errors import ConfigError, Loc, format_key
 from .load import load_config
 from .model import (
@@ -28,7 +29,31 @@ from .model import (
     default_config_path,
 )
 from .secret_values import ENV_VAR_NAME_RE, looks_like_secret, secret_warnings
-from .watch import ConfigWatcher
+
+if TYPE_CHECKING:
+    from .edit import add_backend, add_datasets, remove_datasets
+    from .watch import ConfigWatcher
+
+# Editing (and its locked saves) and watching the file are imported when first used:
+# `status` and `wait` only load. (PEP 562: `from tui.config import add_datasets` works.)
+_LAZY = {
+    "add_backend": "edit",
+    "add_datasets": "edit",
+    "remove_datasets": "edit",
+    "ConfigWatcher": "watch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "COGNEE_PIPELINES",
