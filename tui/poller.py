@@ -252,8 +252,7 @@ class Poller:
         self._outbox.observations.append((observed, stamp))
         if self._first_sweep:
             self._first_sweep.discard((observed.backend, observed.id))
-            if not self._first_sweep:
-                self._flush_soon()
+            if not self._first_sweep and self._flush_soon():
                 return
         if self._flush_handle is None:
             self._schedule_flush()
@@ -268,13 +267,15 @@ class Poller:
         loop = asyncio.get_running_loop()
         self._flush_handle = loop.call_later(self.flush_interval, self.flush)
 
-    def _flush_soon(self) -> None:
-        """Flush on the loop's next turn: the answers of the same chunk still join in."""
+    def _flush_soon(self) -> bool:
+        """Flush on the loop's next turn: the answers of the same chunk still join in.
+        False when batches are not going out (no `run`): nothing was scheduled."""
         if not self._flushing:
-            return
+            return False
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
+        return True
 
     def flush(self) -> PollUpdate | None:
         """Hand what came back to the model now (it tells its listeners)."""

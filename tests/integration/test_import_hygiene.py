@@ -24,6 +24,7 @@ CORE = [
     "tui.store",
     "tui.store_reads",
     "tui.store_schema",
+    "tui.store_paths",
     "tui.history_link",
     "tui.follow",
     "tui.eta",
