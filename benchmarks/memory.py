@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,17 @@ def snapshot(label: str, **extra: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the child: dswatch
+
+
+def print_top_allocations(n: int, top: int = 25) -> None:
+    """With PYTHONTRACEMALLOC=1 (slow): where the live memory was allocated, per dataset."""
+    stats = tracemalloc.take_snapshot().statistics("lineno")
+    total = sum(s.size for s in stats)
+    print(f"tracemalloc: {total / n:,.0f} B/dataset live in Python objects", file=sys.stderr)
+    for stat in stats[:top]:
+        frame = stat.traceback[0]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        print(f"  {stat.size / n:8,.0f} B/dataset  {stat.count:>9,}  {where}", file=sys.stderr)
 
 
 async def child_run(config: Path, reads_each: int, max_seconds: float) -> None:
@@ -110,6 +122,8 @@ async def child_run(config: Path, reads_each: int, max_seconds: float) -> None:
                 progress = snapshot("progress", reads=reads, seconds=last_report - swept)
                 print(json.dumps(progress), file=sys.stderr, flush=True)
         out.append(snapshot("churn", reads=reads, seconds=time.monotonic() - swept))
+        if tracemalloc.is_tracing():
+            print_top_allocations(n)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

@@ -404,7 +404,10 @@ def normalize_dataset_id(raw: str) -> str:
     if not _UUID_RE.match(text):
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise InvalidDatasetId(f"{shown!r} is not a dataset ID (expected a UUID)")
-    return str(uuid.UUID(text))
+    canonical = str(uuid.UUID(text))
+    # Already canonical (the usual case): the same string, not an equal copy that the
+    # config, this cache and every state would each hold (85 bytes a dataset).
+    return text if text == canonical else canonical
 
 
 def split_ids(text: str) -> list[str]:
