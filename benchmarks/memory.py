@@ -115,13 +115,18 @@ async def child_run(config: Path, reads_each: int, max_seconds: float) -> None:
                 raise TimeoutError(f"the first sweep did not end in {max_seconds:.0f} s")
         out.append(snapshot("first sweep", reads=reads, seconds=time.monotonic() - started))
         swept = time.monotonic()
+        # Batches the store's writer has not taken yet: a backlog is memory too.
+        waiting = history.store._queue.qsize  # a diagnostic, read only
+        backlog = 0
         while reads < reads_each * n and time.monotonic() - started < max_seconds:
             await asyncio.sleep(0.2)
+            backlog = max(backlog, waiting())
             if time.monotonic() - last_report >= REPORT_EVERY_S:
                 last_report = time.monotonic()
                 progress = snapshot("progress", reads=reads, seconds=last_report - swept)
-                print(json.dumps(progress), file=sys.stderr, flush=True)
-        out.append(snapshot("churn", reads=reads, seconds=time.monotonic() - swept))
+                print(json.dumps({**progress, "queued": waiting()}), file=sys.stderr, flush=True)
+        seconds = time.monotonic() - swept
+        out.append(snapshot("churn", reads=reads, seconds=seconds, backlog=backlog))
         if tracemalloc.is_tracing():
             print_top_allocations(n)
     finally:
@@ -218,6 +223,10 @@ def rows_for(result: dict[str, Any], label: str, intervals: tuple[float, float])
             ratio <= TARGET_RATIO,
         ),
         Row(f"{label}: peak RSS (VmHWM) over the run", mib(churn["hwm"])),
+        Row(
+            f"{label}: history store, batches waiting for its writer (peak, 0.2 s samples)",
+            f"{churn['backlog']:,}",
+        ),
     ]
 
 
