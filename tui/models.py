@@ -101,12 +101,18 @@ def _clean(value: str | None, max_len: int) -> str | None:
 # strings and pipeline maps, so states keep one shared copy of each instead of
 # their own (~0.5 KiB per dataset). Shared maps are never mutated: states are
 # frozen and every reader copies (`summary`) or only reads them.
-_SHARED_PIPELINES_MAX = 4096  # distinct {pipeline: status} maps kept; more: not shared
+# Bounded, as a server decides what it holds: real maps have a few pipelines and a
+# few hundred combinations; anything bigger is kept by its state alone (at most
+# 1,024 x 8 x 2 strings of <= 200 characters stay here: ~6 MB).
+_SHARED_PIPELINES_MAX = 1024  # distinct {pipeline: status} maps kept; more: not shared
+_SHARED_PIPELINES_SIZE = 8  # pipelines in a map that is shared; more: not shared
 _shared_pipelines: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 
 
 def shared_pipelines(pipelines: dict[str, str]) -> dict[str, str]:
     """One shared dict per distinct {pipeline: status} map (interned strings)."""
+    if len(pipelines) > _SHARED_PIPELINES_SIZE:
+        return pipelines
     key = tuple(pipelines.items())
     shared = _shared_pipelines.get(key)
     if shared is None:

@@ -87,3 +87,26 @@ def test_a_copy_of_a_merged_state_leaves_the_others_as_they_were() -> None:
     assert copied.status == "other" and a.status == STARTED
     assert b.model_fields_set == before
     assert a.model_dump() == {**b.model_dump(), "id": IDS[0]}
+
+
+def test_what_is_shared_is_bounded_whatever_a_server_sends() -> None:
+    from tui import models
+    from tui.models import shared_pipelines
+
+    before = dict(models._shared_pipelines)
+    models._shared_pipelines.clear()  # the cap counts from here, whatever ran before
+    try:
+        check_the_bounds(shared_pipelines)
+    finally:
+        models._shared_pipelines.clear()
+        models._shared_pipelines.update(before)
+
+
+def check_the_bounds(shared_pipelines: Any) -> None:
+    many = {f"pipeline_{n}": STARTED for n in range(50)}
+    assert shared_pipelines(many) is many  # a map this big is its state's own
+    maps = [{ADD: f"status {n}"} for n in range(3000)]
+    kept = [shared_pipelines(m) for m in maps]
+    assert kept == maps
+    assert shared_pipelines(dict(maps[0])) is kept[0]  # the first ones are shared
+    assert shared_pipelines(dict(maps[-1])) is not kept[-1]  # past the cap: not kept
