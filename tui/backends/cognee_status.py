@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import DatasetState, InvalidDatasetId, State, normalize_dataset_id
+from ..models import (
+    DatasetState,
+    InvalidDatasetId,
+    State,
+    normalize_dataset_id,
+    shared_pipelines,
+    shared_text,
+)
 
 # One pipeline run's status, in either vocabulary (the docs' and the server's).
 _RUN_STATES: dict[str, State] = {
@@ -102,6 +109,14 @@ def dataset_state(
             backend=backend, id=dataset_id, name=name, state=State.UNKNOWN, status=shown, raw=raw
         )
     verdict = combine(runs, pipelines)
+    if type(raw) is dict and len(raw) == 1 and raw.get(dataset_id) is value:
+        # The usual entry ({pipeline: status}, or a flat status) is kept as the
+        # same shared objects the state's pipelines use, not as this answer's own
+        # copies: the raw body shown in details is unchanged (tui.models: memory).
+        if value == runs:
+            raw = {dataset_id: shared_pipelines(runs)}
+        elif type(value) is str:
+            raw = {dataset_id: shared_text(value)}
     return DatasetState(
         backend=backend,
         id=dataset_id,

@@ -8,6 +8,7 @@ case, spaces and underscores across the docs, so those are ignored.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -81,9 +82,26 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+# Body strings up to this long are kept once for every dataset (field names, status
+# words, "VL"): IDs, dates and URLs are longer and unique anyway.
+_SHARED_VALUE_CHARS = 24
+
+
+def _compact(body: dict[str, Any]) -> dict[str, Any]:
+    """The body as kept in `raw`: equal, but its field names and short words shared
+    with every other dataset's instead of each answer's own (~1 KiB per dataset)."""
+    return {
+        (sys.intern(key) if type(key) is str else key): (
+            sys.intern(value) if type(value) is str and len(value) <= _SHARED_VALUE_CHARS else value
+        )
+        for key, value in body.items()
+    }
+
+
 def dataset_state(backend: str, dataset_id: str, body: dict[str, Any]) -> DatasetState:
     """Translate one `GET /api/v1/dataset/{id}` body (an object, already redacted: it is
     kept as `raw`, and every string shown comes from it)."""
+    body = _compact(body)
     status_value = body.get("status_new")
     if status_value is None:
         status_value = body.get("status")
