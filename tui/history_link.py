@@ -35,10 +35,11 @@ from .watch import Key, PollUpdate, WatchModel
 log = logging.getLogger(__name__)
 
 HISTORY_ENV = "DSWATCH_HISTORY"  # "off": no store this run (benchmarks' baseline, a CI box)
-STUCK_CHECK_SECONDS = 15.0
+STUCK_CHECK_SECONDS = 15.0  # how often callers run check_stuck (thresholds are >= 30 s)
 # Transitions per dataset the model keeps in memory once the store holds the
-# history: enough to cover what the writer has not written when details open.
-LIVE_TRANSITIONS = 8  # how often callers run check_stuck (thresholds are >= 30 s)
+# history: enough to cover what the writer has not written when details open
+# (it writes within about a second; a dataset rarely changes state twice in one).
+LIVE_TRANSITIONS = 3
 
 
 def history_off() -> bool:

@@ -230,13 +230,11 @@ class HistoryStore(HistoryReads):
             "SELECT ds, backend, id, name, state, status, progress, n_images, n_videos, "
             "n_objects, pipelines, error, fetched_at, changed_at, since, run_started FROM datasets"
         )
-        self._rows: dict[Key, tuple[Any, ...]] = {}
         for row in rows:
             key = (row[1], row[2])
             self._ds[key] = row[0]
             if row[12] is None:
                 continue  # only the server's runs of it are stored: never read
-            self._rows[key] = row[1:]
             state = parse_state(row[4])
             pipelines = parse_pipelines(row[10])
             snapshot = (row[3], state, row[5], row[6], row[7], row[8], row[9], pipelines, row[11])
@@ -329,7 +327,8 @@ class HistoryStore(HistoryReads):
         self, key: Key, seen: _Seen, state: DatasetState, at: int, runs: list[tuple[Any, ...]]
     ) -> None:
         if state.state in RUN_STATES:
-            seen.run_started, seen.run_pipelines = at, dict(state.pipelines)
+            # Pipeline maps are shared between states and never changed (tui.models).
+            seen.run_started, seen.run_pipelines = at, state.pipelines
             seen.samples = []
         elif state.state in END_STATES and seen.run_started is not None:
             # The run's pipelines: those whose status moved during it (else all of them).
@@ -342,8 +341,7 @@ class HistoryStore(HistoryReads):
         """The dataset's row, about to be queued for the writer: no longer behind."""
         seen.seen_written = at
         seen.row_behind = seen.state_behind = False
-        row = self._rows[key] = self._dataset_row(key, seen)
-        return row
+        return self._dataset_row(key, seen)
 
     def _rows_behind(self) -> list[tuple[Any, ...]]:
         return [
@@ -527,9 +525,8 @@ class HistoryStore(HistoryReads):
         if found is not None:
             return found
         seen = self._seen.get(key)
-        row = self._dataset_row(key, seen) if seen is not None else self._rows.get(key)
-        if row is not None:
-            self._insert_dataset(row)
+        if seen is not None:
+            self._insert_dataset(self._dataset_row(key, seen))
             return self._ds[key]
         self._write.execute(
             "INSERT OR IGNORE INTO datasets(backend, id, state) VALUES (?, ?, 'unknown')", key

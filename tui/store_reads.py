@@ -21,7 +21,7 @@ from . import eta
 from .eta import PastRun
 from .history import Transition, format_duration
 from .models import DatasetState, State
-from .store_schema import from_ms, parse_pipelines, parse_state
+from .store_schema import from_ms, parse_state
 
 if TYPE_CHECKING:
     from .store import _Seen
@@ -66,7 +66,6 @@ class HistoryReads:
 
     _lock: threading.Lock | None
     _read: sqlite3.Connection
-    _rows: dict[Key, tuple[Any, ...]]  # datasets table rows, by key
     _seen: dict[Key, _Seen]
     _durations_cache: dict[tuple[str, str | None, str | None], list[float]]
     _dataset_row: Callable[[Key, _Seen], tuple[Any, ...]]  # a row from the latest snapshot
@@ -97,28 +96,28 @@ class HistoryReads:
         `fetched_at` is when it was last read; `polled_at` stays None: not yet
         confirmed this run. Datasets never read are absent.
         """
-        rows = self._rows
-        wanted = rows.keys() if keys is None else [k for k in keys if k in rows]
+        seen_of = self._seen
+        wanted = seen_of.keys() if keys is None else [k for k in keys if k in seen_of]
         found: dict[Key, DatasetState] = {}
         for key in wanted:
-            seen = self._seen[key]
-            row = self._dataset_row(key, seen) if seen.row_behind else rows[key]
+            seen = seen_of[key]
+            name, state, status, progress, images, videos, objects, pipelines, error = seen.snapshot
             found[key] = DatasetState.model_construct(
                 backend=key[0],
                 id=key[1],
-                name=row[2],
-                state=parse_state(row[3]),
-                status=row[4],
-                progress=row[5],
-                n_images=row[6],
-                n_videos=row[7],
-                n_objects=row[8],
-                pipelines=parse_pipelines(row[9]),
-                error=row[10],
+                name=name,
+                state=state,
+                status=status,
+                progress=progress,
+                n_images=images,
+                n_videos=videos,
+                n_objects=objects,
+                pipelines=pipelines,
+                error=error,
                 raw=None,
                 failure=None,
-                fetched_at=from_ms(max(row[11] or 0, seen.seen_written, seen.last_read) or None),
-                changed_at=from_ms(row[12]),
+                fetched_at=from_ms(max(seen.changed, seen.seen_written, seen.last_read) or None),
+                changed_at=from_ms(seen.changed or None),
                 polled_at=None,
                 stale=False,
                 stale_since=None,
@@ -223,4 +222,4 @@ class HistoryReads:
         return found
 
     def known_keys(self) -> list[Key]:
-        return list(self._rows)
+        return list(self._seen)
