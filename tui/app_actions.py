@@ -284,10 +284,27 @@ class DatasetActions(_Base):
             return
         state = self.model.states.get(key)
         label = sanitize(state.label if state else key[1], max_len=60)
+        follower = self.engine.follower if self.engine is not None else None
+        rule = follower.following_rule(*key) if follower is not None else None
+        listed = self.engine is not None and any(
+            b.name == key[0] and key[1] in b.datasets for b in self.engine.config.backends
+        )
+        if rule is not None and not listed:
+            # Removing it would last until the next list: say what would stop it.
+            self.notify(
+                f"{label} is watched because {key[0]} has {rule}: it comes back with the"
+                f" next list. Narrow `follow` in the config to stop watching it.",
+                title="not removed",
+                severity="warning",
+                markup=False,
+            )
+            return
         question = f"Stop watching {label}?"
         detail = f"{key[0]} · {key[1]}" + (
             f"\nIt is removed from {self.config_path}." if self.config_path else ""
         )
+        if rule is not None:
+            detail += f"\nIt stays watched: {key[0]} has {rule} and its list names it."
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -307,6 +324,9 @@ class DatasetActions(_Base):
                 self.notify(str(exc), title="not removed", severity="error", markup=False)
                 return
             self._saved()
+        follower = self.engine.follower
+        if follower is not None and follower.following_rule(*key) is not None:
+            return  # the backend's list keeps it watched (the question said so)
         self.engine.poller.remove(key[0], [key[1]])
 
     def _saved(self) -> None:

@@ -119,6 +119,18 @@ class Follower:
         """Hear every list that changed something (called on the event loop)."""
         self._listeners.append(listener)
 
+    def following_rule(self, backend: str, dataset_id: str) -> str | None:
+        """The `follow` setting that watches this dataset, when its list does
+        (removing it elsewhere would not stop that: the next list brings it back)."""
+        entry = self.backends.get(backend)
+        if entry is None or dataset_id not in entry.followed:
+            return None
+        follow = entry.cfg.follow
+        shown = (
+            '"all"' if follow == "all" else "[" + ", ".join(f'"{p}"' for p in follow or []) + "]"
+        )
+        return f"follow = {shown}"
+
     # -- the poller's companion interface -------------------------------------
 
     async def prepare(self) -> None:

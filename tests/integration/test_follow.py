@@ -261,3 +261,74 @@ def test_a_list_over_the_status_answers_cap_is_still_read(
             await engine.aclose()
 
     assert asyncio.run(scenario()) == (True, 15_000)
+
+
+def test_wait_with_no_ids_waits_for_what_follow_takes(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A follow-only backend: `wait` lists it first, then waits for every dataset it takes."""
+    sim.add_vl_dataset(name="prod-a", status="READY", progress=100)
+    sim.add_vl_dataset(name="prod-b", status="READY", progress=100)
+    sim.add_vl_dataset(name="staging-broken", status="ERROR")  # not taken: never waited for
+    path = config_file(tmp_path, server.url, vl_follow='follow = ["prod-*"]')
+    code = main(["wait", "--config", str(path), "--timeout", "20"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "prod-a" in err and "prod-b" in err and "staging" not in err
+
+    sim.add_vl_dataset(name="prod-broken", status="ERROR")
+    code = main(["wait", "--config", str(path), "--timeout", "20"])
+    err = capsys.readouterr().err
+    assert code == 1 and "prod-broken" in err
+
+
+def test_wait_with_no_ids_and_nothing_followed_says_so(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim.add_vl_dataset(name="staging-a", status="READY", progress=100)
+    path = config_file(tmp_path, server.url, vl_follow='follow = ["prod-*"]')
+    code = main(["wait", "--config", str(path), "--timeout", "20"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "none that `follow` takes" in err
+
+
+async def test_d_on_a_followed_dataset_says_how_to_stop_it(
+    sim: Simulator, server: SimServer, tmp_path: Path
+) -> None:
+    """Removing a dataset the backend's list brings back would be a lie: `d` says why
+    not and what would stop it; the config is untouched and the row stays."""
+    from tests.support.waiting import until
+    from tui.app import DswatchApp
+    from tui.engine import build_engine
+
+    followed = sim.add_vl_dataset(name="prod-only-listed", status="READY", progress=100)
+    pinned = sim.add_vl_dataset(name="prod-pinned", status="READY", progress=100)
+    path = config_file(tmp_path, server.url, vl_follow='follow = ["prod-*"]', vl=(pinned,))
+    before = path.read_text(encoding="utf-8")
+    engine = build_engine(load_config(path), path, environ={}, flush_interval=0.02)
+    app = DswatchApp(engine, config_path=path)
+    async with app.run_test(size=(160, 30)) as pilot:
+        states = app.model.states
+        await until(pilot, lambda: (s := states.get(("vl", followed))) and s.fetched_at, "listed")
+        assert app.grid.select(("vl", followed))
+        await pilot.press("d")
+        await pilot.pause()
+        toasts = [n for n in app._notifications if n.title == "not removed"]
+        assert len(toasts) == 1
+        assert 'follow = ["prod-*"]' in toasts[0].message
+        assert "Narrow `follow`" in toasts[0].message
+        assert not app.screen_stack[1:]  # no question asked
+        assert path.read_text(encoding="utf-8") == before
+        assert ("vl", followed) in states
+
+        # Listed in `datasets` and followed: removed from the file, and the question
+        # says it stays watched.
+        assert app.grid.select(("vl", pinned))
+        await pilot.press("d")
+        await until(pilot, lambda: len(app.screen_stack) > 1, "the question")
+        assert "It stays watched" in str(app.screen.query_one("#detail").render())
+        await pilot.press("y")
+        await until(pilot, lambda: pinned not in path.read_text(encoding="utf-8"), "saved")
+        await pilot.pause(0.2)
+        assert ("vl", pinned) in states

@@ -246,11 +246,13 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return asyncio.run(run_watch())
     from .resolve import resolve_names
-    from .wait import resolve_targets, wait
+    from .wait import prepare_follow, resolve_targets, wait
 
     async def run_wait() -> int:
         try:
             specs = await resolve_names(engine, args.ids, command="wait")
+            if not specs:
+                await prepare_follow(engine)
             targets = resolve_targets(engine, specs)
         except BaseException:
             await engine.aclose()

@@ -19,9 +19,15 @@ def resolve_targets(engine: Engine, specs: Sequence[str]) -> set[tuple[str, str]
     """`[BACKEND:]ID` -> keys; an ID alone must belong to exactly one backend."""
     backends = engine.config.backends
     if not specs:
-        keys = {(b.name, i) for b in backends for i in b.datasets}
+        # Everything watched: the config's datasets and, once listed
+        # (`prepare_follow`), what `follow` takes.
+        keys = {(name, i) for name, s in engine.poller.schedulers.items() for i in s.due_at}
         if not keys:
-            raise UsageError("wait: no datasets named and none in the config")
+            following = any(b.follow is not None for b in backends)
+            raise UsageError(
+                "wait: no datasets named, none in the config"
+                + (" and none that `follow` takes" if following else "")
+            )
         return keys
     keys: set[tuple[str, str]] = set()
     for spec in specs:
@@ -42,6 +48,12 @@ def resolve_targets(engine: Engine, specs: Sequence[str]) -> set[tuple[str, str]
                 raise UsageError(f"wait: say which backend watches {dataset_id}: BACKEND:ID")
         keys.add((name, dataset_id))
     return keys
+
+
+async def prepare_follow(engine: Engine) -> None:
+    """List the backends that `follow` once, so `wait` with no IDs waits for them too."""
+    if engine.follower is not None:
+        await engine.follower.prepare()
 
 
 # While a backend is down, say so at least this often: silence looks like a hang.
