@@ -78,7 +78,12 @@ def main() -> int:
     p.add_argument("--settled", type=float, metavar="S", help="settled_interval (default 5)")
     p.add_argument("--poll", type=float, metavar="S", help="poll_interval (default 1)")
     p.add_argument("--window", type=float, metavar="S", help="seconds counted (default 2·S)")
-    p.add_argument("--concurrency", type=int, default=12, help="max_concurrency (default 12)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=Settings().max_concurrency,
+        help="max_concurrency (default: the setting's default)",
+    )
     args = p.parse_args()
     n = args.datasets or (50 if args.quick else 1000)
     settled = args.settled or (1.0 if args.quick else 5.0)

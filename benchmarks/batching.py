@@ -39,6 +39,8 @@ from _common import (
     times,
 )
 
+from tui.config import Settings
+
 STATUS_ROUTE = "GET /api/v1/datasets/status"
 NAMES_ROUTE = "GET /api/v1/datasets"
 PIPELINES = ("add_pipeline", "cognify_pipeline")
@@ -118,7 +120,12 @@ def counted(sim: SimProcess, sweep: Sweep) -> Sweep:
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", metavar="N", help="default 1000 10000")
-    p.add_argument("--concurrency", type=int, default=12, help="max_concurrency (default 12)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=Settings().max_concurrency,
+        help="max_concurrency (default: the setting's default)",
+    )
     p.add_argument(
         "--baseline-sample",
         type=int,

@@ -36,6 +36,8 @@ from _common import (
     times,
 )
 
+from tui.config import Settings
+
 DATASET_ROUTE = "GET /api/v1/dataset/{dataset_id}"
 SPEEDUP_TARGET = 10.0  # at N = 1,000: at least this many times faster than the docs' loop
 CPU_TARGET = 0.002  # seconds of client CPU per request
@@ -90,7 +92,12 @@ def one_run(
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", metavar="N", help="default 1000 10000")
-    p.add_argument("--concurrency", type=int, default=12, help="max_concurrency (default 12)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=Settings().max_concurrency,
+        help="max_concurrency (default: the setting's default)",
+    )
     p.add_argument(
         "--baseline-sample",
         type=int,

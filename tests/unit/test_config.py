@@ -374,7 +374,7 @@ def test_defaults(tmp_path: Path) -> None:
         "poll_interval": 5.0,
         "settled_interval": 60.0,
         "timeout": 10.0,
-        "max_concurrency": 12,
+        "max_concurrency": 20,
         "bell": False,
         "notifications": "all",
         "desktop_notify": "auto",

@@ -65,7 +65,10 @@ class Settings(BaseModel):
     poll_interval: float = Field(5.0, gt=0)  # s between polls of a dataset still processing
     settled_interval: float = Field(60.0, gt=0)  # s between polls of a READY / ERROR dataset
     timeout: float = Field(10.0, gt=0)  # s per HTTP request
-    max_concurrency: int = Field(12, ge=1, le=64)  # requests in flight per backend
+    # Requests in flight per backend. 20: 1,000 reads at 20 ms take 1.15 s (12: 1.9 s)
+    # at less client CPU per request (benchmarks/README.md, issue 17); from 32 on,
+    # httpx against our simulator needed 3x the CPU per request.
+    max_concurrency: int = Field(20, ge=1, le=64)
     bell: bool = False  # ring the terminal bell with the notifications
     # Toasts in the dashboard: every notify_on event, only problems, or none.
     notifications: Literal["all", "problems", "off"] = "all"
