@@ -96,8 +96,10 @@ def init_schema(conn: sqlite3.Connection) -> None:
         raise sqlite3.OperationalError("cannot switch to WAL mode")
     conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable enough for history
     conn.execute("PRAGMA journal_size_limit=8000000")  # the WAL shrinks back after a burst
-    conn.executescript(SCHEMA)
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION:
+        return  # tables made by an earlier open: every one-shot command opens the store
+    conn.executescript(SCHEMA)
     if version < SCHEMA_VERSION:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
         script = MIGRATE_RUNS_FROM_1 if "backend" in columns else ""
@@ -126,6 +128,7 @@ def copy_readable(path: Path, memory: sqlite3.Connection) -> bool:
         with contextlib.suppress(sqlite3.Error):
             for table in ("changes", "runs", "datasets"):  # a part copied is not a copy
                 memory.execute(f"DROP TABLE IF EXISTS {table}")
+            memory.execute("PRAGMA user_version=0")  # init_schema makes them again
     return False
 
 
