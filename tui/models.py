@@ -336,6 +336,21 @@ def placeholder(backend: str, dataset_id: str) -> DatasetState:
     return _from_fields(fields, template.__pydantic_fields_set__)
 
 
+def from_trusted_fields(fields: dict[str, Any]) -> DatasetState:
+    """A DatasetState of every field in `fields`, already valid (our own stored or
+    validated values), without validation: the store's warm start builds thousands."""
+    return _from_fields(fields, _EVERY_FIELD)
+
+
+def observation_like(template: DatasetState, backend: str, dataset_id: str) -> DatasetState:
+    """`template` (one validated observation) for another dataset: a whole backend's
+    rows marked down at once share one failure."""
+    return _from_fields(
+        {**template.__dict__, "backend": backend, "id": dataset_id},
+        template.__pydantic_fields_set__,
+    )
+
+
 def _from_fields(fields: dict[str, Any], fields_set: set[str]) -> DatasetState:
     """A DatasetState holding `fields`: what `model_copy(update=...)` does, minus its copies."""
     new = DatasetState.__new__(DatasetState)

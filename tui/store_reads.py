@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import eta
 from .eta import PastRun
 from .history import Transition, format_duration
-from .models import DatasetState, State
+from .models import DatasetState, State, from_trusted_fields
 from .store_schema import from_ms, parse_state
 
 if TYPE_CHECKING:
@@ -102,25 +102,30 @@ class HistoryReads:
         for key in wanted:
             seen = seen_of[key]
             name, state, status, progress, images, videos, objects, pipelines, error = seen.snapshot
-            found[key] = DatasetState.model_construct(
-                backend=key[0],
-                id=key[1],
-                name=name,
-                state=state,
-                status=status,
-                progress=progress,
-                n_images=images,
-                n_videos=videos,
-                n_objects=objects,
-                pipelines=pipelines,
-                error=error,
-                raw=None,
-                failure=None,
-                fetched_at=from_ms(max(seen.changed, seen.seen_written, seen.last_read) or None),
-                changed_at=from_ms(seen.changed or None),
-                polled_at=None,
-                stale=False,
-                stale_since=None,
+            # Our own stored values (validated when read): no validation again.
+            found[key] = from_trusted_fields(
+                {
+                    "backend": key[0],
+                    "id": key[1],
+                    "name": name,
+                    "state": state,
+                    "status": status,
+                    "progress": progress,
+                    "n_images": images,
+                    "n_videos": videos,
+                    "n_objects": objects,
+                    "pipelines": pipelines,
+                    "error": error,
+                    "raw": None,
+                    "failure": None,
+                    "fetched_at": from_ms(
+                        max(seen.changed, seen.seen_written, seen.last_read) or None
+                    ),
+                    "changed_at": from_ms(seen.changed or None),
+                    "polled_at": None,
+                    "stale": False,
+                    "stale_since": None,
+                }
             )
         return found
 

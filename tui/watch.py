@@ -34,6 +34,7 @@ from .models import (
     Failure,
     State,
     merge,
+    observation_like,
     placeholder,
     same_reading,
     touch_read,
@@ -113,6 +114,9 @@ class WatchModel:
         self.health: dict[str, BackendHealth] = {}
         self.history = History()
         self.last_failures: dict[Key, Failure] = {}
+        # The last failure stamped with its time: a backend marked down gives all its
+        # rows one failure at one moment, so they share one stamped copy.
+        self._last_stamped: tuple[Failure, datetime | None, Failure] | None = None
         self._readable: dict[Key, State] = {}  # each dataset's last readable state
         # Running datasets that stopped moving (found by tui.history_link's check):
         # a problem, like a failure; told once per stop as a "stuck" News.
@@ -244,6 +248,12 @@ class WatchModel:
         new, changed = merge(old, observed, at)
         self._store(key, old, new, changed, update)
 
+    def _stamped(self, failure: Failure, at: datetime | None) -> Failure:
+        last = self._last_stamped
+        if last is None or last[0] is not failure or last[1] != at:
+            last = self._last_stamped = (failure, at, failure.model_copy(update={"at": at}))
+        return last[2]
+
     def _store(
         self,
         key: Key,
@@ -264,7 +274,7 @@ class WatchModel:
             self.stuck.discard(key)  # it moved: a new stop is new news
         self.history.record(new)
         if new.failure is not None:
-            self.last_failures[key] = new.failure.model_copy(update={"at": new.polled_at})
+            self.last_failures[key] = self._stamped(new.failure, new.polled_at)
         if new.state not in FAILED_STATES:
             last = self._readable.get(key)
             if last is not None and last is not new.state:
@@ -296,12 +306,14 @@ class WatchModel:
         failure = health.failure or Failure(
             kind="connect", message=health.message or "not answering"
         )
+        # One validated observation for all of them (10,000 rows: 10,000 validations).
+        template = DatasetState(
+            backend=health.backend, id="", state=state, error=failure.message, failure=failure
+        )
         for key in self.keys_of(health.backend):
             old = self.states[key]
             if old.stale and old.state is state and old.failure == failure:
                 continue  # already tells this outage
-            observed = DatasetState(
-                backend=key[0], id=key[1], state=state, error=failure.message, failure=failure
-            )
+            observed = observation_like(template, key[0], key[1])
             new, changed = merge(old, observed, at)
             self._store(key, old, new, changed, update)

@@ -24,6 +24,7 @@ from tui.config import load_config
 from tui.engine import build_engine
 from tui.health import Health
 from tui.sim import SimServer, Simulator
+from tui.watch import PollUpdate
 from tui.widgets.grid import DatasetGrid
 from tui.widgets.summary import AlertBanner, SummaryBar
 
@@ -81,10 +82,12 @@ def screen_text(app: DswatchApp) -> tuple[str, str, list[str]]:
 
 
 def assert_agree(app: DswatchApp) -> None:
-    """Summary, banner and rows tell one truth about each backend."""
+    """Summary, banner and rows tell one truth about each backend: the health of the
+    batch the screen last drew (the live model may be one message ahead of it)."""
     summary, banner, rows = screen_text(app)
+    drawn = getattr(app, "drawn_health", None) or app.model.health
     for backend in ("vl", "cg"):
-        health = app.model.health.get(backend)
+        health = drawn.get(backend)
         if health is None:
             continue
         mine = [r for r in rows if r.split(" ", 1)[0] == backend]
@@ -105,6 +108,13 @@ def dataset_toasts(app: DswatchApp) -> list[str]:
 async def running(stage: Stage) -> AsyncIterator[tuple[DswatchApp, object]]:
     engine = build_engine(load_config(stage.path), stage.path, environ={}, flush_interval=0.02)
     app = DswatchApp(engine, config_path=stage.path)
+    draw = app.apply_update
+
+    def apply_update(update: PollUpdate) -> None:  # remember what the screen drew
+        draw(update)
+        app.drawn_health = dict(update.all_health)  # type: ignore[attr-defined]
+
+    app.apply_update = apply_update  # type: ignore[method-assign]
     async with app.run_test(size=(200, 40)) as pilot:
         await until(
             pilot,
@@ -127,6 +137,8 @@ async def test_a_killed_server_is_seen_fast_and_recovered_at_once_without_news(
         lambda: (
             all(h.is_down for h in app.model.health.values())
             and all(s.stale for s in app.model.states.values())
+            and "cg:" in screen_text(app)[1]  # and drawn (one message after the model)
+            and "vl:" in screen_text(app)[1]
         ),
         "both backends down and every row stale",
     )
