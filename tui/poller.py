@@ -114,11 +114,12 @@ class Poller:
         unsubscribe = self.model.subscribe(_listener(sink)) if sink is not None else None
         self._flushing = True
         self._first_sweep = {(s.name, i) for s in self.schedulers.values() for i in s.due_at}
-        # Everyone sees the rows and health at once.
+        # Everyone sees the rows and health at once: on the loop's next turn, not a
+        # flush_interval later (a warm start shows the stored rows before any answer).
         self._outbox.everything = True
         for scheduler in self.schedulers.values():
             self._outbox.health[scheduler.name] = scheduler.health
-        self._schedule_flush()
+        self._flush_soon()
         loops = [asyncio.create_task(s.run()) for s in self.schedulers.values()]
         loops += [asyncio.create_task(s.watchdog()) for s in self.schedulers.values()]
         loops += [asyncio.create_task(c.run()) for c in self._companions]

@@ -1,4 +1,5 @@
-"""The first sweep reaches the screen when its last answer is in, not a flush interval later.
+"""At start the rows (stored or not yet read) reach the screen at once, and the first
+sweep when its last answer is in: neither waits a flush interval.
 
 The batches after it still wait for the flush interval (tests/unit/test_poller.py).
 """
@@ -25,32 +26,34 @@ async def test_the_first_sweep_is_handed_on_in_one_batch_without_the_flush_inter
     backend = ScriptedBackend("b", ok(State.RUNNING), result_hook=count)
     poller = Poller(FAST, {"b": backend}, {"b": IDS}, flush_interval=AN_HOUR)
     updates: list[PollUpdate] = []
-    first = asyncio.Event()
+    swept = asyncio.Event()
 
     def sink(update: PollUpdate) -> None:
         updates.append(update)
-        first.set()
+        if any(s.state is State.RUNNING for s in update.states):
+            swept.set()
 
     task = asyncio.create_task(poller.run(sink))
     try:
         # Bounded only so that a regression fails instead of hanging for an hour.
-        await asyncio.wait_for(first.wait(), timeout=30)
-        (update,) = updates
-        assert {s.id for s in update.states if s.state is State.RUNNING} == set(IDS)
-        assert "b" in update.health  # the backend's health went out with it
+        await asyncio.wait_for(swept.wait(), timeout=30)
+        rows, answers = updates
+        assert {s.id for s in rows.states} == set(IDS)  # every row, before any answer
+        assert "b" in rows.health  # and the backend's health
+        assert {s.id for s in answers.states if s.state is State.RUNNING} == set(IDS)
         # Every dataset answered again since: those answers wait for the interval.
         await asyncio.wait_for(answered_twice.wait(), timeout=30)
         for _ in range(5):
             await asyncio.sleep(0)
-        assert len(updates) == 1
+        assert len(updates) == 2
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_a_sweep_that_never_completes_still_goes_out_on_the_interval() -> None:
+async def test_the_rows_go_out_at_once_though_the_sweep_never_completes() -> None:
     silent = ScriptedBackend("b", ok(State.READY), delay=AN_HOUR)  # never answers
-    poller = Poller(FAST, {"b": silent}, {"b": IDS}, flush_interval=0.01)
+    poller = Poller(FAST, {"b": silent}, {"b": IDS}, flush_interval=AN_HOUR)
     updates: list[PollUpdate] = []
     first = asyncio.Event()
 
@@ -61,7 +64,7 @@ async def test_a_sweep_that_never_completes_still_goes_out_on_the_interval() -> 
     task = asyncio.create_task(poller.run(sink))
     try:
         await asyncio.wait_for(first.wait(), timeout=30)
-        # The rows show (nothing read yet) one flush interval in, as before.
+        # The rows show (nothing read yet) at once, not a flush interval in.
         assert {s.id for s in updates[0].states} == set(IDS)
         assert {s.state for s in updates[0].states} == {State.UNKNOWN}
     finally:
