@@ -31,7 +31,7 @@ from tui.history_link import HistoryLink
 from tui.models import DatasetState, State
 from tui.screens.details import DetailsScreen, history_table, merged_history
 from tui.sim import SimServer, Simulator
-from tui.store import HistoryStore
+from tui.store import HistoryStore, default_path
 from tui.watch import PollBatch, WatchModel
 from tui.widgets.cells import age_cells, eta_cell
 from tui.widgets.grid import DatasetGrid
@@ -344,7 +344,7 @@ async def test_a_bad_store_is_one_warning_and_the_app_runs(
     served: tuple[Simulator, SimServer, Path, list[str]], fault: str
 ) -> None:
     _sim, _server, path, _ids = served
-    store_file = Path(os.environ["DSWATCH_STATE_DIR"]) / "history.sqlite3"
+    store_file = default_path()
     if fault == "corrupt":
         store_file.write_bytes(b"this is not a database" * 100)
     else:

@@ -50,7 +50,7 @@ from tui.engine import build_engine
 from tui.history_link import HistoryLink
 from tui.models import State
 from tui.sim import SimServer, Simulator
-from tui.store import STATE_DIR_ENV, WRITE_BUSY_MS, HistoryStore
+from tui.store import STATE_DIR_ENV, WRITE_BUSY_MS, HistoryStore, default_path
 from tui.widgets.grid import DatasetGrid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -382,7 +382,7 @@ def test_status_on_a_locked_store_warns_once_and_shows_the_rows(
     _sim, config, _ids = sim_config
     assert main(["status", "--config", str(config)]) == 0  # writes the store
     capsys.readouterr()
-    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    path = default_path()
     before = contents(path)
     with held(path, "everyone"):
         code = main(["status", "--config", str(config)])
@@ -402,7 +402,7 @@ def test_history_json_on_a_locked_store_keeps_the_warning_off_stdout(
     _sim, config, ids = sim_config
     assert main(["status", "--config", str(config)]) == 0  # writes the store
     capsys.readouterr()
-    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    path = default_path()
     with held(path, "everyone"):
         main(["history", f"vl:{ids[1]}", "--json"])
         out, err = capsys.readouterr()
@@ -452,7 +452,7 @@ async def test_a_store_failing_mid_run_is_one_toast_and_the_dashboard_runs_on(
     sim, config, ids = sim_config
     if fault == "full":
         monkeypatch.setenv(STATE_DIR_ENV, str(request.getfixturevalue("small_disk")))
-    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    path = default_path()
     engine = build_engine(load_config(config), config, environ={}, flush_interval=0.02)
     keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
     history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
@@ -500,7 +500,7 @@ def test_watch_told_once_when_the_store_is_locked_mid_run(
     sim_config: tuple[Simulator, Path, list[str]],
 ) -> None:
     sim, config, ids = sim_config
-    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    path = default_path()
     watcher = dswatch("watch", "--json", "--config", str(config))
     out: list[str] = []
     err: list[str] = []
@@ -629,7 +629,7 @@ def test_status_on_a_corrupt_store_moves_it_aside_and_starts_anew(
     sim_config: tuple[Simulator, Path, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _sim, config, _ids = sim_config
-    path = Path(os.environ[STATE_DIR_ENV]) / "history.sqlite3"
+    path = default_path()
     garbage = b"not history at all\x00" * 500
     path.write_bytes(garbage)
     code = main(["status", "--config", str(config)])
