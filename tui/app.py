@@ -80,7 +80,7 @@ class DswatchApp(DatasetActions, App[int]):
         *,
         config_path: Path | None,
         config_error: ConfigError | None = None,
-        warnings: Iterable[str] = (),
+        warnings: Iterable[str] | Callable[[], Iterable[str]] = (),
         clock: Callable[[], float] = time.time,
         history: HistoryLink | None = None,
     ) -> None:
@@ -89,7 +89,8 @@ class DswatchApp(DatasetActions, App[int]):
         self.engine = engine
         self.config_path = config_path
         self.config_error = config_error
-        self.warnings = list(warnings)
+        # A callable is asked after the first frame: the secret check parses the file again.
+        self.warnings = warnings
         self.watcher = ConfigWatcher(config_path) if config_path is not None else None
         # The one copy of what is known; it outlives engines (a config reload keeps it).
         self.model = engine.model if engine is not None else WatchModel()
@@ -121,14 +122,15 @@ class DswatchApp(DatasetActions, App[int]):
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.query_one("#alerts", AlertBanner).display = False
-        self.query_one(DatasetGrid).focus()
-        if self.engine is not None:
-            self.start_engine(self.engine)
+        grid = self.query_one(DatasetGrid)
+        grid.focus()
+        # What is known before any answer (stored last known data, never-read rows)
+        # is on the first frame; polling starts once that frame is out.
+        grid.apply(self.model.states.values())
         self.show_summary()
+        self.call_after_refresh(self._after_first_frame)
         if self.watcher is not None:
             self.set_interval(2.0, self.check_config_file)
-        for warning in self.warnings:
-            self.notify(warning, title="config", severity="warning", timeout=30, markup=False)
         if self.history is not None:
             if self.history.warning:  # logged by the store
                 self.notify(self.history.warning, title="history", severity="warning", markup=False)
@@ -136,6 +138,13 @@ class DswatchApp(DatasetActions, App[int]):
                 warning, title="history", severity="warning", markup=False
             )
             self.set_interval(STUCK_CHECK_SECONDS, self.check_stuck)
+
+    def _after_first_frame(self) -> None:
+        if self.engine is not None:
+            self.start_engine(self.engine)
+        warnings = self.warnings() if callable(self.warnings) else self.warnings
+        for warning in warnings:
+            self.notify(warning, title="config", severity="warning", timeout=30, markup=False)
 
     def check_stuck(self) -> None:
         if self.history is not None:
@@ -369,7 +378,7 @@ def run_dashboard(*, config_path: Path, demo: bool) -> int:
             engine = load_engine(config_path)
         except ConfigError as exc:
             error = exc
-    warnings = secret_warnings(path) if path is not None else []
+    warnings = (lambda: secret_warnings(path)) if path is not None else ()
     history = None
     if engine is not None and not demo and not history_off():  # the demo's stay out of it
         keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]

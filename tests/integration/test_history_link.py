@@ -259,6 +259,55 @@ async def test_restart_with_the_server_down_shows_last_known_names(
     server.start()
 
 
+async def test_the_first_frame_shows_stored_rows_before_any_request(
+    served: tuple[Simulator, SimServer, Path, list[str]],
+) -> None:
+    """A warm start draws what the store knows first; polling starts after that frame."""
+    sim, _server, path, _ids = served
+    app = open_dashboard(path)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await until(pilot, lambda: all(s.fetched_at for s in app.model.states.values()), "read")
+    first_frame: list[tuple[list[str], int]] = []
+    before = sim.stats["vl"].total
+    app = open_dashboard(path)
+    after_first_frame = app._after_first_frame
+
+    def seen_then_start() -> None:  # what was drawn, and asked of the server, by then
+        first_frame.append((grid_rows(app), sim.stats["vl"].total))
+        after_first_frame()
+
+    app._after_first_frame = seen_then_start  # type: ignore[method-assign]
+    async with app.run_test(size=(200, 30)) as pilot:
+        await until(pilot, lambda: sim.stats["vl"].total > before, "polling started")
+    [(rows, requests)] = first_frame
+    assert requests == before, "a request went out before the first frame"
+    assert any("cats-ready" in r and "READY" in r for r in rows), rows
+    assert any("birds-indexing" in r and "INDEXING" in r for r in rows), rows
+
+
+async def test_a_secret_in_a_readable_config_is_told_once_the_dashboard_is_up(
+    tmp_path: Path,
+) -> None:
+    from tui.config import secret_warnings
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "http://127.0.0.1:9"\n'
+        'token_command = "echo sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"\n'
+    )
+    path.chmod(0o644)
+    engine = build_engine(load_config(path), path, environ={})
+    app = DswatchApp(engine, config_path=path, warnings=lambda: secret_warnings(path))
+    async with app.run_test(size=(200, 30)) as pilot:
+        await until(
+            pilot,
+            lambda: any("readable by other users" in str(n.message) for n in app._notifications),
+            "the warning toast",
+        )
+        told = [str(n.message) for n in app._notifications]
+    assert not any("sk-live" in message for message in told), told
+
+
 def shown(widget: Widget) -> str:
     """What a widget shows on screen, as plain text."""
     region = Region(0, 0, widget.size.width, widget.size.height)

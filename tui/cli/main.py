@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import logging.handlers
 import math
@@ -188,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     # Each command is imported when it runs: `status` never loads Textual.
     command = args.command
+    if command not in (None, "status", "wait", "watch"):
+        gc.enable()  # off while `dswatch` starts (tui.launch); nothing big is built here
     if command == "sim":
         from .sim import run_sim
 
@@ -214,6 +217,7 @@ def dispatch(args: argparse.Namespace) -> int:
     # `wait` hears answers in batches; a one-shot command needs no 0.1 s coalescing
     # (it would add 0.1 s to every call), only a little for many datasets.
     engine = open_engine(args, flush_interval=0.02) if command == "wait" else open_engine(args)
+    gc.enable()  # the config and the engine are built: collect from here on
     if command == "status":
         from .status import status
 

@@ -78,6 +78,10 @@ _PROGRESS_COLUMN = COLUMN_KEYS.index("progress")
 _CACHE_ROWS = 1024
 
 
+def _cells(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)  # sanitized ASCII: a cell a character
+
+
 class DatasetGrid(ScrollView, can_focus=True):
     """A sortable, filterable grid of DatasetStates, updated in place."""
 
@@ -272,16 +276,14 @@ class DatasetGrid(ScrollView, can_focus=True):
         flash_until, flash_end = self._flash_until, now + FLASH_SECONDS
         touched: list[Key] = []
         flashed: list[Key] = []
+        added: list[Row] = []
         reorder = widened = False
         for state in states:
             key = (state.backend, state.id)
             row = rows.get(key)
             if row is None:
                 row = rows[key] = Row(key, state)
-                self._all.append(row)
-                reorder = True
-                for index, attribute in _SIZED_BY_DATA.items():
-                    widened = self._fit(index, getattr(row, attribute)) or widened
+                added.append(row)
             elif row.state is state:
                 continue
             else:
@@ -318,6 +320,12 @@ class DatasetGrid(ScrollView, can_focus=True):
                 row.order = (value, row.tie)
                 reorder = True
             touched.append(key)
+        if added:  # sized once per column, not once per row: a start brings thousands
+            self._all.extend(added)
+            reorder = True
+            for index, attribute in _SIZED_BY_DATA.items():
+                texts = [getattr(row, attribute) for row in added]
+                widened = self._fit(index, max(texts, key=_cells)) or widened
         if widened:
             self._layout_columns()
             self._invalidate()
@@ -461,8 +469,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         return False
 
     def _widen(self, index: int, text: str) -> bool:
-        # Sanitized ASCII is one cell per character.
-        need = min(len(text) if text.isascii() else cell_len(text), COLUMNS[index].max_width)
+        need = min(_cells(text), COLUMNS[index].max_width)
         if need > self._widths[index]:
             self._widths[index] = need
             return True
