@@ -96,6 +96,11 @@ def _clean(value: str | None, max_len: int) -> str | None:
     return None if value is None else sanitize(value, max_len=max_len)
 
 
+def clean_name(value: Any) -> str | None:
+    """A dataset name as DatasetState keeps it (one safe line, bounded)."""
+    return _clean(status_text(value), MAX_NAME_CHARS)
+
+
 # Memory (benchmarks/memory.py): each read parses fresh strings and dicts, and a
 # state keeps them until the next read. 50,000 datasets share a handful of status
 # strings and pipeline maps, so states keep one shared copy of each instead of
@@ -184,7 +189,7 @@ class DatasetState(BaseModel):
     @field_validator("name", mode="before")
     @classmethod
     def _clean_name(cls, value: Any) -> str | None:
-        return _clean(status_text(value), MAX_NAME_CHARS)
+        return clean_name(value)
 
     @field_validator("status", mode="before")
     @classmethod
@@ -340,6 +345,13 @@ def from_trusted_fields(fields: dict[str, Any]) -> DatasetState:
     """A DatasetState of every field in `fields`, already valid (our own stored or
     validated values), without validation: the store's warm start builds thousands."""
     return _from_fields(fields, _EVERY_FIELD)
+
+
+def from_template(template: DatasetState, **fields: Any) -> DatasetState:
+    """`template` (one validated state) with `fields` put in, without validation:
+    for values that are clean already (config names and IDs, `clean_name`, raw
+    bodies). Thousands of Cognee datasets a second share a few status templates."""
+    return _from_fields({**template.__dict__, **fields}, _EVERY_FIELD)
 
 
 def observation_like(template: DatasetState, backend: str, dataset_id: str) -> DatasetState:

@@ -17,6 +17,8 @@ from ..models import (
     DatasetState,
     InvalidDatasetId,
     State,
+    clean_name,
+    from_template,
     normalize_dataset_id,
     shared_pipelines,
     shared_text,
@@ -108,7 +110,6 @@ def dataset_state(
         return DatasetState(
             backend=backend, id=dataset_id, name=name, state=State.UNKNOWN, status=shown, raw=raw
         )
-    verdict = combine(runs, pipelines)
     if type(raw) is dict and len(raw) == 1 and raw.get(dataset_id) is value:
         # The usual entry ({pipeline: status}, or a flat status) is kept as the
         # same shared objects the state's pipelines use, not as this answer's own
@@ -117,15 +118,23 @@ def dataset_state(
             raw = {dataset_id: shared_pipelines(runs)}
         elif type(value) is str:
             raw = {dataset_id: shared_text(value)}
+    # Validated once per distinct {pipeline: status}, not once per dataset read:
+    # the rest (config backend and ID, a cleaned name, the raw body) needs none.
+    template = _validated(tuple(runs.items()), tuple(pipelines))
+    return from_template(template, backend=backend, id=dataset_id, name=clean_name(name), raw=raw)
+
+
+@functools.lru_cache(maxsize=1024)
+def _validated(items: tuple[tuple[str, str], ...], pipelines: tuple[str, ...]) -> DatasetState:
+    """A validated state (no dataset) of these runs: state, status, pipelines, error."""
+    verdict = _combine(items, pipelines)
     return DatasetState(
-        backend=backend,
-        id=dataset_id,
-        name=name,
+        backend="",
+        id="",
         state=verdict.state,
         status=verdict.status,
-        pipelines=runs,
+        pipelines=dict(items),
         error=verdict.error,
-        raw=raw,
     )
 
 
