@@ -244,7 +244,12 @@ async def test_restart_with_the_server_down_shows_last_known_names(
     async with app.run_test(size=(200, 30)) as pilot:
         await until(pilot, lambda: len(grid_rows(app)) == 2, "rows at once")
         await until(
-            pilot, lambda: all(s.stale for s in app.model.states.values()), "the outage seen"
+            pilot,
+            lambda: (
+                all(s.stale for s in app.model.states.values())
+                and sum("STALE" in r for r in grid_rows(app)) == 2
+            ),
+            "the outage on screen",
         )
         rows = grid_rows(app)
         assert any("cats-ready" in r and "READY" in r and "STALE" in r for r in rows), rows
