@@ -39,6 +39,7 @@ WEEK_S = 7 * 86_400
 RUN_POLLS = 20  # polls per simulated run: 19 of progress, then READY
 WARM_TARGET_S = 0.300
 SCREEN = (200, 60)
+DOWN_URL = "http://127.0.0.1:9"  # port 9 on loopback refuses: a backend down at start
 ROOT = Path(__file__).resolve().parent.parent
 # The console script's entry point (what `dswatch` runs), on this checkout.
 DSWATCH = f"{PYTHON} -c 'import sys; from tui.launch import main; sys.exit(main())'"
@@ -128,17 +129,12 @@ def warm_first_screen(path: Path, n: int) -> tuple[float, int]:
     from tui.engine import build_engine, tune_gc
     from tui.history_link import HistoryLink
 
-    store = HistoryStore.open(path, prune=False)
-    keys = store.known_keys()
-    store.close()
-    by_backend: dict[str, list[str]] = {}
-    for backend, dataset_id in keys:
-        by_backend.setdefault(backend, []).append(dataset_id)
+    by_backend = stored_ids(path)
+    keys = [(backend, i) for backend, ids in by_backend.items() for i in ids]
     config = Config(
         settings=Settings(),
         backends=[
-            # Port 9 on loopback: refused, as a backend that is down at start.
-            BackendConfig(name=name, type="visual_layer", url="http://127.0.0.1:9", datasets=ids)  # type: ignore[call-arg]
+            BackendConfig(name=name, type="visual_layer", url=DOWN_URL, datasets=ids)  # type: ignore[call-arg]
             for name, ids in by_backend.items()
         ],
     )
@@ -163,21 +159,24 @@ def warm_first_screen(path: Path, n: int) -> tuple[float, int]:
     return asyncio.run(measure())
 
 
-def write_config(path: Path, store: Path) -> None:
-    """A config of every dataset in `store`, on a backend that is down (port 9 refuses)."""
+def stored_ids(store: Path) -> dict[str, list[str]]:
+    """{backend: dataset IDs} of every dataset in `store`."""
     opened = HistoryStore.open(store, prune=False)
     keys = opened.known_keys()
     opened.close()
     by_backend: dict[str, list[str]] = {}
     for backend, dataset_id in keys:
         by_backend.setdefault(backend, []).append(dataset_id)
+    return by_backend
+
+
+def write_config(path: Path, store: Path) -> None:
+    """A config of every dataset in `store`, on a backend that is down."""
     path.write_text(
         "".join(
             f'[[backends]]\nname = "{name}"\ntype = "visual_layer"\n'
-            f'url = "http://127.0.0.1:9"\ndatasets = [\n'
-            + "".join(f'  "{i}",\n' for i in ids)
-            + "]\n\n"
-            for name, ids in by_backend.items()
+            f'url = "{DOWN_URL}"\ndatasets = [\n' + "".join(f'  "{i}",\n' for i in ids) + "]\n\n"
+            for name, ids in stored_ids(store).items()
         ),
         encoding="utf-8",
     )

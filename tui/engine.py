@@ -174,4 +174,4 @@ def tune_gc() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
-    gc.enable()  # `dswatch` starts with collection off (tui.cli.main)
+    gc.enable()  # `dswatch` starts with collection off (tui.launch)

@@ -222,10 +222,8 @@ def open_dashboard(path: Path) -> DswatchApp:
     return DswatchApp(engine, config_path=path, history=history)
 
 
-async def test_restart_with_the_server_down_shows_last_known_names(
-    served: tuple[Simulator, SimServer, Path, list[str]],
-) -> None:
-    _sim, server, path, ids = served
+async def read_once(path: Path) -> None:
+    """A first dashboard run that reads both rows, then quits (storing them)."""
     app = open_dashboard(path)
     async with app.run_test(size=(200, 30)) as pilot:
         await until(
@@ -235,6 +233,13 @@ async def test_restart_with_the_server_down_shows_last_known_names(
             ),
             "both rows read",
         )
+
+
+async def test_restart_with_the_server_down_shows_last_known_names(
+    served: tuple[Simulator, SimServer, Path, list[str]],
+) -> None:
+    _sim, server, path, ids = served
+    await read_once(path)
     # on_unmount closed the store. The server goes away; dswatch starts again.
     server.stop()
     app = open_dashboard(path)
@@ -269,9 +274,7 @@ async def test_the_first_frame_shows_stored_rows_before_any_request(
 ) -> None:
     """A warm start draws what the store knows first; polling starts after that frame."""
     sim, _server, path, _ids = served
-    app = open_dashboard(path)
-    async with app.run_test(size=(200, 30)) as pilot:
-        await until(pilot, lambda: all(s.fetched_at for s in app.model.states.values()), "read")
+    await read_once(path)
     first_frame: list[tuple[list[str], int]] = []
     before = sim.stats["vl"].total
     app = open_dashboard(path)
