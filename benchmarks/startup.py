@@ -14,7 +14,8 @@ median wall time from spawn to exit is reported:
 Baselines, same run: `python -c pass`, `python -c "import httpx"`, the
 floor of a one-shot command built on the same libraries (asyncio, one httpx
 GET of the same dataset from the simulator, one pydantic model validating the
-answer), and for the demo a Textual app of one Static until its text shows,
+answer; once as written, once leaving with `os._exit` as dswatch does, see
+tui/launch.py), and for the demo a Textual app of one Static until its text shows,
 in the same tmux setup. Then `python -X importtime` of `status` says what is
 left: the modules that cost most (cumulative, one run, so noisy: a
 breakdown, not a figure).
@@ -82,6 +83,8 @@ FLOOR = (
     "        print(Dataset.model_validate(answer.json()).status_new)\n"
     "asyncio.run(main())\n"
 )
+# The same, leaving as `dswatch` does (tui/launch.py): output flushed, no teardown.
+FLOOR_NO_TEARDOWN = FLOOR + "sys.stdout.flush()\nimport os\nos._exit(0)\n"
 
 
 def env(pycache: Path | None) -> dict[str, str]:
@@ -195,7 +198,18 @@ def main() -> int:
     cli = [PYTHON, "-m", "tui.cli"]
     samples: dict[str, list[float]] = {
         k: []
-        for k in ("pass", "httpx", "floor", "status", "uncached", "wait", "add", "textual", "demo")
+        for k in (
+            "pass",
+            "httpx",
+            "floor",
+            "floor_fast",
+            "status",
+            "uncached",
+            "wait",
+            "add",
+            "textual",
+            "demo",
+        )
     }
     has_tmux = shutil.which("tmux") is not None
     with (
@@ -215,6 +229,7 @@ def main() -> int:
         with_config = ["--config", str(config)]
         fresh = home / "fresh.toml"
         floor = [PYTHON, "-c", FLOOR, f"{sim.url}/vl/api/v1/dataset/{dataset}"]
+        floor_fast = [PYTHON, "-c", FLOOR_NO_TEARDOWN, *floor[3:]]
         polled = re.compile(r"polled \d")
         textual = f"{PYTHON} -c {shlex_quote(TEXTUAL_BASELINE)}"
         demo = f"{PYTHON} -m tui.cli --demo"
@@ -227,6 +242,7 @@ def main() -> int:
             sample("pass", wall_of([PYTHON, "-c", "pass"], environ, ROOT))
             sample("httpx", wall_of([PYTHON, "-c", "import httpx"], environ, ROOT))
             sample("floor", wall_of(floor, environ, ROOT))
+            sample("floor_fast", wall_of(floor_fast, environ, ROOT))
             sample("status", wall_of([*cli, "status", *with_config], environ, ROOT))
             sample("uncached", wall_of([*cli, "status", *with_config], uncached, ROOT))
             sample("wait", wall_of([*cli, "wait", *with_config, dataset], environ, ROOT))
@@ -243,6 +259,7 @@ def main() -> int:
         Row("python -c pass", ms(med["pass"], 0)),
         Row('python -c "import httpx"', ms(med["httpx"], 0)),
         Row("floor: asyncio + one httpx GET + one pydantic model", ms(med["floor"], 0)),
+        Row("the floor, leaving without a teardown as dswatch does", ms(med["floor_fast"], 0)),
     ]
     for name in ("status", "wait", "add"):
         rows.append(
