@@ -533,6 +533,8 @@ async def test_a_broken_or_deleted_config_is_kept_in_view_and_the_last_good_one_
     await pilot.pause()  # type: ignore[attr-defined]
     assert len(app.model.states) == rows  # a deleted file drops no row
     assert any("the file is gone" in str(n.message) for n in app._notifications)
+    summary = str(app.query_one("#summary").render())
+    assert "config file gone (last good kept)" in summary and "broken" not in summary
     world.path.write_text(good)
     app.check_config_file()
     await pilot.pause()  # type: ignore[attr-defined]
