@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 NARROW_COLUMNS = 120  # below this, toasts move to the left edge (see app.tcss)
+# Deleted (or mid-rename) while running: an empty config would drop every row.
+CONFIG_GONE = "the file is gone; watching with the last good config"
 
 
 class DswatchApp(DatasetActions, App[int]):
@@ -256,7 +258,8 @@ class DswatchApp(DatasetActions, App[int]):
         if self.config_error is not None:
             where = f":{self.config_error.line}" if self.config_error.line else ""
             kept = " (last good kept)" if self.engine is not None else ""
-            notes.append(f"config broken{where}{kept}")
+            gone = self.config_error.message == CONFIG_GONE  # not broken: say what it is
+            notes.append(f"config file gone{kept}" if gone else f"config broken{where}{kept}")
         hooks = self.outreach.hooks.summary() if self.outreach is not None else None
         if hooks:
             notes.append(hooks)
@@ -296,10 +299,7 @@ class DswatchApp(DatasetActions, App[int]):
             return
         try:
             if self.engine is not None and not self.config_path.exists():
-                # Deleted (or mid-rename): an empty config would drop every row.
-                raise ConfigError(
-                    self.config_path, "the file is gone; watching with the last good config"
-                )
+                raise ConfigError(self.config_path, CONFIG_GONE)
             engine = load_engine(self.config_path, model=self.model)
         except ConfigError as exc:
             # Told once, then kept in view (summary, empty screen) until it parses again.

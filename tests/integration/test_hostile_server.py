@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +114,7 @@ async def test_every_field_of_every_shape_reaches_every_view_inert(
         assert any(MARKUP in t for w, t in texts if w == where), where
     shown_extras = "".join(t for w, t in texts if w == "details extras")
     assert "items in dataset: unknown" in shown_extras  # a 400-digit count
+    assert re.search(r"^t2 +progress unknown$", shown_extras, re.M)  # 400-digit percentage
     # Only the raw-response view shows the server's own digits (as text, which is safe).
     assert str(HUGE)[:50] not in "".join(t for w, t in texts if w != "details raw")
     # A non-string status is shown as the JSON it was, not a Python repr.

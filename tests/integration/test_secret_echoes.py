@@ -10,11 +10,8 @@ searched, so an encoded leak counts as a leak.
 from __future__ import annotations
 
 import base64
-import binascii
-import contextlib
 import io
 import json
-import re
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from tests.support.faultservers import AppServer
-from tests.support.hostile import HostileServer
+from tests.support.hostile import ENV, KEY, HostileServer, echo_config, leaked
 from tui.backends import make_backend
 from tui.cli import main
 from tui.cli.status import format_table
@@ -32,29 +29,6 @@ from tui.config import BackendConfig, Settings
 from tui.screens.details import extras_text, failure_text, fields_table, pretty_json
 from tui.secrets import Redactor
 from tui.widgets.cells import static_cells
-
-KEY = "k3y/with+slash=and/plus+Q=="
-TOKEN = "t0ken/+=/ABCDEFGH+==xyz"
-ENV = {"DSW_TEST_KEY": KEY, "DSW_TEST_TOKEN": TOKEN}
-_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
-
-
-def decodings(text: str) -> list[str]:
-    """`text` and what every decoding a reader might apply makes of it."""
-    found = [text, text.replace("\\/", "/"), urllib.parse.unquote(text)]
-    found.append(urllib.parse.unquote_plus(text))
-    for run in _B64_RUN.findall(text):
-        for offset in range(4):  # the secret may start anywhere in the run
-            chunk = run[offset:]
-            chunk = chunk[: len(chunk) - len(chunk) % 4]
-            for decode in (base64.b64decode, base64.urlsafe_b64decode):
-                with contextlib.suppress(binascii.Error, ValueError):
-                    found.append(decode(chunk).decode("utf-8", "replace"))
-    return found
-
-
-def leaked(text: str) -> list[str]:
-    return [s for s in (KEY, TOKEN) for d in decodings(text) if s in d]
 
 
 @pytest.fixture(scope="module")
@@ -83,21 +57,6 @@ def test_the_redactor_masks_every_spelling_a_server_may_echo() -> None:
     assert redactor.text("nothing secret here") == "nothing secret here"
 
 
-def config(tmp_path: Path, url: str, app: HostileServer) -> Path:
-    ids = ", ".join(f'"{i}"' for i in app.cognee.values())
-    path = tmp_path / "config.toml"
-    path.write_text(
-        "[settings]\npoll_interval = 0.1\nsettled_interval = 1\ntimeout = 3\n\n"
-        f'[[backends]]\nname = "ck"\ntype = "cognee"\nurl = "{url}/ck"\n'
-        f'api_key_env = "DSW_TEST_KEY"\ndatasets = [{ids}]\n\n'
-        f'[[backends]]\nname = "ct"\ntype = "cognee"\nurl = "{url}/ct"\n'
-        f'token_env = "DSW_TEST_TOKEN"\ndatasets = [{ids}]\n',
-        encoding="utf-8",
-    )
-    path.chmod(0o600)
-    return path
-
-
 def test_status_json_debug_log_and_wait_hold_no_encoded_secret(
     echo_server: tuple[HostileServer, str],
     tmp_path: Path,
@@ -108,7 +67,7 @@ def test_status_json_debug_log_and_wait_hold_no_encoded_secret(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
-    path = config(tmp_path, url, app)
+    path = echo_config(tmp_path, url, app)
     outputs: list[str] = []
     for args in (["status"], ["status", "--json"]):
         code = main([*args, "--debug", "--config", str(path)])

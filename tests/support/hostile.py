@@ -5,16 +5,22 @@ retitle, OSC 52 clipboard write, ESC[2J clear, C1 CSI, BEL, bidi override) and
 Rich markup; every number field carries an absurd value (400 digits, NaN,
 Infinity, negative, > 100); error answers carry the same, and a Retry-After of
 ten years. `echo_secrets` makes it answer 401s (and names) that echo the
-credentials it received: raw, JSON-escaped with `\\/`, URL-encoded and base64.
+credentials it received: raw, JSON-escaped with `\\/`, URL-encoded and base64;
+`echo_config` points two Cognee backends (key, token) at it and `leaked` finds
+the secrets in any of those spellings.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import json
+import re
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -162,3 +168,44 @@ class HostileServer:
         if path.endswith("/activity/pipeline-runs"):
             return 200, [{"pipeline_name": secret, "error_class": f"E {secret}"}], []
         return 404, {"detail": f"no {secret}"}, []
+
+
+# ------------------------------------------------------------ echoed secrets
+
+KEY = "k3y/with+slash=and/plus+Q=="
+TOKEN = "t0ken/+=/ABCDEFGH+==xyz"
+ENV = {"DSW_TEST_KEY": KEY, "DSW_TEST_TOKEN": TOKEN}
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
+
+
+def decodings(text: str) -> list[str]:
+    """`text` and what every decoding a reader might apply makes of it."""
+    found = [text, text.replace("\\/", "/"), urllib.parse.unquote(text)]
+    found.append(urllib.parse.unquote_plus(text))
+    for run in _B64_RUN.findall(text):
+        for offset in range(4):  # the secret may start anywhere in the run
+            chunk = run[offset:]
+            chunk = chunk[: len(chunk) - len(chunk) % 4]
+            for decode in (base64.b64decode, base64.urlsafe_b64decode):
+                with contextlib.suppress(binascii.Error, ValueError):
+                    found.append(decode(chunk).decode("utf-8", "replace"))
+    return found
+
+
+def leaked(text: str) -> list[str]:
+    return [s for s in (KEY, TOKEN) for d in decodings(text) if s in d]
+
+
+def echo_config(tmp_path: Path, url: str, app: HostileServer) -> Path:
+    ids = ", ".join(f'"{i}"' for i in app.cognee.values())
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[settings]\npoll_interval = 0.1\nsettled_interval = 1\ntimeout = 3\n\n"
+        f'[[backends]]\nname = "ck"\ntype = "cognee"\nurl = "{url}/ck"\n'
+        f'api_key_env = "DSW_TEST_KEY"\ndatasets = [{ids}]\n\n'
+        f'[[backends]]\nname = "ct"\ntype = "cognee"\nurl = "{url}/ct"\n'
+        f'token_env = "DSW_TEST_TOKEN"\ndatasets = [{ids}]\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path

@@ -533,6 +533,8 @@ async def test_a_broken_or_deleted_config_is_kept_in_view_and_the_last_good_one_
     await pilot.pause()  # type: ignore[attr-defined]
     assert len(app.model.states) == rows  # a deleted file drops no row
     assert any("the file is gone" in str(n.message) for n in app._notifications)
+    summary = str(app.query_one("#summary").render())
+    assert "config file gone (last good kept)" in summary and "broken" not in summary
     world.path.write_text(good)
     app.check_config_file()
     await pilot.pause()  # type: ignore[attr-defined]
@@ -568,25 +570,28 @@ async def test_a_real_change_runs_the_hooks_and_an_outage_does_not(
         assert out.read_text().splitlines() == ["birds-indexing:running->ready"]
 
 
+@pytest.mark.parametrize("burst", ["/quiet", "/ready"])
 async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
-    running: tuple[DswatchApp, object],
+    running: tuple[DswatchApp, object], burst: str
 ) -> None:
     """A paste or fast typing queues keys behind the `/`: they must all reach the
-    filter. Before, `/quiet` quit the dashboard and `/ready` refreshed and opened Add."""
+    filter. Before, `/quiet` quit the dashboard and `/ready` refreshed, toggled
+    problems-only and opened Add."""
     from textual import events
 
     app, pilot = running
     driver = app._driver
     assert driver is not None
-    for character in "/quiet":  # sent as the terminal would, none handled in between
+    for character in burst:  # sent as the terminal would, none handled in between
         event = events.Key("slash" if character == "/" else character, character)
         event.set_sender(app)
         driver.send_message(event)
     await pilot.pause()  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
     assert app.is_running and app.return_code is None, app.return_code
-    assert app.query_one("#filter", Input).value == "quiet"
+    assert app.query_one("#filter", Input).value == burst[1:]
     assert not app.screen_stack[1:]  # no dialog opened either
+    assert not app.problems_only  # `e` was a letter of the filter, not the toggle
 
 
 async def test_ctrl_c_quits_and_the_palette_shows_keys_as_typed(

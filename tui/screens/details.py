@@ -179,14 +179,17 @@ def extras_text(extras: dict[str, Any]) -> Text:
         line = "  ".join(
             _field(task.get(k)) for k in ("task_type", "status", "start_time", "end_time")
         )
-        # A percentage is shown only when it is one; anything else is the server's
-        # text, sanitized like the rest (it once carried escapes to the terminal).
+        # A percentage is shown only when it is one; an absurd number (NaN, 250, 400
+        # digits) is unknown; text is the server's, sanitized like the rest (it once
+        # carried escapes to the terminal).
         raw_pct = task.get("progress_percentage")
         pct = valid_progress(raw_pct)
         if pct is not None:
             line += f"  {pct:.0f}%"
-        elif raw_pct is not None:
+        elif isinstance(raw_pct, str):
             line += f"  progress {_field(raw_pct, 20)}"
+        elif raw_pct is not None:
+            line += "  progress unknown"
         text.append(line + "\n")
         if task.get("error_message"):
             text.append("    " + _field(task["error_message"], None) + "\n", "red")
