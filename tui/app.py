@@ -178,12 +178,17 @@ class DswatchApp(DatasetActions, App[int]):
             # Desktop notifications go through the driver, as the bell does: the
             # terminal is Textual's. Hooks run in tasks on this loop.
             self.outreach = Outreach(engine, TextOut(self._write_to_terminal))
+            self.outreach.hooks.on_failure = self._hook_failed
             self.model.subscribe(self.outreach)
         else:
             self.outreach.reconfigure(engine)
         self.run_worker(
             self._poll(engine), name="poller", group="poller", exclusive=True, exit_on_error=False
         )
+
+    def _hook_failed(self) -> None:
+        if self.query(DatasetGrid):  # not while the app shuts down
+            self.show_summary()  # "hooks: N failed" at once
 
     def _write_to_terminal(self, text: str) -> None:
         if self._driver is not None:

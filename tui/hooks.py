@@ -182,6 +182,9 @@ class HookRunner:
         self.failed = 0
         self.dropped = 0
         self.last_failure: str | None = None
+        # Told after each failure, on the event loop: the dashboard's summary shows the
+        # count at once, not at the next poll batch (a settled fleet: a minute later).
+        self.on_failure: Callable[[], object] | None = None
 
     @classmethod
     def from_config(
@@ -272,6 +275,11 @@ class HookRunner:
         self.failed += 1
         self.last_failure = sanitize(message, max_len=400)
         log.warning("%s", self.last_failure)
+        if self.on_failure is not None:
+            try:
+                self.on_failure()
+            except Exception:  # the listener's trouble must not count as the hook's
+                log.exception("hook failure listener failed")
 
     # ------------------------------------------------------------ commands
 

@@ -568,6 +568,31 @@ async def test_a_real_change_runs_the_hooks_and_an_outage_does_not(
         assert out.read_text().splitlines() == ["birds-indexing:running->ready"]
 
 
+async def test_a_failing_hook_shows_in_the_summary_even_when_nothing_else_changes(
+    world: World,
+) -> None:
+    """A hook fails after the batch that fired it was shown, and no batch follows
+    (polling paused here; a settled fleet is read once a minute): the summary must
+    say so at once, not at the next batch."""
+    command = json.dumps(["sh", "-c", "sleep 0.5; echo 'no route to chat' >&2; exit 3"])
+    with world.path.open("a") as config:
+        config.write(f'\n[[hooks]]\non = ["ready"]\ncommand = {command}\n')
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        key = ("vl", world.indexing)
+        await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
+        assert "hooks:" not in str(app.query_one("#summary").render())
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: app.model.states[key].state is State.READY)
+        await pilot.press("p")  # no more batches
+        await until(pilot, lambda: app.outreach is not None and app.outreach.hooks.failed == 1)
+        await until(
+            pilot,
+            lambda: "hooks: 1 failed" in str(app.query_one("#summary").render()),
+            "the summary tells the failed hook",
+        )
+
+
 async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
     running: tuple[DswatchApp, object],
 ) -> None:
