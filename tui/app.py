@@ -186,7 +186,7 @@ class DswatchApp(DatasetActions, App[int]):
             self._poll(engine), name="poller", group="poller", exclusive=True, exit_on_error=False
         )
 
-    def _hook_failed(self) -> None:
+    def _hook_failed(self, message: str) -> None:  # logged by the runner
         if self.query(DatasetGrid):  # not while the app shuts down
             self.show_summary()  # "hooks: N failed" at once
 

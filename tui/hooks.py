@@ -182,9 +182,9 @@ class HookRunner:
         self.failed = 0
         self.dropped = 0
         self.last_failure: str | None = None
-        # Told after each failure, on the event loop: the dashboard's summary shows the
-        # count at once, not at the next poll batch (a settled fleet: a minute later).
-        self.on_failure: Callable[[], object] | None = None
+        # Told each failure's message, on the event loop: the dashboard's summary shows
+        # the count at once (not at the next poll batch), `watch` prints it on stderr.
+        self.on_failure: Callable[[str], object] | None = None
 
     @classmethod
     def from_config(
@@ -277,7 +277,7 @@ class HookRunner:
         log.warning("%s", self.last_failure)
         if self.on_failure is not None:
             try:
-                self.on_failure()
+                self.on_failure(self.last_failure)
             except Exception:  # the listener's trouble must not count as the hook's
                 log.exception("hook failure listener failed")
 

@@ -145,3 +145,61 @@ def test_watch_exits_0_on_sigint_and_sigterm(signum: int, tmp_path: Path) -> Non
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
     assert lines.lines and all(" -> " in line for line in lines.lines)
+
+
+def test_watch_runs_the_hooks_for_the_named_datasets_and_tells_a_failed_one_on_stderr(
+    tmp_path: Path,
+) -> None:
+    """`watch vl:ID` watches that dataset only; its hooks run (a good one gets the
+    change and no credential); a failing hook is told on stderr for the CI log."""
+    sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
+    named = sim.add_vl_dataset(name="named", status="INDEXING", progress=10)
+    other = sim.add_vl_dataset(name="other", status="INDEXING", progress=10)
+    seen = tmp_path / "seen.txt"
+    script = (
+        "import os, sys; open(sys.argv[1], 'a').write(' '.join(os.environ.get(k, '-') for k in "
+        "('DSWATCH_NAME', 'DSWATCH_OLD_STATE', 'DSWATCH_STATE', 'VL_API_KEY')) + '\\n')"
+    )
+    good = json.dumps([sys.executable, "-c", script, str(seen)])
+    bad = json.dumps(["sh", "-c", "echo 'chat is down' >&2; exit 3"])
+    with SimServer(sim) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            "[settings]\npoll_interval = 0.2\nsettled_interval = 1\ntimeout = 0.5\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
+            'api_key_env = "VL_API_KEY"\napi_secret_env = "VL_API_SECRET"\n'
+            f'datasets = ["{named}", "{other}"]\n'
+            f'[[hooks]]\non = ["ready"]\ncommand = {good}\n'
+            f'[[hooks]]\non = ["ready"]\ncommand = {bad}\n'
+        )
+        only = f"vl:{named}"
+        env = {
+            **os.environ,
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "VL_API_KEY": "vl-key-0123456789abcdef",
+            "VL_API_SECRET": "vl-secret-fedcba9876543210",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config), only],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        lines = Lines(process)
+        try:
+            time.sleep(1.0)  # read once: a first read is no news
+            sim.set_vl_status(other, "READY", progress=100)
+            sim.set_vl_status(named, "READY", progress=100)
+            lines.wait_for("named ready", lambda r: r.get("id") == named and r["event"] == "ready")
+            deadline = time.monotonic() + REACH
+            while not seen.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert [r.get("id") for r in lines.records()] == [named]  # never the other one
+    assert seen.read_text() == "named running ready -\n"  # no credential in its environment
+    assert stderr == "dswatch: warning: hook 2 (sh): exited with status 3: chat is down\n"

@@ -22,7 +22,7 @@ from ..notify import news_record
 from ..outreach import Outreach
 from ..text import sanitize
 from ..watch import BackendEvent, News, PollUpdate
-from .common import EXIT_OK
+from .common import EXIT_OK, warn
 from .pipes import ReaderGone, write_out
 
 HOOK_DRAIN_SECONDS = 10.0  # on exit, running hooks get this long to finish
@@ -82,6 +82,7 @@ async def watch(
         engine.poller.watch_only(targets)
     tty = _terminal()
     outreach = Outreach(engine, tty)
+    outreach.hooks.on_failure = warn  # on stderr too: a CI log or the journal shows it
     stop = asyncio.Event()
 
     def on_update(update: PollUpdate) -> None:
