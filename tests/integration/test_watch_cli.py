@@ -203,3 +203,37 @@ def test_watch_runs_the_hooks_for_the_named_datasets_and_tells_a_failed_one_on_s
     assert [r.get("id") for r in lines.records()] == [named]  # never the other one
     assert seen.read_text() == "named running ready -\n"  # no credential in its environment
     assert stderr == "dswatch: warning: hook 2 (sh): exited with status 3: chat is down\n"
+
+
+@pytest.mark.parametrize(
+    ("config_text", "args", "message"),
+    [
+        ("[settings]\n", [], "watch: No backend in "),
+        (
+            '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n',
+            [],
+            "watch: No datasets are watched. Add one with: dswatch add BACKEND ID  (backends: vl)",
+        ),
+        (
+            '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n',
+            ["nope:0b6ad7b4-0000-4000-8000-000000000001"],
+            "watch: unknown backend 'nope' (known: vl)",
+        ),
+    ],
+)
+def test_watch_with_nothing_to_watch_says_so_and_exits_2(
+    config_text: str, args: list[str], message: str, tmp_path: Path
+) -> None:
+    """Not a silent exit 0, nor a silent wait forever: systemd's log must say why."""
+    config = tmp_path / "config.toml"
+    config.write_text(config_text)
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "watch", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+        stdin=subprocess.DEVNULL,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("dswatch: ") and message in result.stderr
