@@ -939,3 +939,16 @@ def test_the_example_documents_every_key_with_valid_values() -> None:
         assert key in fields, key
         if commented:  # an alternative to uncomment: it must be valid as written
             tomllib.loads(f"{key} = {value}")
+
+
+def test_the_examples_settings_are_the_defaults() -> None:
+    """Its [settings] table says "these are the defaults": each value written there
+    (or commented out) is the model's default, so copying it changes nothing."""
+    text = EXAMPLE.read_text()
+    table = text[text.index("[settings]") : text.index("[[backends]]")]
+    written = dict(re.findall(r"^(?:# )?(\w+) = (.*?)\s*(?:#.*)?$", table, re.MULTILINE))
+    defaults = Settings().model_dump()
+    assert set(written) == set(defaults)
+    for key, value in written.items():
+        if defaults[key] is not None:  # stuck_after: unset by default, an example value shown
+            assert tomllib.loads(f"v = {value}")["v"] == defaults[key], key
