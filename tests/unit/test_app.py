@@ -419,6 +419,41 @@ async def test_no_toast_storm_at_start_but_news_later(world: World) -> None:
         assert any("birds-indexing is now ready" in m for m in messages)
 
 
+async def test_notifications_problems_toasts_only_trouble(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`notifications = "problems"`: a dataset finishing and a backend coming back
+    make no toast; a failure and a backend going down do."""
+    import tui.toasts
+
+    monkeypatch.setattr(tui.toasts, "NEWS_QUIET_SECONDS", 0.1)
+    text = world.path.read_text().replace(
+        "[settings]\n", '[settings]\nnotifications = "problems"\n'
+    )
+    world.path.write_text(text)
+    app = make_app(world)
+
+    def toasts() -> list[str]:
+        return [str(n.message) for n in app._notifications]
+
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: polled(app) >= 6)
+        key = ("vl", world.indexing)
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: app.model.states[key].state is State.READY)
+        world.sim.set_vl_status(world.indexing, "ERROR", fatal_error_msg="disk full")
+        await until(pilot, lambda: bool(toasts()), "a toast")
+        assert toasts() == ["birds-indexing is now error"]  # the ready one was never told
+        world.sim.set_faults("vl", status=503)
+        await until(pilot, lambda: len(toasts()) == 2, "the down toast")
+        assert toasts()[1].startswith("vl is down: ")
+        world.sim.clear_faults("vl")
+        await until(pilot, lambda: not app.model.health["vl"].is_down)
+        world.sim.set_vl_status(world.ready, "ERROR", fatal_error_msg="gone")
+        await until(pilot, lambda: len(toasts()) == 3, "the next error")
+        assert toasts()[2] == "cats-ready is now error"  # and no "answering again" before it
+
+
 async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -> None:
     from tui.screens.backend import AddBackendScreen
     from tui.sim import SimServer
