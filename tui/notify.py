@@ -102,6 +102,10 @@ def tmux_wrap(sequence: str) -> str:
     return f"{ESC}Ptmux;{sequence.replace(ESC, ESC + ESC)}{ST}"
 
 
+# Set by iTerm2, WezTerm and Ghostty in their shells (and so inside a tmux started there).
+_OSC9_TERMINAL_VARIABLES = ("ITERM_SESSION_ID", "WEZTERM_PANE", "GHOSTTY_RESOURCES_DIR")
+
+
 def detect_form(environ: Mapping[str, str]) -> NotifyForm | None:
     """The notification sequence this terminal understands, or None when unknown."""
     term = environ.get("TERM", "")
@@ -111,7 +115,10 @@ def detect_form(environ: Mapping[str, str]) -> NotifyForm | None:
         return "osc99"
     if program in ("iTerm.app", "WezTerm", "ghostty") or term == "xterm-ghostty":
         return "osc9"
+    # Inside tmux TERM_PROGRAM says "tmux": these variables of the terminal survive.
     if environ.get("LC_TERMINAL") == "iTerm2" or environ.get("WT_SESSION"):
+        return "osc9"
+    if any(environ.get(name) for name in _OSC9_TERMINAL_VARIABLES):
         return "osc9"
     if term.startswith("foot") or environ.get("VTE_VERSION") or "rxvt" in term:
         return "osc777"

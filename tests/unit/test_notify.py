@@ -123,6 +123,11 @@ def test_tmux_passthrough_doubles_every_escape(form: Any, expected: bytes) -> No
         ({"TERM_PROGRAM": "ghostty", "TERM": "xterm-ghostty"}, "osc9"),
         ({"TERM": "xterm-ghostty"}, "osc9"),
         ({"WT_SESSION": "2c3f9a1e", "TERM": "xterm-256color"}, "osc9"),
+        # Inside tmux (TERM_PROGRAM=tmux), by the variables the terminal's shell had:
+        ({"TERM_PROGRAM": "tmux", "TERM": "tmux-256color", "WEZTERM_PANE": "0"}, "osc9"),
+        ({"TERM_PROGRAM": "tmux", "TERM": "screen", "ITERM_SESSION_ID": "w0t0p0:AB"}, "osc9"),
+        ({"TERM_PROGRAM": "tmux", "GHOSTTY_RESOURCES_DIR": "/usr/share/ghostty"}, "osc9"),
+        ({"TERM_PROGRAM": "tmux", "TERM": "tmux-256color", "VTE_VERSION": "7600"}, "osc777"),
         ({"TERM": "foot"}, "osc777"),
         ({"TERM": "foot-extra"}, "osc777"),
         ({"VTE_VERSION": "7600", "TERM": "xterm-256color"}, "osc777"),
