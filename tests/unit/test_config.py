@@ -258,6 +258,61 @@ ERROR_CASES = [
         "backends[1].url",
         "http:// or https://",
     ),
+    (
+        "hook: on as one state",
+        VL + '[[hooks]]\non = "ready"  # <-\ncommand = ["x"]\n',
+        "hooks[0].on",
+        'use "any" or a list of states, e.g. ["error", "ready"]',
+    ),
+    (
+        "hook: unknown state",
+        VL + '[[hooks]]\non = ["done"]  # <-\ncommand = ["x"]\n',
+        "hooks[0].on[0]",
+        "should be 'pending', 'running', ",
+    ),
+    (
+        "hook: both command and url_env",
+        VL + '[[hooks]]  # <-\ncommand = ["x"]\nurl_env = "X"\n',
+        "hooks[0]",
+        "set exactly one of command or url_env",
+    ),
+    (
+        "hook: neither command nor url_env",
+        VL + '[[hooks]]  # <-\non = "any"\n',
+        "hooks[0]",
+        "set exactly one of command or url_env",
+    ),
+    (
+        "hook: command as a shell string",
+        VL + '[[hooks]]\ncommand = "notify-send done"  # <-\n',
+        "hooks[0].command",
+        'an argument list, run without a shell: e.g. ["notify-send", "dswatch"];'
+        ' for shell syntax, ["sh", "-c", "..."]',
+    ),
+    (
+        "hook: empty program",
+        VL + '[[hooks]]\ncommand = [""]  # <-\n',
+        "hooks[0].command[0]",
+        "the program to run cannot be empty",
+    ),
+    (
+        "hook: url_env holding a URL",
+        VL + '[[hooks]]\nurl_env = "https://hooks.slack.com/x"  # <-\n',
+        "hooks[0].url_env",
+        "not an environment variable name",
+    ),
+    (
+        "hook: unknown backend",
+        VL + '[[hooks]]\ncommand = ["x"]\nbackends = ["nope"]  # <-\n',
+        "hooks[0].backends[0]",
+        "no backend is named 'nope'",
+    ),
+    (
+        "hook: timeout",
+        VL + '[[hooks]]\ncommand = ["x"]\ntimeout = 0  # <-\n',
+        "hooks[0].timeout",
+        "greater than 0",
+    ),
 ]
 
 
