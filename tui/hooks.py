@@ -149,6 +149,14 @@ def check_webhook_url(url: str, variable: str) -> httpx.URL:
     return parsed
 
 
+def webhook_target(environ: Mapping[str, str], variable: str) -> httpx.URL:
+    """The webhook URL held by `variable`, checked (HookFailure: unset or refused)."""
+    target = environ.get(variable, "").strip()
+    if not target:
+        raise HookFailure(f"${variable} is not set")
+    return check_webhook_url(target, variable)
+
+
 class HookRunner:
     """Runs the configured hooks for news, never blocking the caller."""
 
@@ -320,10 +328,7 @@ class HookRunner:
     async def _post_webhook(self, job: _Job, url: str | None) -> None:
         variable = job.hook.url_env
         assert variable is not None
-        target = self._environ.get(variable, "").strip()
-        if not target:
-            raise HookFailure(f"${variable} is not set")
-        parsed = check_webhook_url(target, variable)
+        parsed = webhook_target(self._environ, variable)
         host = sanitize(parsed.host, max_len=80)  # the URL itself is a secret (Slack)
         body = webhook_body(job.news, url)
         timeout = httpx.Timeout(job.hook.timeout)

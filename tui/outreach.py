@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from .config import Config
 from .engine import Engine
-from .hooks import HookRunner
+from .hooks import HookFailure, HookRunner, hook_label, webhook_target
 from .notify import BinaryOut, DesktopNotifier, NotifyRules
 from .watch import PollUpdate
 
@@ -38,6 +38,19 @@ class Outreach:
             else None
         )
         self.hooks = HookRunner.from_config(config, environ, url_for=self.url_for)
+
+    def webhook_warnings(self) -> list[str]:
+        """Webhooks that would fail at their first change (URL unset, or plain http
+        off this machine): told at start, not hours later when a dataset finishes."""
+        warnings = []
+        for index, hook in enumerate(self._engine.config.hooks):
+            if hook.url_env is None:
+                continue
+            try:
+                webhook_target(self._environ, hook.url_env)
+            except HookFailure as exc:
+                warnings.append(f"{hook_label(index, hook)}: {exc}")
+        return warnings
 
     def url_for(self, backend: str, dataset_id: str) -> str | None:
         found = self._engine.backends.get(backend)

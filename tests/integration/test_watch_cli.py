@@ -237,3 +237,44 @@ def test_watch_with_nothing_to_watch_says_so_and_exits_2(
     )
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.startswith("dswatch: ") and message in result.stderr
+
+
+def test_watch_warns_at_start_of_a_webhook_that_cannot_work(tmp_path: Path) -> None:
+    """An unset webhook variable or a plain-http URL off this machine is told when
+    watch starts, not at the first change hours later; watch still runs."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n'
+        'datasets = ["0b6ad7b4-0000-4000-8000-000000000001"]\n'
+        '[[hooks]]\nurl_env = "UNSET_WEBHOOK_URL"\n'
+        '[[hooks]]\ncommand = ["true"]\n'
+        '[[hooks]]\nurl_env = "PLAIN_WEBHOOK_URL"\n'
+    )
+    stderr_file = tmp_path / "stderr.txt"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "UNSET_WEBHOOK_URL"},
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "PLAIN_WEBHOOK_URL": "http://hooks.example.com/services/secret-path",
+    }
+    with stderr_file.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "watch", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + REACH
+            while stderr_file.read_text().count("\n") < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert process.poll() is None  # running on
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+    assert process.returncode == 0
+    assert stderr_file.read_text().splitlines() == [
+        "dswatch: warning: hook 1 ($UNSET_WEBHOOK_URL): $UNSET_WEBHOOK_URL is not set",
+        "dswatch: warning: hook 3 ($PLAIN_WEBHOOK_URL): $PLAIN_WEBHOOK_URL: refusing plain"
+        " http to hooks.example.com; webhooks go over https, or to this machine",
+    ]

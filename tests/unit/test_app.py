@@ -628,6 +628,20 @@ async def test_a_failing_hook_shows_in_the_summary_even_when_nothing_else_change
         )
 
 
+async def test_a_webhook_without_its_url_is_told_when_the_dashboard_starts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UNSET_WEBHOOK_URL", raising=False)
+    with world.path.open("a") as config:
+        config.write('\n[[hooks]]\non = ["error"]\nurl_env = "UNSET_WEBHOOK_URL"\n')
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        told = "hook 1 ($UNSET_WEBHOOK_URL): $UNSET_WEBHOOK_URL is not set"
+        await until(pilot, lambda: any(n.message == told for n in app._notifications), told)
+        [toast] = [n for n in app._notifications if n.message == told]
+        assert (toast.title, toast.severity) == ("hooks", "warning")
+
+
 async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
     running: tuple[DswatchApp, object],
 ) -> None:

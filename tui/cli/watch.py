@@ -83,6 +83,8 @@ async def watch(
     tty = _terminal()
     outreach = Outreach(engine, tty)
     outreach.hooks.on_failure = warn  # on stderr too: a CI log or the journal shows it
+    for warning in outreach.webhook_warnings():
+        warn(warning)
     stop = asyncio.Event()
 
     def on_update(update: PollUpdate) -> None:
