@@ -642,6 +642,29 @@ async def test_a_webhook_without_its_url_is_told_when_the_dashboard_starts(
         assert (toast.title, toast.severity) == ("hooks", "warning")
 
 
+async def test_desktop_notification_for_a_real_change_and_none_for_an_outage(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the dashboard writes to its terminal besides the screen: one OSC 9 for
+    the dataset that finished, nothing for the backend's outage before it."""
+    monkeypatch.delenv("TMUX", raising=False)  # the bytes asserted are unwrapped
+    written: list[str] = []
+    monkeypatch.setattr(DswatchApp, "_write_to_terminal", lambda _, text: written.append(text))
+    text = world.path.read_text().replace("[settings]\n", '[settings]\ndesktop_notify = "osc9"\n')
+    world.path.write_text(text)
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        key = ("vl", world.indexing)
+        await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
+        world.sim.set_faults("vl", status=503)
+        await until(pilot, lambda: app.model.health["vl"].is_down)
+        world.sim.clear_faults("vl")
+        await until(pilot, lambda: not app.model.health["vl"].is_down)
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: bool(written), "a desktop notification")
+        assert written == ["\x1b]9;dswatch: vl: birds-indexing is now ready\x07"]
+
+
 async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
     running: tuple[DswatchApp, object],
 ) -> None:
