@@ -161,7 +161,10 @@ class NotifyRules:
         }
 
     def wanted(self, news: NewsLike) -> bool:
-        return news.event in self._by_backend.get(news.state.backend, self._default)
+        return self.wants(news.state.backend, news.event)
+
+    def wants(self, backend: str, event: str) -> bool:
+        return event in self._by_backend.get(backend, self._default)
 
     def toasts(self, news: Iterable[NewsLike]) -> list[NewsLike]:
         """The news that becomes toasts under `notifications = all | problems | off`."""
@@ -303,9 +306,19 @@ class DesktopNotifier:
         self._pending.clear()
         if self._lookup is not None:
             news = [n for n in news if self._still_true(n)]
-        if not news or self.form is None:
+        if news:
+            self._write(*burst_text(news), now)
+
+    def backend_down(self, backend: str, event: str, reason: str) -> None:
+        """A backend refusing the credentials (`unauthorized`) or not answering
+        (`unreachable`): one notification, at once, when its notify_on names the event.
+        Its datasets never make news of it (tui.watch)."""
+        if self.form is not None and self.rules.wants(backend, event):
+            self._write(f"dswatch: {backend}", f"{backend} is down: {reason}", self._clock())
+
+    def _write(self, title: str, body: str, now: float) -> None:
+        if self.form is None:
             return
-        title, body = burst_text(news)
         data = notification(
             self.form, title, body, ident=f"dswatch{next(self._ids)}", tmux=self.tmux
         )

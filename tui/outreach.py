@@ -15,9 +15,10 @@ from collections.abc import Mapping
 
 from .config import Config
 from .engine import Engine
+from .health import Health
 from .hooks import HookFailure, HookRunner, hook_label, webhook_target
 from .notify import BinaryOut, DesktopNotifier, NotifyRules
-from .watch import PollUpdate
+from .watch import BackendEvent, PollUpdate
 
 
 class Outreach:
@@ -57,11 +58,22 @@ class Outreach:
         return found.web_url(dataset_id) if found is not None else None
 
     def __call__(self, update: PollUpdate) -> None:
+        if self.desktop is not None:
+            for event in update.backend_events:
+                if event.kind == "down":
+                    self.desktop.backend_down(event.backend, self._why_down(event), event.reason)
         if not update.news:
             return
         if self.desktop is not None:
             self.desktop.add(update.news)
         self.hooks.submit(update.news)
+
+    def _why_down(self, event: BackendEvent) -> str:
+        """The notify_on event a backend going down is: its credentials, or the rest."""
+        health = self._engine.model.health.get(event.backend)
+        if health is not None and health.health is Health.UNAUTHORIZED:
+            return "unauthorized"
+        return "unreachable"
 
     def reconfigure(self, engine: Engine) -> None:
         """A reloaded config: its rules and hooks apply to the next news."""

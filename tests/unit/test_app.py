@@ -646,7 +646,8 @@ async def test_desktop_notification_for_a_real_change_and_none_for_an_outage(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the dashboard writes to its terminal besides the screen: one OSC 9 for
-    the dataset that finished, nothing for the backend's outage before it."""
+    the dataset that finished, nothing for the backend's outage before it, one when
+    the backend refuses the credentials."""
     monkeypatch.delenv("TMUX", raising=False)  # the bytes asserted are unwrapped
     written: list[str] = []
     monkeypatch.setattr(DswatchApp, "_write_to_terminal", lambda _, text: written.append(text))
@@ -663,6 +664,14 @@ async def test_desktop_notification_for_a_real_change_and_none_for_an_outage(
         world.sim.set_vl_status(world.indexing, "READY", progress=100)
         await until(pilot, lambda: bool(written), "a desktop notification")
         assert written == ["\x1b]9;dswatch: vl: birds-indexing is now ready\x07"]
+        # Refused credentials are `unauthorized` (in the default notify_on): told once,
+        # for the backend, never for each of its datasets.
+        world.sim.set_faults("vl", status=401)
+        await until(pilot, lambda: len(written) == 2, "the backend's notification")
+        assert written[1] == "\x1b]9;dswatch: vl: vl is down: refused credentials (HTTP 401)\x07"
+        world.sim.clear_faults("vl")
+        await until(pilot, lambda: not app.model.health["vl"].is_down)
+        assert len(written) == 2, written  # nothing more: neither its datasets nor its return
 
 
 async def test_letters_typed_in_one_burst_after_slash_go_to_the_filter(
