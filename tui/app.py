@@ -182,7 +182,7 @@ class DswatchApp(DatasetActions, App[int]):
             self.model.subscribe(self.outreach)
         else:
             self.outreach.reconfigure(engine)
-        for warning in self.outreach.webhook_warnings():
+        for warning in self.outreach.hook_warnings():
             self.notify(warning, title="hooks", severity="warning", timeout=30, markup=False)
         self.run_worker(
             self._poll(engine), name="poller", group="poller", exclusive=True, exit_on_error=False

@@ -20,6 +20,9 @@ from .hooks import HookFailure, HookRunner, hook_label, webhook_target
 from .notify import BinaryOut, DesktopNotifier, NotifyRules
 from .watch import BackendEvent, PollUpdate
 
+# Failed reads are never dataset news (tui.watch): these come from a backend only.
+BACKEND_ONLY_EVENTS = ("unauthorized", "unreachable")
+
 
 class Outreach:
     def __init__(
@@ -40,11 +43,19 @@ class Outreach:
         )
         self.hooks = HookRunner.from_config(config, environ, url_for=self.url_for)
 
-    def webhook_warnings(self) -> list[str]:
-        """Webhooks that would fail at their first change (URL unset, or plain http
-        off this machine): told at start, not hours later when a dataset finishes."""
+    def hook_warnings(self) -> list[str]:
+        """Hooks that cannot work as written: told at start, not found out hours later.
+
+        A webhook whose URL is unset or plain http off this machine; an `on` naming
+        a backend's trouble, which is a desktop notification, never a dataset change."""
         warnings = []
         for index, hook in enumerate(self._engine.config.hooks):
+            never = [event for event in hook.on or () if event in BACKEND_ONLY_EVENTS]
+            if never:
+                warnings.append(
+                    f"{hook_label(index, hook)}: on = {', '.join(never)} never runs a hook:"
+                    " a backend refusing credentials or down is not a dataset change"
+                )
             if hook.url_env is None:
                 continue
             try:

@@ -278,3 +278,31 @@ def test_watch_warns_at_start_of_a_webhook_that_cannot_work(tmp_path: Path) -> N
         "dswatch: warning: hook 3 ($PLAIN_WEBHOOK_URL): $PLAIN_WEBHOOK_URL: refusing plain"
         " http to hooks.example.com; webhooks go over https, or to this machine",
     ]
+
+
+def test_watch_warns_at_start_of_a_hook_waiting_for_backend_trouble(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n'
+        'datasets = ["0b6ad7b4-0000-4000-8000-000000000001"]\n'
+        '[[hooks]]\non = ["error", "unauthorized"]\ncommand = ["true"]\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()  # blocks until it is written
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    assert first == (
+        "dswatch: warning: hook 1 (true): on = unauthorized never runs a hook:"
+        " a backend refusing credentials or down is not a dataset change\n"
+    )
+    assert process.returncode == 0

@@ -83,8 +83,6 @@ async def watch(
     tty = _terminal()
     outreach = Outreach(engine, tty)
     outreach.hooks.on_failure = warn  # on stderr too: a CI log or the journal shows it
-    for warning in outreach.webhook_warnings():
-        warn(warning)
     stop = asyncio.Event()
 
     def on_update(update: PollUpdate) -> None:
@@ -107,6 +105,8 @@ async def watch(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    for warning in outreach.hook_warnings():  # once a signal ends it with exit 0
+        warn(warning)
     runner = asyncio.create_task(engine.poller.run(on_update))
     checker = (
         asyncio.create_task(check_stuck_every(history, STUCK_CHECK_SECONDS))
