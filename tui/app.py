@@ -180,12 +180,19 @@ class DswatchApp(DatasetActions, App[int]):
             # Desktop notifications go through the driver, as the bell does: the
             # terminal is Textual's. Hooks run in tasks on this loop.
             self.outreach = Outreach(engine, TextOut(self._write_to_terminal))
+            self.outreach.hooks.on_failure = self._hook_failed
             self.model.subscribe(self.outreach)
         else:
             self.outreach.reconfigure(engine)
+        for warning in self.outreach.hook_warnings():
+            self.notify(warning, title="hooks", severity="warning", timeout=30, markup=False)
         self.run_worker(
             self._poll(engine), name="poller", group="poller", exclusive=True, exit_on_error=False
         )
+
+    def _hook_failed(self, message: str) -> None:  # logged by the runner
+        if self.query(DatasetGrid):  # not while the app shuts down
+            self.show_summary()  # "hooks: N failed" at once
 
     def _write_to_terminal(self, text: str) -> None:
         if self._driver is not None:

@@ -149,6 +149,14 @@ def check_webhook_url(url: str, variable: str) -> httpx.URL:
     return parsed
 
 
+def webhook_target(environ: Mapping[str, str], variable: str) -> httpx.URL:
+    """The webhook URL held by `variable`, checked (HookFailure: unset or refused)."""
+    target = environ.get(variable, "").strip()
+    if not target:
+        raise HookFailure(f"${variable} is not set")
+    return check_webhook_url(target, variable)
+
+
 class HookRunner:
     """Runs the configured hooks for news, never blocking the caller."""
 
@@ -182,6 +190,9 @@ class HookRunner:
         self.failed = 0
         self.dropped = 0
         self.last_failure: str | None = None
+        # Told each failure's message, on the event loop: the dashboard's summary shows
+        # the count at once (not at the next poll batch), `watch` prints it on stderr.
+        self.on_failure: Callable[[str], object] | None = None
 
     @classmethod
     def from_config(
@@ -272,6 +283,11 @@ class HookRunner:
         self.failed += 1
         self.last_failure = sanitize(message, max_len=400)
         log.warning("%s", self.last_failure)
+        if self.on_failure is not None:
+            try:
+                self.on_failure(self.last_failure)
+            except Exception:  # the listener's trouble must not count as the hook's
+                log.exception("hook failure listener failed")
 
     # ------------------------------------------------------------ commands
 
@@ -312,10 +328,7 @@ class HookRunner:
     async def _post_webhook(self, job: _Job, url: str | None) -> None:
         variable = job.hook.url_env
         assert variable is not None
-        target = self._environ.get(variable, "").strip()
-        if not target:
-            raise HookFailure(f"${variable} is not set")
-        parsed = check_webhook_url(target, variable)
+        parsed = webhook_target(self._environ, variable)
         host = sanitize(parsed.host, max_len=80)  # the URL itself is a secret (Slack)
         body = webhook_body(job.news, url)
         timeout = httpx.Timeout(job.hook.timeout)

@@ -102,6 +102,10 @@ def tmux_wrap(sequence: str) -> str:
     return f"{ESC}Ptmux;{sequence.replace(ESC, ESC + ESC)}{ST}"
 
 
+# Set by iTerm2, WezTerm and Ghostty in their shells (and so inside a tmux started there).
+_OSC9_TERMINAL_VARIABLES = ("ITERM_SESSION_ID", "WEZTERM_PANE", "GHOSTTY_RESOURCES_DIR")
+
+
 def detect_form(environ: Mapping[str, str]) -> NotifyForm | None:
     """The notification sequence this terminal understands, or None when unknown."""
     term = environ.get("TERM", "")
@@ -111,7 +115,10 @@ def detect_form(environ: Mapping[str, str]) -> NotifyForm | None:
         return "osc99"
     if program in ("iTerm.app", "WezTerm", "ghostty") or term == "xterm-ghostty":
         return "osc9"
+    # Inside tmux TERM_PROGRAM says "tmux": these variables of the terminal survive.
     if environ.get("LC_TERMINAL") == "iTerm2" or environ.get("WT_SESSION"):
+        return "osc9"
+    if any(environ.get(name) for name in _OSC9_TERMINAL_VARIABLES):
         return "osc9"
     if term.startswith("foot") or environ.get("VTE_VERSION") or "rxvt" in term:
         return "osc777"
@@ -154,7 +161,10 @@ class NotifyRules:
         }
 
     def wanted(self, news: NewsLike) -> bool:
-        return news.event in self._by_backend.get(news.state.backend, self._default)
+        return self.wants(news.state.backend, news.event)
+
+    def wants(self, backend: str, event: str) -> bool:
+        return event in self._by_backend.get(backend, self._default)
 
     def toasts(self, news: Iterable[NewsLike]) -> list[NewsLike]:
         """The news that becomes toasts under `notifications = all | problems | off`."""
@@ -296,9 +306,19 @@ class DesktopNotifier:
         self._pending.clear()
         if self._lookup is not None:
             news = [n for n in news if self._still_true(n)]
-        if not news or self.form is None:
+        if news:
+            self._write(*burst_text(news), now)
+
+    def backend_down(self, backend: str, event: str, reason: str) -> None:
+        """A backend refusing the credentials (`unauthorized`) or not answering
+        (`unreachable`): one notification, at once, when its notify_on names the event.
+        Its datasets never make news of it (tui.watch)."""
+        if self.form is not None and self.rules.wants(backend, event):
+            self._write(f"dswatch: {backend}", f"{backend} is down: {reason}", self._clock())
+
+    def _write(self, title: str, body: str, now: float) -> None:
+        if self.form is None:
             return
-        title, body = burst_text(news)
         data = notification(
             self.form, title, body, ident=f"dswatch{next(self._ids)}", tmux=self.tmux
         )

@@ -15,9 +15,13 @@ from collections.abc import Mapping
 
 from .config import Config
 from .engine import Engine
-from .hooks import HookRunner
+from .health import Health
+from .hooks import HookFailure, HookRunner, hook_label, webhook_target
 from .notify import BinaryOut, DesktopNotifier, NotifyRules
-from .watch import PollUpdate
+from .watch import BackendEvent, PollUpdate
+
+# Failed reads are never dataset news (tui.watch): these come from a backend only.
+BACKEND_ONLY_EVENTS = ("unauthorized", "unreachable")
 
 
 class Outreach:
@@ -39,16 +43,48 @@ class Outreach:
         )
         self.hooks = HookRunner.from_config(config, environ, url_for=self.url_for)
 
+    def hook_warnings(self) -> list[str]:
+        """Hooks that cannot work as written: told at start, not found out hours later.
+
+        A webhook whose URL is unset or plain http off this machine; an `on` naming
+        a backend's trouble, which is a desktop notification, never a dataset change."""
+        warnings = []
+        for index, hook in enumerate(self._engine.config.hooks):
+            never = [event for event in hook.on or () if event in BACKEND_ONLY_EVENTS]
+            if never:
+                warnings.append(
+                    f"{hook_label(index, hook)}: on = {', '.join(never)} never runs a hook:"
+                    " a backend refusing credentials or down is not a dataset change"
+                )
+            if hook.url_env is None:
+                continue
+            try:
+                webhook_target(self._environ, hook.url_env)
+            except HookFailure as exc:
+                warnings.append(f"{hook_label(index, hook)}: {exc}")
+        return warnings
+
     def url_for(self, backend: str, dataset_id: str) -> str | None:
         found = self._engine.backends.get(backend)
         return found.web_url(dataset_id) if found is not None else None
 
     def __call__(self, update: PollUpdate) -> None:
+        if self.desktop is not None:
+            for event in update.backend_events:
+                if event.kind == "down":
+                    self.desktop.backend_down(event.backend, self._why_down(event), event.reason)
         if not update.news:
             return
         if self.desktop is not None:
             self.desktop.add(update.news)
         self.hooks.submit(update.news)
+
+    def _why_down(self, event: BackendEvent) -> str:
+        """The notify_on event a backend going down is: its credentials, or the rest."""
+        health = self._engine.model.health.get(event.backend)
+        if health is not None and health.health is Health.UNAUTHORIZED:
+            return "unauthorized"
+        return "unreachable"
 
     def reconfigure(self, engine: Engine) -> None:
         """A reloaded config: its rules and hooks apply to the next news."""

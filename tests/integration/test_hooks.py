@@ -466,3 +466,12 @@ async def test_reconfigure_applies_new_hooks_and_strips_new_credentials(tmp_path
     await hooks.drain()
     assert hooks.ran == 1 and hooks.failed == 0, hooks.last_failure
     assert "KEEP_ME" not in json.loads(out.read_text())
+
+
+def test_webhook_backoff_grows_and_a_servers_retry_after_wins_within_a_cap() -> None:
+    """The waits between tries (not waited here): 1 s, then 4 s; a Retry-After is
+    obeyed up to 30 s, so a hostile `Retry-After: 86400` cannot park a hook for a day."""
+    hooks = HookRunner([], {})
+    assert [hooks._delay(attempt, None) for attempt in (1, 2, 3)] == [1.0, 4.0, 4.0]
+    assert hooks._delay(1, 2.5) == 2.5
+    assert hooks._delay(2, 86400.0) == 30.0

@@ -145,3 +145,164 @@ def test_watch_exits_0_on_sigint_and_sigterm(signum: int, tmp_path: Path) -> Non
     _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
     assert lines.lines and all(" -> " in line for line in lines.lines)
+
+
+def test_watch_runs_the_hooks_for_the_named_datasets_and_tells_a_failed_one_on_stderr(
+    tmp_path: Path,
+) -> None:
+    """`watch vl:ID` watches that dataset only; its hooks run (a good one gets the
+    change and no credential); a failing hook is told on stderr for the CI log."""
+    sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
+    named = sim.add_vl_dataset(name="named", status="INDEXING", progress=10)
+    other = sim.add_vl_dataset(name="other", status="INDEXING", progress=10)
+    seen = tmp_path / "seen.txt"
+    script = (
+        "import os, sys; open(sys.argv[1], 'a').write(' '.join(os.environ.get(k, '-') for k in "
+        "('DSWATCH_NAME', 'DSWATCH_OLD_STATE', 'DSWATCH_STATE', 'VL_API_KEY')) + '\\n')"
+    )
+    good = json.dumps([sys.executable, "-c", script, str(seen)])
+    bad = json.dumps(["sh", "-c", "echo 'chat is down' >&2; exit 3"])
+    with SimServer(sim) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            "[settings]\npoll_interval = 0.2\nsettled_interval = 1\ntimeout = 0.5\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
+            'api_key_env = "VL_API_KEY"\napi_secret_env = "VL_API_SECRET"\n'
+            f'datasets = ["{named}", "{other}"]\n'
+            f'[[hooks]]\non = ["ready"]\ncommand = {good}\n'
+            f'[[hooks]]\non = ["ready"]\ncommand = {bad}\n'
+        )
+        only = f"vl:{named}"
+        env = {
+            **os.environ,
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "VL_API_KEY": "vl-key-0123456789abcdef",
+            "VL_API_SECRET": "vl-secret-fedcba9876543210",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config), only],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        lines = Lines(process)
+        try:
+            time.sleep(1.0)  # read once: a first read is no news
+            sim.set_vl_status(other, "READY", progress=100)
+            sim.set_vl_status(named, "READY", progress=100)
+            lines.wait_for("named ready", lambda r: r.get("id") == named and r["event"] == "ready")
+            deadline = time.monotonic() + REACH
+            while not seen.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert [r.get("id") for r in lines.records()] == [named]  # never the other one
+    assert seen.read_text() == "named running ready -\n"  # no credential in its environment
+    assert stderr == "dswatch: warning: hook 2 (sh): exited with status 3: chat is down\n"
+
+
+@pytest.mark.parametrize(
+    ("config_text", "args", "message"),
+    [
+        ("[settings]\n", [], "watch: No backend in "),
+        (
+            '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n',
+            [],
+            "watch: No datasets are watched. Add one with: dswatch add BACKEND ID  (backends: vl)",
+        ),
+        (
+            '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n',
+            ["nope:0b6ad7b4-0000-4000-8000-000000000001"],
+            "watch: unknown backend 'nope' (known: vl)",
+        ),
+    ],
+)
+def test_watch_with_nothing_to_watch_says_so_and_exits_2(
+    config_text: str, args: list[str], message: str, tmp_path: Path
+) -> None:
+    """Not a silent exit 0, nor a silent wait forever: systemd's log must say why."""
+    config = tmp_path / "config.toml"
+    config.write_text(config_text)
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "watch", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+        stdin=subprocess.DEVNULL,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("dswatch: ") and message in result.stderr
+
+
+def test_watch_warns_at_start_of_a_webhook_that_cannot_work(tmp_path: Path) -> None:
+    """An unset webhook variable or a plain-http URL off this machine is told when
+    watch starts, not at the first change hours later; watch still runs."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n'
+        'datasets = ["0b6ad7b4-0000-4000-8000-000000000001"]\n'
+        '[[hooks]]\nurl_env = "UNSET_WEBHOOK_URL"\n'
+        '[[hooks]]\ncommand = ["true"]\n'
+        '[[hooks]]\nurl_env = "PLAIN_WEBHOOK_URL"\n'
+    )
+    stderr_file = tmp_path / "stderr.txt"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "UNSET_WEBHOOK_URL"},
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "PLAIN_WEBHOOK_URL": "http://hooks.example.com/services/secret-path",
+    }
+    with stderr_file.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "watch", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + REACH
+            while stderr_file.read_text().count("\n") < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert process.poll() is None  # running on
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+    assert process.returncode == 0
+    assert stderr_file.read_text().splitlines() == [
+        "dswatch: warning: hook 1 ($UNSET_WEBHOOK_URL): $UNSET_WEBHOOK_URL is not set",
+        "dswatch: warning: hook 3 ($PLAIN_WEBHOOK_URL): $PLAIN_WEBHOOK_URL: refusing plain"
+        " http to hooks.example.com; webhooks go over https, or to this machine",
+    ]
+
+
+def test_watch_warns_at_start_of_a_hook_waiting_for_backend_trouble(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n'
+        'datasets = ["0b6ad7b4-0000-4000-8000-000000000001"]\n'
+        '[[hooks]]\non = ["error", "unauthorized"]\ncommand = ["true"]\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()  # blocks until it is written
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    assert first == (
+        "dswatch: warning: hook 1 (true): on = unauthorized never runs a hook:"
+        " a backend refusing credentials or down is not a dataset change\n"
+    )
+    assert process.returncode == 0

@@ -419,6 +419,41 @@ async def test_no_toast_storm_at_start_but_news_later(world: World) -> None:
         assert any("birds-indexing is now ready" in m for m in messages)
 
 
+async def test_notifications_problems_toasts_only_trouble(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`notifications = "problems"`: a dataset finishing and a backend coming back
+    make no toast; a failure and a backend going down do."""
+    import tui.toasts
+
+    monkeypatch.setattr(tui.toasts, "NEWS_QUIET_SECONDS", 0.1)
+    text = world.path.read_text().replace(
+        "[settings]\n", '[settings]\nnotifications = "problems"\n'
+    )
+    world.path.write_text(text)
+    app = make_app(world)
+
+    def toasts() -> list[str]:
+        return [str(n.message) for n in app._notifications]
+
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: polled(app) >= 6)
+        key = ("vl", world.indexing)
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: app.model.states[key].state is State.READY)
+        world.sim.set_vl_status(world.indexing, "ERROR", fatal_error_msg="disk full")
+        await until(pilot, lambda: bool(toasts()), "a toast")
+        assert toasts() == ["birds-indexing is now error"]  # the ready one was never told
+        world.sim.set_faults("vl", status=503)
+        await until(pilot, lambda: len(toasts()) == 2, "the down toast")
+        assert toasts()[1].startswith("vl is down: ")
+        world.sim.clear_faults("vl")
+        await until(pilot, lambda: not app.model.health["vl"].is_down)
+        world.sim.set_vl_status(world.ready, "ERROR", fatal_error_msg="gone")
+        await until(pilot, lambda: len(toasts()) == 3, "the next error")
+        assert toasts()[2] == "cats-ready is now error"  # and no "answering again" before it
+
+
 async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -> None:
     from tui.screens.backend import AddBackendScreen
     from tui.sim import SimServer
@@ -568,6 +603,77 @@ async def test_a_real_change_runs_the_hooks_and_an_outage_does_not(
         world.sim.set_vl_status(world.indexing, "READY", progress=100)
         await until(pilot, lambda: out.exists() and out.read_text().strip() != "")
         assert out.read_text().splitlines() == ["birds-indexing:running->ready"]
+
+
+async def test_a_failing_hook_shows_in_the_summary_even_when_nothing_else_changes(
+    world: World,
+) -> None:
+    """A hook fails after the batch that fired it was shown, and no batch follows
+    (polling paused here; a settled fleet is read once a minute): the summary must
+    say so at once, not at the next batch."""
+    command = json.dumps(["sh", "-c", "sleep 0.5; echo 'no route to chat' >&2; exit 3"])
+    with world.path.open("a") as config:
+        config.write(f'\n[[hooks]]\non = ["ready"]\ncommand = {command}\n')
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        key = ("vl", world.indexing)
+        await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
+        assert "hooks:" not in str(app.query_one("#summary").render())
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: app.model.states[key].state is State.READY)
+        await pilot.press("p")  # no more batches
+        await until(pilot, lambda: app.outreach is not None and app.outreach.hooks.failed == 1)
+        await until(
+            pilot,
+            lambda: "hooks: 1 failed" in str(app.query_one("#summary").render()),
+            "the summary tells the failed hook",
+        )
+
+
+async def test_a_webhook_without_its_url_is_told_when_the_dashboard_starts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UNSET_WEBHOOK_URL", raising=False)
+    with world.path.open("a") as config:
+        config.write('\n[[hooks]]\non = ["error"]\nurl_env = "UNSET_WEBHOOK_URL"\n')
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        told = "hook 1 ($UNSET_WEBHOOK_URL): $UNSET_WEBHOOK_URL is not set"
+        await until(pilot, lambda: any(n.message == told for n in app._notifications), told)
+        [toast] = [n for n in app._notifications if n.message == told]
+        assert (toast.title, toast.severity) == ("hooks", "warning")
+
+
+async def test_desktop_notification_for_a_real_change_and_none_for_an_outage(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the dashboard writes to its terminal besides the screen: one OSC 9 for
+    the dataset that finished, nothing for the backend's outage before it, one when
+    the backend refuses the credentials."""
+    monkeypatch.delenv("TMUX", raising=False)  # the bytes asserted are unwrapped
+    written: list[str] = []
+    monkeypatch.setattr(DswatchApp, "_write_to_terminal", lambda _, text: written.append(text))
+    text = world.path.read_text().replace("[settings]\n", '[settings]\ndesktop_notify = "osc9"\n')
+    world.path.write_text(text)
+    app = make_app(world)
+    async with app.run_test(size=(200, 50)) as pilot:
+        key = ("vl", world.indexing)
+        await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
+        world.sim.set_faults("vl", status=503)
+        await until(pilot, lambda: app.model.health["vl"].is_down)
+        world.sim.clear_faults("vl")
+        await until(pilot, lambda: not app.model.health["vl"].is_down)
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: bool(written), "a desktop notification")
+        assert written == ["\x1b]9;dswatch: vl: birds-indexing is now ready\x07"]
+        # Refused credentials are `unauthorized` (in the default notify_on): told once,
+        # for the backend, never for each of its datasets.
+        world.sim.set_faults("vl", status=401)
+        await until(pilot, lambda: len(written) == 2, "the backend's notification")
+        assert written[1] == "\x1b]9;dswatch: vl: vl is down: refused credentials (HTTP 401)\x07"
+        world.sim.clear_faults("vl")
+        await until(pilot, lambda: not app.model.health["vl"].is_down)
+        assert len(written) == 2, written  # nothing more: neither its datasets nor its return
 
 
 @pytest.mark.parametrize("burst", ["/quiet", "/ready"])

@@ -258,6 +258,61 @@ ERROR_CASES = [
         "backends[1].url",
         "http:// or https://",
     ),
+    (
+        "hook: on as one state",
+        VL + '[[hooks]]\non = "ready"  # <-\ncommand = ["x"]\n',
+        "hooks[0].on",
+        'use "any" or a list of states, e.g. ["error", "ready"]',
+    ),
+    (
+        "hook: unknown state",
+        VL + '[[hooks]]\non = ["done"]  # <-\ncommand = ["x"]\n',
+        "hooks[0].on[0]",
+        "should be 'pending', 'running', ",
+    ),
+    (
+        "hook: both command and url_env",
+        VL + '[[hooks]]  # <-\ncommand = ["x"]\nurl_env = "X"\n',
+        "hooks[0]",
+        "set exactly one of command or url_env",
+    ),
+    (
+        "hook: neither command nor url_env",
+        VL + '[[hooks]]  # <-\non = "any"\n',
+        "hooks[0]",
+        "set exactly one of command or url_env",
+    ),
+    (
+        "hook: command as a shell string",
+        VL + '[[hooks]]\ncommand = "notify-send done"  # <-\n',
+        "hooks[0].command",
+        'an argument list, run without a shell: e.g. ["notify-send", "dswatch"];'
+        ' for shell syntax, ["sh", "-c", "..."]',
+    ),
+    (
+        "hook: empty program",
+        VL + '[[hooks]]\ncommand = [""]  # <-\n',
+        "hooks[0].command[0]",
+        "the program to run cannot be empty",
+    ),
+    (
+        "hook: url_env holding a URL",
+        VL + '[[hooks]]\nurl_env = "https://hooks.slack.com/x"  # <-\n',
+        "hooks[0].url_env",
+        "not an environment variable name",
+    ),
+    (
+        "hook: unknown backend",
+        VL + '[[hooks]]\ncommand = ["x"]\nbackends = ["nope"]  # <-\n',
+        "hooks[0].backends[0]",
+        "no backend is named 'nope'",
+    ),
+    (
+        "hook: timeout",
+        VL + '[[hooks]]\ncommand = ["x"]\ntimeout = 0  # <-\n',
+        "hooks[0].timeout",
+        "greater than 0",
+    ),
 ]
 
 
@@ -939,3 +994,16 @@ def test_the_example_documents_every_key_with_valid_values() -> None:
         assert key in fields, key
         if commented:  # an alternative to uncomment: it must be valid as written
             tomllib.loads(f"{key} = {value}")
+
+
+def test_the_examples_settings_are_the_defaults() -> None:
+    """Its [settings] table says "these are the defaults": each value written there
+    (or commented out) is the model's default, so copying it changes nothing."""
+    text = EXAMPLE.read_text()
+    table = text[text.index("[settings]") : text.index("[[backends]]")]
+    written = dict(re.findall(r"^(?:# )?(\w+) = (.*?)\s*(?:#.*)?$", table, re.MULTILINE))
+    defaults = Settings().model_dump()
+    assert set(written) == set(defaults)
+    for key, value in written.items():
+        if defaults[key] is not None:  # stuck_after: unset by default, an example value shown
+            assert tomllib.loads(f"v = {value}")["v"] == defaults[key], key

@@ -123,6 +123,11 @@ def test_tmux_passthrough_doubles_every_escape(form: Any, expected: bytes) -> No
         ({"TERM_PROGRAM": "ghostty", "TERM": "xterm-ghostty"}, "osc9"),
         ({"TERM": "xterm-ghostty"}, "osc9"),
         ({"WT_SESSION": "2c3f9a1e", "TERM": "xterm-256color"}, "osc9"),
+        # Inside tmux (TERM_PROGRAM=tmux), by the variables the terminal's shell had:
+        ({"TERM_PROGRAM": "tmux", "TERM": "tmux-256color", "WEZTERM_PANE": "0"}, "osc9"),
+        ({"TERM_PROGRAM": "tmux", "TERM": "screen", "ITERM_SESSION_ID": "w0t0p0:AB"}, "osc9"),
+        ({"TERM_PROGRAM": "tmux", "GHOSTTY_RESOURCES_DIR": "/usr/share/ghostty"}, "osc9"),
+        ({"TERM_PROGRAM": "tmux", "TERM": "tmux-256color", "VTE_VERSION": "7600"}, "osc777"),
         ({"TERM": "foot"}, "osc777"),
         ({"TERM": "foot-extra"}, "osc777"),
         ({"VTE_VERSION": "7600", "TERM": "xterm-256color"}, "osc777"),
@@ -415,3 +420,18 @@ def test_news_record_is_sanitized_json_without_the_raw_body() -> None:
         "at": "2026-11-24T12:00:00+00:00",
         "url": "https://vl.example/d/1",
     }
+
+
+def test_a_backend_refusing_credentials_is_told_once_an_outage_only_when_asked() -> None:
+    notif, out, _, later = notifier()
+    notif.backend_down("vl", "unreachable", "network unreachable")  # not in notify_on
+    assert out.getvalue() == b""
+    notif.backend_down("vl", "unauthorized", "credentials refused (HTTP 401)")
+    assert out.getvalue() == b"\x1b]9;dswatch: vl: vl is down: credentials refused (HTTP 401)\x07"
+    notif.backend_down("cg", "unauthorized", "credentials refused")  # cg: errors only
+    assert out.getvalue().count(b"\x1b]9;") == 1
+    notif.add([news("cats")])  # dataset news after it waits for the quiet spell
+    assert out.getvalue().count(b"\x1b]9;") == 1 and len(later.calls) == 1
+    notif.update_rules(rules(desktop_notify="osc9", notify_on=["unreachable"]), {})
+    notif.backend_down("vl", "unreachable", "net\x07work; down")
+    assert out.getvalue().endswith(b"\x1b]9;dswatch: vl: vl is down: net\xe2\x90\x87work, down\x07")

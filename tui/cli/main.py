@@ -221,7 +221,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if command == "status":
         from .status import status
 
-        if not any(b.datasets or b.follow is not None for b in engine.config.backends):
+        if not watches_something(engine):
             return nothing_watched(args, engine, as_json=args.json)
         history = open_history(args, engine)
         try:
@@ -230,6 +230,9 @@ def dispatch(args: argparse.Namespace) -> int:
             if history is not None:
                 history.close()
     if command == "watch":
+        if not args.ids and not watches_something(engine):
+            # It would wait forever for nothing (it does not reload the config): say so.
+            raise UsageError(f"watch: {nothing_watched_hint(args, engine)}")
         from .resolve import resolve_names
         from .wait import resolve_targets
         from .watch import watch
@@ -237,7 +240,7 @@ def dispatch(args: argparse.Namespace) -> int:
         async def run_watch() -> int:
             try:
                 specs = await resolve_names(engine, args.ids, command="watch")
-                targets = resolve_targets(engine, specs) if specs else None
+                targets = resolve_targets(engine, specs, command="watch") if specs else None
             except BaseException:
                 await engine.aclose()
                 raise
@@ -287,8 +290,22 @@ def check_named_config(args: argparse.Namespace) -> None:
         )
 
 
+def watches_something(engine: Engine) -> bool:
+    return any(b.datasets or b.follow is not None for b in engine.config.backends)
+
+
 def nothing_watched(args: argparse.Namespace, engine: Engine, *, as_json: bool) -> int:
     """`status` with nothing to poll: say what to run next, a command that works."""
+    hint = nothing_watched_hint(args, engine)
+    if as_json:
+        print("[]")
+        print(f"dswatch: {hint}", file=sys.stderr)
+    else:
+        print(hint)
+    return EXIT_OK
+
+
+def nothing_watched_hint(args: argparse.Namespace, engine: Engine) -> str:
     path = config_path(args)
     if not path.exists():
         hint = f"No config file at {path}: nothing is watched. Create one with: dswatch init"
@@ -300,12 +317,7 @@ def nothing_watched(args: argparse.Namespace, engine: Engine, *, as_json: bool) 
     else:
         names = ", ".join(b.name for b in engine.config.backends)
         hint = f"No datasets are watched. Add one with: dswatch add BACKEND ID  (backends: {names})"
-    if as_json:
-        print("[]")
-        print(f"dswatch: {hint}", file=sys.stderr)
-    else:
-        print(hint)
-    return EXIT_OK
+    return hint
 
 
 def setup_logging(*, debug: bool) -> None:

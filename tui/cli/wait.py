@@ -15,8 +15,12 @@ from ..watch import PollUpdate, WatchModel
 from .common import EXIT_OK, EXIT_PROBLEM, EXIT_TIMEOUT, WAIT_FAILS, UsageError
 
 
-def resolve_targets(engine: Engine, specs: Sequence[str]) -> set[tuple[str, str]]:
-    """`[BACKEND:]ID` -> keys; an ID alone must belong to exactly one backend."""
+def resolve_targets(
+    engine: Engine, specs: Sequence[str], *, command: str = "wait"
+) -> set[tuple[str, str]]:
+    """`[BACKEND:]ID` -> keys; an ID alone must belong to exactly one backend.
+
+    `command` starts the messages: `watch` takes the same arguments."""
     backends = engine.config.backends
     if not specs:
         # Everything watched: the config's datasets and, once listed
@@ -25,7 +29,7 @@ def resolve_targets(engine: Engine, specs: Sequence[str]) -> set[tuple[str, str]
         if not keys:
             following = any(b.follow is not None for b in backends)
             raise UsageError(
-                "wait: no datasets named, none in the config"
+                f"{command}: no datasets named, none in the config"
                 + (" and none that `follow` takes" if following else "")
             )
         return keys
@@ -35,17 +39,17 @@ def resolve_targets(engine: Engine, specs: Sequence[str]) -> set[tuple[str, str]
         try:
             dataset_id = normalize_dataset_id(raw_id)
         except InvalidDatasetId as exc:
-            raise UsageError(f"wait: {exc}") from None
+            raise UsageError(f"{command}: {exc}") from None
         if name:
             if engine.config.backend(name) is None:
                 known = ", ".join(b.name for b in backends) or "none configured"
-                raise UsageError(f"wait: unknown backend {name!r} (known: {known})")
+                raise UsageError(f"{command}: unknown backend {name!r} (known: {known})")
         else:
             owners = [b.name for b in backends if dataset_id in b.datasets]
             if len(owners) == 1 or (not owners and len(backends) == 1):
                 name = owners[0] if owners else backends[0].name
             else:
-                raise UsageError(f"wait: say which backend watches {dataset_id}: BACKEND:ID")
+                raise UsageError(f"{command}: say which backend watches {dataset_id}: BACKEND:ID")
         keys.add((name, dataset_id))
     return keys
 

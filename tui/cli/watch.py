@@ -22,7 +22,7 @@ from ..notify import news_record
 from ..outreach import Outreach
 from ..text import sanitize
 from ..watch import BackendEvent, News, PollUpdate
-from .common import EXIT_OK
+from .common import EXIT_OK, warn
 from .pipes import ReaderGone, write_out
 
 HOOK_DRAIN_SECONDS = 10.0  # on exit, running hooks get this long to finish
@@ -82,6 +82,7 @@ async def watch(
         engine.poller.watch_only(targets)
     tty = _terminal()
     outreach = Outreach(engine, tty)
+    outreach.hooks.on_failure = warn  # on stderr too: a CI log or the journal shows it
     stop = asyncio.Event()
 
     def on_update(update: PollUpdate) -> None:
@@ -104,6 +105,8 @@ async def watch(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    for warning in outreach.hook_warnings():  # once a signal ends it with exit 0
+        warn(warning)
     runner = asyncio.create_task(engine.poller.run(on_update))
     checker = (
         asyncio.create_task(check_stuck_every(history, STUCK_CHECK_SECONDS))

@@ -175,6 +175,16 @@ class HookConfig(BaseModel):
             raise ValueError('use "any" or a list of states, e.g. ["error", "ready"]')
         return value
 
+    @field_validator("command", mode="before")
+    @classmethod
+    def _command_is_a_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # a shell command line: say what to write instead
+            raise ValueError(
+                'an argument list, run without a shell: e.g. ["notify-send", "dswatch"];'
+                ' for shell syntax, ["sh", "-c", "..."]'
+            )
+        return value
+
     @field_validator("command")
     @classmethod
     def _command(cls, values: list[str] | None) -> list[str] | None:
