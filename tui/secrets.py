@@ -20,7 +20,12 @@ MASK = "***"
 
 
 class Secret:
-    """A credential value whose repr and str never show it."""
+    """A credential value whose repr and str never show it.
+
+    Not pydantic's SecretStr: no model field ever holds a value (the config holds
+    variable NAMES), so a secret is only ever made here, from the environment, by
+    tui.credentials; this keeps it a plain object with no validation to run.
+    """
 
     __slots__ = ("_value",)
 
