@@ -41,6 +41,10 @@ METHOD_KEYS: tuple[tuple[str, ...], ...] = (
 )
 ENV_KEYS = ("api_key_env", "api_secret_env", "token_env", "username_env", "password_env")
 RETRY_COMMAND = "check the output of token_command, then press R to retry"
+# The transport rule's fix, said by the config check and by the HTTP client's refusal.
+INSECURE_TRANSPORT_FIX = (
+    "use an https:// url, or set allow_insecure = true if that network is trusted"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,12 @@ class Credentials:
     @property
     def usable(self) -> bool:
         return self.kind != "unusable"
+
+    def explained(self) -> str:
+        """Why unusable credentials cannot work and the fix, in one line (names, no values):
+        what the dashboard's hint, each refused request and `status` say."""
+        reason = self.problem or "credentials cannot be used"
+        return f"{reason}: {self.fix}" if self.fix else reason
 
 
 def sends_credentials(cfg: BackendConfig) -> bool:
@@ -166,7 +176,7 @@ def insecure_transport(cfg: BackendConfig) -> KeyProblem | None:
         "url",
         f"credentials would travel in clear text to {host}: use https://,"
         " or set allow_insecure = true if this network is trusted",
-        "use an https:// url, or set allow_insecure = true if that network is trusted",
+        INSECURE_TRANSPORT_FIX,
     )
 
 
@@ -195,7 +205,7 @@ def credential_hint(cfg: BackendConfig, environ: Mapping[str, str]) -> str:
     """What to fix when a backend refuses us: env var names and a next step, never values."""
     resolved = resolve_credentials(cfg, environ)
     if not resolved.usable:
-        return f"{resolved.problem}: {resolved.fix}"
+        return resolved.explained()
     if resolved.kind == "command":
         return RETRY_COMMAND
     if resolved.kind == "none":

@@ -37,20 +37,19 @@ import httpx
 
 from .backends.http import USER_AGENT, parse_retry_after
 from .config import BackendConfig, Config, HookConfig
-from .credentials import clear_text_host
+from .credentials import ENV_KEYS, clear_text_host
 from .notify import NewsLike, describe, news_record
+from .secrets import MIN_SECRET_LENGTH
 from .text import sanitize
 
 log = logging.getLogger(__name__)
 
-CREDENTIAL_FIELDS = ("api_key_env", "api_secret_env", "token_env", "username_env", "password_env")
 MAX_QUEUED = 200  # jobs waiting for a free slot; beyond this the oldest is dropped
 WEBHOOK_ATTEMPTS = 3
 RETRY_DELAYS = (1.0, 4.0)  # s before the 2nd and 3rd attempt (Retry-After wins, capped)
 MAX_RETRY_AFTER = 30.0
 _STDERR_KEEP = 2048  # bytes of a command's stderr kept for the failure message
 _VALUE_CHARS = 1000  # cap of one DSWATCH_* value
-_MIN_SECRET_LENGTH = 6  # shorter values would strip unrelated variables
 
 
 class HookFailure(Exception):
@@ -79,7 +78,7 @@ def credential_variables(
     backends: Sequence[BackendConfig], hooks: Sequence[HookConfig]
 ) -> set[str]:
     """Names of variables a hook must never see: credentials and webhook URLs."""
-    names = {name for b in backends for field in CREDENTIAL_FIELDS if (name := getattr(b, field))}
+    names = {name for b in backends for field in ENV_KEYS if (name := getattr(b, field))}
     names.update(h.url_env for h in hooks if h.url_env)
     return names
 
@@ -89,7 +88,7 @@ def hook_environment(
 ) -> dict[str, str]:
     """The parent's environment without credentials, plus the change in DSWATCH_*."""
     secret_values = {
-        value for name in secret_names if len(value := environ.get(name, "")) >= _MIN_SECRET_LENGTH
+        value for name in secret_names if len(value := environ.get(name, "")) >= MIN_SECRET_LENGTH
     }
     env = {
         name: value

@@ -20,7 +20,12 @@ MASK = "***"
 
 
 class Secret:
-    """A credential value whose repr and str never show it."""
+    """A credential value whose repr and str never show it.
+
+    Not pydantic's SecretStr: no model field ever holds a value (the config holds
+    variable NAMES), so a secret is only ever made here, from the environment, by
+    tui.credentials; this keeps it a plain object with no validation to run.
+    """
 
     __slots__ = ("_value",)
 
@@ -43,8 +48,9 @@ _SECRET_KEY_RE = re.compile(
 )
 # Rotating tokens (a JWT minted every 8 minutes, login tokens): keep the last few.
 _MAX_ROTATING = 8
-# Shorter values would mask ordinary words; real secrets are longer.
-_MIN_SECRET_LENGTH = 6
+# Shorter values would mask ordinary words (or, for hooks, strip unrelated variables);
+# real secrets are longer.
+MIN_SECRET_LENGTH = 6
 
 
 @functools.lru_cache(maxsize=65_536)  # every poll asks again about the same keys (IDs)
@@ -81,7 +87,7 @@ def encoded_variants(value: str) -> set[str]:
     raw = value.encode()
     for alphabet in (None, b"-_"):
         variants.update(_base64_cores(raw, alphabet))
-    return {v for v in variants if len(v) >= _MIN_SECRET_LENGTH}
+    return {v for v in variants if len(v) >= MIN_SECRET_LENGTH}
 
 
 @functools.lru_cache(maxsize=64)  # a rotating token is added once, re-listed on every add
@@ -109,7 +115,7 @@ class Redactor:
         return f"Redactor({len(self._static) + len(self._rotating)} secrets)"
 
     def add(self, value: str | None, *, rotating: bool = False) -> None:
-        if not value or len(value) < _MIN_SECRET_LENGTH:
+        if not value or len(value) < MIN_SECRET_LENGTH:
             return
         if not rotating:
             self._static.add(value)

@@ -21,7 +21,7 @@ The schema, migration, connections and value encodings live in
 `tui.store_schema`; the read side (history, progress, runs, timing) in
 `tui.store_reads`, which `HistoryStore` inherits.
 
-Why this module is still ~570 lines: the change detector (caller's thread) and
+Why this module is still ~620 lines: the change detector (caller's thread) and
 the writer (its thread) share the cache's invariants (which dataset rows are
 written, pending or only in memory after a fault); keeping them side by side
 is what makes those invariants checkable.

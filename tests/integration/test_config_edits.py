@@ -8,6 +8,7 @@ dashboard's start path, as a user meets them.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import tui.config.save as save_module
+from tests.unit.test_config import temp_files
 from tui.config import ConfigError, add_datasets, load_config, secret_warnings
 from tui.config.toml_text import MAX_NESTING
 from tui.engine import load_engine
@@ -25,6 +27,7 @@ from tui.engine import load_engine
 REPO = Path(__file__).resolve().parents[2]
 ID_OLD = "ad48d250-1232-11f1-bfca-fa39f6ed1f22"
 ID_NEW = "11111111-2222-4333-8444-555555555555"
+ID_NEW_2 = "66666666-7777-4888-9999-aaaaaaaaaaaa"
 CONFIG = f"""\
 # keep me
 [[backends]]
@@ -262,3 +265,59 @@ def test_a_huge_config_says_the_limit(tmp_path: Path) -> None:
     code, out, err = run_dswatch("status", config=path)
     assert (code, out) == (2, "")
     assert err == f"dswatch: {path}: is 10.0 MB; the limit is 8 MiB for a config file\n"
+
+
+# -- a save killed mid-write (a real process, SIGKILLed) ---------------------
+
+
+# Runs add_datasets in a child whose os.replace announces itself and hangs:
+# the temp file is complete and synced, the rename has not happened.
+_HANG_BEFORE_RENAME = """
+import os, sys, time
+from pathlib import Path
+import tui.config
+
+def hang(source, destination):
+    print("temp file written", flush=True)
+    time.sleep(60)
+
+os.replace = hang
+tui.config.add_datasets(Path(sys.argv[1]), "vl", [sys.argv[2]])
+"""
+
+
+def kill_a_writer_before_the_rename(config_path: Path) -> int:
+    """Start a save of ID_NEW in a child, SIGKILL it between temp file and rename; its pid."""
+    command = [sys.executable, "-c", _HANG_BEFORE_RENAME, str(config_path), ID_NEW]
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as child:
+        watchdog = threading.Timer(15, child.kill)  # never hang the test suite
+        watchdog.start()
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline() == b"temp file written\n"
+            os.kill(child.pid, signal.SIGKILL)
+            assert child.wait(5) == -signal.SIGKILL
+        finally:
+            watchdog.cancel()
+            child.kill()
+    return child.pid
+
+
+def test_a_writer_killed_before_the_rename_leaves_the_old_file(config_path: Path) -> None:
+    original = config_path.read_bytes()
+    kill_a_writer_before_the_rename(config_path)
+    assert config_path.read_bytes() == original
+    assert ID_NEW not in load_config(config_path).backends[0].datasets
+    # The kill really came mid-write: the new content was complete, only unrenamed.
+    [leftover] = temp_files(config_path.parent)
+    assert ID_NEW in leftover.read_text()
+
+
+def test_the_next_save_removes_the_temp_file_of_a_killed_save(config_path: Path) -> None:
+    """Its writer held the lock and is gone: no need to wait ten minutes."""
+    pid = kill_a_writer_before_the_rename(config_path)
+    [leftover] = temp_files(config_path.parent)
+    assert f".{pid}." in leftover.name
+    assert add_datasets(config_path, "vl", [ID_NEW_2]) == [ID_NEW_2]
+    assert temp_files(config_path.parent) == []
+    assert ID_NEW not in config_path.read_text()

@@ -31,14 +31,12 @@ def sim() -> Simulator:
 
 @pytest.fixture
 def server(sim: Simulator) -> Iterator[SimServer]:
+    """Served per test (conftest's `server` is per module): each test's own simulator."""
     with SimServer(sim) as running:
         yield running
 
 
-@pytest.fixture(autouse=True)
-def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.delenv("DSWATCH_CONFIG", raising=False)
+pytestmark = pytest.mark.usefixtures("quiet_home")  # tests/conftest.py
 
 
 def config_file(

@@ -9,7 +9,6 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.support.waiting import until
 from tui.config import Config
 from tui.hooks import HookRunner
 from tui.models import DatasetState, State
+from tui.watch import News
 
 AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ID1 = "00000000-0000-4000-8000-000000000001"
@@ -33,14 +33,6 @@ SECRETS = {
     "SLACK_URL": "https://hooks.slack.example/services/T000/B000/XXXX",
 }
 PY = sys.executable
-
-
-@dataclass(frozen=True, slots=True)
-class News:  # the shape of tui.watch.News
-    state: DatasetState
-    old: State
-    event: str
-    at: datetime
 
 
 def news(

@@ -3,7 +3,7 @@
 This is the tool behind docs/cognee-real-server.md. It is not a test (pytest does
 not collect it). Usage, against a server started by scripts/cognee-server.sh:
 
-    scripts/cognee-server.sh run -- /work/.venv/bin/python tests/live/record_real_server.py \
+    scripts/cognee-server.sh run -- .venv/bin/python tests/live/record_real_server.py \
         > /tmp/transcript.md
 
 It reads COGNEE_URL, COGNEE_USER and COGNEE_PASSWORD from the environment. Only

@@ -454,42 +454,6 @@ async def test_notifications_problems_toasts_only_trouble(
         assert toasts()[2] == "cats-ready is now error"  # and no "answering again" before it
 
 
-async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -> None:
-    from tui.screens.backend import AddBackendScreen
-    from tui.sim import SimServer
-
-    sim = Simulator(seed=4, vl_datasets=0, cognee_datasets=0)
-    dataset = sim.add_vl_dataset(name="first-one", status="READY", progress=100)
-    path = tmp_path / "dswatch" / "config.toml"  # neither the file nor its folder exists
-    with SimServer(sim) as server:
-        app = DswatchApp(build_engine(load_config(path), path), config_path=path)
-        async with app.run_test(size=(160, 45)) as pilot:
-            assert "define a backend" in shown(app.query_one("#empty"))
-            await pilot.press("a")
-            form = app.screen
-            assert isinstance(form, AddBackendScreen)
-            await pilot.press("ctrl+s")  # no name yet: refused inline
-            assert app.screen is form
-            assert "name" in shown(form.query_one("#problem"))
-            form.query_one("#name").value = "local"  # type: ignore[attr-defined]
-            form.query_one("#url").value = f"{server.url}/vl"  # type: ignore[attr-defined]
-            form.query_one("#key-env").value = "sk-0123456789abcdef0123456789"  # type: ignore[attr-defined]
-            await pilot.press("ctrl+s")  # a pasted secret instead of a variable name
-            assert app.screen is form
-            form.query_one("#key-env").value = ""  # type: ignore[attr-defined]
-            await pilot.press("ctrl+s")
-            assert not isinstance(app.screen, AddBackendScreen)
-            assert 'name = "local"' in path.read_text()
-            await pilot.press("a")
-            picker = app.screen.query_one("#picker")
-            await until(pilot, lambda: picker.option_count > 0)  # type: ignore[attr-defined]
-            picker.select(picker.get_option_at_index(0))  # type: ignore[attr-defined]
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: "first-one" in grid_text(app))
-            await until(pilot, lambda: app.model.states[("local", dataset)].state is State.READY)
-            assert dataset in path.read_text()
-
-
 async def test_details_show_hostile_server_text_literally(world: World) -> None:
     evil = "[bold]boom[/] [@click=app.quit]click[/] \x1b[2J\x1b]52;c;SGVsbG8=\x07 שלום 🎉"
     dataset = world.sim.add_vl_dataset(name=HOSTILE_ESCAPES, status="ERROR", fatal_error_msg=evil)

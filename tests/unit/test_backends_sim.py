@@ -1,10 +1,12 @@
-"""Both backends against the simulator (tui/sim), in-process through httpx.ASGITransport."""
+"""Both backends against the simulator (tui/sim), in-process through httpx.ASGITransport.
+
+Over a real socket: tests/integration/test_backends_socket.py.
+"""
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,7 +17,7 @@ from tui.backends import make_backend
 from tui.backends.base import Backend, FetchResult
 from tui.config import BackendConfig, Settings
 from tui.models import DatasetState, State
-from tui.sim import SimServer, Simulator
+from tui.sim import Simulator
 
 VL_KEY, VL_SECRET = "sim-vl-key-123456", "sim-vl-secret-abcdef-0123456789-0123456789"
 COGNEE_USER, COGNEE_PASSWORD = "me@example.com", "sim-password-123"
@@ -331,71 +333,3 @@ async def test_cognee_details(sim: Simulator, cognee: Backend) -> None:
     details = await cognee.details(dataset_id)
     assert details.get("item_count") == 4
     assert isinstance(details.get("pipeline_runs"), list)
-
-
-# ---------------------------------------------------------------- on a real socket
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Simulator, str]]:
-    """The simulator under uvicorn on 127.0.0.1: real sockets, real streaming."""
-    sim = Simulator(seed=3, vl_datasets=0, cognee_datasets=0, vl_credentials=(VL_KEY, VL_SECRET))
-    with SimServer(sim) as server:
-        yield sim, server.url
-
-
-def socket_vl(url: str, timeout: float) -> Backend:
-    cfg = VL_CONFIG.model_copy(update={"url": f"{url}/vl", "allow_insecure": False})
-    return make_backend(cfg, Settings(timeout=timeout), environ=ENVIRON)
-
-
-@pytest.mark.parametrize(
-    ("faults", "kind"),
-    [
-        ({}, None),
-        ({"trickle": 0.05, "trickle_bytes": 32}, "timeout"),
-        ({"close_mid_body": True}, "protocol"),
-        ({"body": "huge"}, "too_large"),  # 50 MB offered, 8 MiB read
-    ],
-)
-async def test_vl_over_a_socket(
-    served: tuple[Simulator, str], faults: dict[str, Any], kind: str | None
-) -> None:
-    sim, url = served
-    dataset_id = sim.add_vl_dataset(status="READY")
-    sim.clear_faults()
-    sim.set_faults("vl", **faults)
-    backend = socket_vl(url, timeout=0.5)
-    started = time.monotonic()
-    try:
-        got = (await backend.fetch([dataset_id], {})).states[0]
-    finally:
-        sim.clear_faults()
-        await backend.aclose()
-    assert time.monotonic() - started < 1.5
-    if kind is None:
-        assert got.state is State.READY  # credentials over http to loopback are fine
-    else:
-        assert got.state is State.UNREACHABLE
-        assert got.failure is not None and got.failure.kind == kind
-
-
-async def test_tls_to_a_plain_http_port_fails_as_tls(served: tuple[Simulator, str]) -> None:
-    _, url = served
-    backend = socket_vl(url.replace("http://", "https://"), timeout=2)
-    got = (await backend.fetch([MISSING], {})).states[0]
-    await backend.aclose()
-    assert got.state is State.UNREACHABLE
-    assert got.failure is not None and got.failure.kind == "tls"
-
-
-async def test_a_closed_port_is_connection_refused() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    backend = socket_vl(f"http://127.0.0.1:{port}", timeout=2)
-    got = (await backend.fetch([MISSING], {})).states[0]
-    await backend.aclose()
-    assert got.state is State.UNREACHABLE
-    assert got.failure is not None
-    assert (got.failure.kind, got.error) == ("connect", "connection refused")

@@ -1,11 +1,11 @@
 """Config saves are durable: the one thing tests/unit/test_config.py does not pin down.
 
-test_config.py already covers comments and permissions kept, a writer killed
-before the rename leaving the old file, and outside edits merged rather than
-overwritten. What it does not check is the order of the durable steps: the
-temp file is complete *and fsynced* before it replaces the config, and the
-directory is fsynced after the rename (else a power cut can leave an empty
-file or lose the rename).
+test_config.py already covers comments and permissions kept and outside edits
+merged rather than overwritten; tests/integration/test_config_edits.py a writer
+killed before the rename leaving the old file. What they do not check is the
+order of the durable steps: the temp file is complete *and fsynced* before it
+replaces the config, and the directory is fsynced after the rename (else a power
+cut can leave an empty file or lose the rename).
 """
 
 from __future__ import annotations

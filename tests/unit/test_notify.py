@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,18 +23,11 @@ from tui.notify import (
     pick_form,
     tmux_wrap,
 )
+from tui.watch import News
 
 AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ID1 = "00000000-0000-4000-8000-000000000001"
 ID2 = "00000000-0000-4000-8000-000000000002"
-
-
-@dataclass(frozen=True, slots=True)
-class News:  # the shape of tui.watch.News
-    state: DatasetState
-    old: State
-    event: str
-    at: datetime
 
 
 def news(

@@ -1,7 +1,7 @@
 """The simulator speaks both APIs as documented, misbehaves on demand, and scales.
 
-Most tests run in-process (httpx.ASGITransport); the ones about sockets
-(huge, cut and trickled bodies, the control API) run over SimServer.
+In-process (httpx.ASGITransport); the tests over a real socket (huge, cut and
+trickled bodies, the control API) are tests/integration/test_sim_socket.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -18,15 +18,15 @@ import httpx
 import jwt
 import pytest
 
+from tests.support.clock import FakeClock
 from tui.config import Config
-from tui.sim import FAULT_STATUSES, SimControl, SimServer, Simulator
+from tui.sim import FAULT_STATUSES, Simulator
 from tui.sim.auth import COGNEE_UNAUTHORIZED
 from tui.sim.cognee import PERMISSION_DENIED
 from tui.sim.cognee_world import (
     COMPLETED,
     ERRORED,
     INITIATED,
-    SERVER_STATUSES,
     STARTED,
 )
 from tui.sim.demo import demo_config, demo_simulator
@@ -37,18 +37,8 @@ ADD, COGNIFY = "add_pipeline", "cognify_pipeline"
 FORBIDDEN = PERMISSION_DENIED.format(action="read")
 REAL_401 = COGNEE_UNAUTHORIZED.format(posture="default (no env vars set)")
 UNKNOWN_ID = "5b0f54a4-3f0e-4b8e-9d0c-7e6f2b1a9c3d"
+START = 1000.0  # the simulator's clock at a test's start
 VL_KEY, VL_SECRET = "vl-key-123", "vl-secret-0123456789abcdef0123456789abcdef"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @asynccontextmanager
@@ -136,7 +126,7 @@ async def test_vl_list_creation_status_and_health() -> None:
 
 
 async def test_vl_tasks_shape_paging_and_failed_task() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=4, vl_datasets=0, clock=clock)
     failing = sim.add_vl_dataset(name="doomed")
     lifecycle = sim.vl.datasets[failing].lifecycle
@@ -182,7 +172,7 @@ def _walk_vl(sim: Simulator, clock: FakeClock, dataset_id: str, seconds: int) ->
 
 
 def test_vl_new_dataset_lifecycle_with_a_fake_clock() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=5, vl_datasets=0, clock=clock)
     ok = sim.add_vl_dataset()
     failing = sim.add_vl_dataset()
@@ -191,12 +181,12 @@ def test_vl_new_dataset_lifecycle_with_a_fake_clock() -> None:
         assert lifecycle is not None
         lifecycle.error_at, lifecycle.media_first = error_at, None
     assert _walk_vl(sim, clock, ok, 120) == ["DRAFT", "INDEXING", "READY"]
-    clock.t = 1000.0
+    clock.now = START
     assert _walk_vl(sim, clock, failing, 120) == ["DRAFT", "INDEXING", "ERROR"]
 
 
 def test_vl_add_media_flow_and_datasets_that_stay_partial() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=6, vl_datasets=0, clock=clock)
     plan = dict(
         start=0.0, draft_s=2.0, index_s=4.0, error_at=None, error_msg="", n_images=10,
@@ -210,7 +200,7 @@ def test_vl_add_media_flow_and_datasets_that_stay_partial() -> None:
         "READ ONLY", "PARTIAL INDEX",
     ]  # fmt: skip
     assert sim.vl.document(cycling)["n_images"] == 20  # two add-media cycles of 5
-    clock.t = 1000.0
+    clock.now = START
     assert _walk_vl(sim, clock, partial.id, 200) == [
         "DRAFT", "INDEXING", "READY", "READ ONLY", "PARTIAL INDEX",
     ]  # fmt: skip
@@ -451,7 +441,7 @@ async def test_cognee_trailing_slash_redirects_and_head_is_not_allowed(
 async def test_cognee_timestamps_and_ids_as_a_real_server_writes_them() -> None:
     """Naive UTC everywhere but createdAt of a POST /datasets that created the dataset;
     ids are UUIDv5 of name + owner."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=21, vl_datasets=0, cognee_datasets=5, clock=clock)
     async with client_for(sim) as client:
         created = (await client.post("/cognee/api/v1/datasets", json={"name": "notes"})).json()
@@ -621,7 +611,7 @@ async def test_cognee_other_routes(pinned_cognee: tuple[Simulator, dict[str, str
 
 
 async def test_cognee_auth_bearer_cookie_api_key_and_expiry() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(
         seed=12,
         vl_datasets=0,
@@ -680,7 +670,7 @@ async def test_cognee_auth_bearer_cookie_api_key_and_expiry() -> None:
 async def test_cognee_every_refusal_is_the_real_401() -> None:
     """No credentials, garbage, expired, a wrong key, a key as Bearer: one body, no
     WWW-Authenticate (docs/cognee-real-server.md, difference 4)."""
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(
         seed=12, vl_datasets=0, cognee_datasets=1, clock=clock, cognee_auth=True,
         cognee_jwt_lifetime=5.0,
@@ -771,7 +761,7 @@ async def test_cognee_api_keys_shape_and_body_rules() -> None:
 
 
 async def test_cognee_add_and_cognify_drive_a_lifecycle() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=13, vl_datasets=0, cognee_datasets=0, clock=clock)
     sim.configure(cognify_seconds=30.0, cognify_error_rate=0.0)
     async with client_for(sim) as client:
@@ -830,7 +820,7 @@ async def test_cognee_add_and_cognify_drive_a_lifecycle() -> None:
 
 
 async def test_cognee_cognify_of_an_empty_dataset_completes_at_once() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=13, vl_datasets=0, cognee_datasets=0, clock=clock)
     sim.configure(cognify_seconds=300.0, cognify_error_rate=1.0)
     async with client_for(sim) as client:
@@ -846,7 +836,7 @@ async def test_cognee_cognify_of_an_empty_dataset_completes_at_once() -> None:
 
 
 async def test_cognee_add_answers_like_a_real_server() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=13, vl_datasets=0, cognee_datasets=0, clock=clock)
     async with client_for(sim) as client:
         blocking = await client.post(
@@ -881,7 +871,7 @@ async def test_cognee_add_answers_like_a_real_server() -> None:
 
 
 def test_cognee_seeded_lifecycles_progress_and_never_go_back() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=14, vl_datasets=0, cognee_datasets=60, clock=clock)
     order = {None: 0, STARTED: 1, COMPLETED: 2, ERRORED: 2, INITIATED: 1}
     seen: set[str | None] = set()
@@ -892,7 +882,7 @@ def test_cognee_seeded_lifecycles_progress_and_never_go_back() -> None:
         if dataset.rerun is not None:
             dataset.rerun = None  # reruns restart cognify by design; judge the first run
         previous = {ADD: -1, COGNIFY: -1}
-        clock.t = 1000.0
+        clock.now = START
         for _ in range(120):
             for pipeline in (ADD, COGNIFY):
                 status = sim.cognee.status(dataset, pipeline, sim.now())
@@ -907,7 +897,7 @@ def test_cognee_seeded_lifecycles_progress_and_never_go_back() -> None:
 
 
 def test_same_seed_same_world() -> None:
-    clock_a, clock_b = FakeClock(), FakeClock()
+    clock_a, clock_b = FakeClock(START), FakeClock(START)
     a = Simulator(seed=42, clock=clock_a)
     b = Simulator(seed=42, clock=clock_b)
     assert a.vl_ids == b.vl_ids and a.cognee_ids == b.cognee_ids
@@ -1071,7 +1061,7 @@ async def test_stats_count_routes_and_statuses() -> None:
 
 
 async def test_ten_thousand_datasets_in_one_status_call_and_churn() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=21, vl_datasets=0, cognee_datasets=0, clock=clock)
     ids = sim.add_cognee_datasets(10_000)
     async with client_for(sim) as client:
@@ -1096,7 +1086,7 @@ async def test_ten_thousand_datasets_in_one_status_call_and_churn() -> None:
 
 
 async def test_vl_bulk_and_churn() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     sim = Simulator(seed=22, vl_datasets=0, cognee_datasets=0, clock=clock)
     ids = sim.add_vl_datasets(2_000)
     assert all(sim.vl.snapshot(sim.vl.datasets[i], sim.now()).status == "READY" for i in ids)
@@ -1111,94 +1101,6 @@ async def test_vl_bulk_and_churn() -> None:
     after = [sim.vl.snapshot(sim.vl.datasets[i], sim.now()) for i in ids]
     assert {s.status for s in before + after} == {"INDEXING"}
     assert all(b.progress != a.progress for b, a in zip(before, after, strict=True))
-
-
-# -- over a real socket -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Simulator, SimServer]]:
-    sim = Simulator(seed=23, vl_datasets=3, cognee_datasets=3, vl_credentials=(VL_KEY, VL_SECRET))
-    with SimServer(sim) as server:
-        yield sim, server
-
-
-@pytest.fixture
-def socket_sim(served: tuple[Simulator, SimServer]) -> Iterator[tuple[Simulator, str]]:
-    sim, server = served
-    yield sim, server.url
-    sim.clear_faults()
-
-
-def test_sim_server_serves_both_backends(socket_sim: tuple[Simulator, str]) -> None:
-    sim, url = socket_sim
-    assert url.startswith("http://127.0.0.1:")
-    headers = {"Authorization": f"Bearer {vl_token()}"}
-    with httpx.Client(base_url=url) as client:
-        vl = client.get(f"/vl/api/v1/dataset/{sim.vl_ids[0]}", headers=headers)
-        assert vl.status_code == 200 and vl.json()["id"] == sim.vl_ids[0]
-        assert client.get(f"/vl/api/v1/dataset/{sim.vl_ids[0]}").status_code == 401
-        cognee = client.get("/cognee/api/v1/datasets/status", params={"dataset": sim.cognee_ids})
-        assert cognee.status_code == 200
-        assert set(cognee.json().values()) <= set(SERVER_STATUSES)
-
-
-def test_socket_close_mid_body_huge_and_trickle(socket_sim: tuple[Simulator, str]) -> None:
-    sim, url = socket_sim
-    target = f"{url}/cognee/api/v1/datasets/status"
-    with httpx.Client() as client:
-        sim.set_faults("cognee", close_mid_body=True)
-        with pytest.raises(httpx.RemoteProtocolError):
-            client.get(target)
-        sim.set_faults("cognee", close_mid_body=False, body="huge")
-        received = 0
-        with client.stream("GET", target) as response:
-            assert response.status_code == 200
-            for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > 5_000_000:
-                    break  # a careful client stops here; the sim never built 50 MB
-        assert received > 5_000_000
-        sim.set_faults("cognee", body=None, trickle=0.01, trickle_bytes=16)
-        params = {"dataset": sim.cognee_ids[0], "pipeline": [ADD, COGNIFY]}
-        with client.stream("GET", target, params=params) as response:
-            chunks = list(response.iter_raw())
-        assert len(chunks) > 1
-        assert sim.cognee_ids[0] in json.loads(b"".join(chunks))
-
-
-def test_control_api_over_http(socket_sim: tuple[Simulator, str]) -> None:
-    sim, url = socket_sim
-    with SimControl(url) as control:
-        control.reset_stats()
-        ids = control.add_cognee_datasets(3)
-        assert set(ids) <= set(sim.cognee_ids)
-        control.set_cognee_status(ids[0], COGNIFY, ERRORED)
-        vl_ids = control.add_vl_datasets(2, status="INDEXING")
-        control.set_vl_status(vl_ids[0], "READY", n_images=5)
-        key = control.create_cognee_api_key()
-        control.set_faults("vl", latency=0.01, status=429, retry_after=3)
-        control.configure(cognee_vocabulary="docs")
-        state = control.state()
-        assert (
-            state["faults"]["vl"]["status"] == 429
-            and state["config"]["cognee_vocabulary"] == "docs"
-        )
-        with httpx.Client(base_url=url) as client:
-            limited = client.get(f"/vl/api/v1/dataset/{vl_ids[0]}")
-            assert limited.status_code == 429 and limited.headers["retry-after"] == "3"
-            status = client.get(
-                "/cognee/api/v1/datasets/status",
-                params={"dataset": ids},
-                headers={"X-Api-Key": key},
-            )
-            assert status.json()[ids[0]] == "failed"
-            bad = client.post("/_sim/faults", json={"backend": "vl", "nonsense": 1})
-            assert bad.status_code == 400
-        control.clear_faults()
-        control.configure(cognee_vocabulary="server")
-        assert control.stats()["vl"]["by_status"] == {"429": 1}
-    assert sim.vl.datasets[vl_ids[0]].overrides == {"n_images": 5}
 
 
 # -- demo ---------------------------------------------------------------------------

@@ -409,8 +409,7 @@ def backend_auth(
     match resolved.kind:
         case "unusable":
             # The fix goes with the reason: the grid and `status` show what to do.
-            reason = resolved.problem or "credentials cannot be used"
-            return UnusableCredentials(f"{reason}: {resolved.fix}" if resolved.fix else reason)
+            return UnusableCredentials(resolved.explained())
         case "signed_jwt":
             key, secret = resolved.secrets
             return VisualLayerJwtAuth(key, secret, redactor)

@@ -17,7 +17,7 @@ import httpx
 
 from .. import __version__
 from ..config import BackendConfig, Settings
-from ..credentials import clear_text_host
+from ..credentials import INSECURE_TRANSPORT_FIX, clear_text_host
 from .bodies import ACCEPT_ENCODING
 
 USER_AGENT = f"dswatch/{__version__}"
@@ -40,7 +40,7 @@ def check_transport_security(cfg: BackendConfig, has_credentials: bool) -> None:
     if has_credentials and host is not None:
         raise InsecureTransportError(
             f"backend {cfg.name!r}: refusing to send credentials over plain http to {host}; "
-            "use an https:// url, or set allow_insecure = true if that network is trusted"
+            + INSECURE_TRANSPORT_FIX
         )
 
 

@@ -5,6 +5,10 @@
 says in one short sentence what went wrong. Bodies are streamed with a size
 cap, the whole request (auth retries and a trickling body included) is
 bounded by one deadline, and secrets are masked in everything kept.
+
+A little over 400 lines: reading an answer and classifying what went wrong
+(the two halves of `get_json`'s one return type) are read together; the
+client itself (TLS, limits, redirects) is already apart, in client.py.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """DatasetGrid: thousands of live DatasetStates in one grid, on Textual's Line API.
 
-Why not DataTable: see shared/DESIGN.md ("The grid"). In short, every update
-there repaints everything. Here an update swaps the row's state and repaints
-only its screen line (or nothing when it is off screen); the row's texts,
+Why not DataTable: every update there repaints everything (measured against a
+stock-DataTable grid by benchmarks/grid.py). Here an update swaps the row's
+state and repaints only its screen line (or nothing when it is off screen); the row's texts,
 highlighted cells and Strip are worked out when it is drawn, and a cached
 Strip is used only while it is of the row's current state. Sorting and
 filtering rebuild only the list of keys in display order; column widths only
