@@ -10,9 +10,8 @@ condition holds; no duration is asserted.
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,20 +175,35 @@ async def test_a_server_error_is_named_and_the_views_agree_at_every_moment(
 ) -> None:
     app, pilot = running
     stage.sim.set_faults("vl", status=500)
-    loop = asyncio.get_running_loop()
-    while not app.model.health["vl"].is_down:
-        assert_agree(app)  # at every moment we look, not only at the end
-        await pilot.pause(0.02)  # type: ignore[attr-defined]
-        assert loop.time() < loop.time() + REACH
+
+    def agreeing(condition: Callable[[], bool]) -> Callable[[], bool]:
+        """The condition, with the screen checked at every moment we look (a
+        disagreement fails at once), not only at the end."""
+
+        def check() -> bool:
+            assert_agree(app)
+            return condition()
+
+        return check
+
+    await until(pilot, agreeing(lambda: app.model.health["vl"].is_down), "vl down", timeout=REACH)
     await until(pilot, lambda: "vl: server error (HTTP 500)" in screen_text(app)[1], "banner")
     assert_agree(app)
     assert app.model.health["cg"].health is Health.OK  # one bad backend, the other fine
     assert all(not s.stale for k, s in app.model.states.items() if k[0] == "cg")
 
     stage.sim.clear_faults("vl")
-    while app.model.health["vl"].is_down or any(s.stale for s in app.model.states.values()):
-        assert_agree(app)
-        await pilot.pause(0.02)  # type: ignore[attr-defined]
+    await until(
+        pilot,
+        agreeing(
+            lambda: (
+                not app.model.health["vl"].is_down
+                and not any(s.stale for s in app.model.states.values())
+            )
+        ),
+        "vl back and every row fresh",
+        timeout=REACH,
+    )
     assert_agree(app)
     assert dataset_toasts(app) == []
 
