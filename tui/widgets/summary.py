@@ -187,7 +187,11 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
         text.append(" " + ", ".join(details))
     if alert.credential_hint:
         text.append(f" — {alert.credential_hint}", "bold")
-    if alert.health is Health.UNAUTHORIZED:
+    if alert.failure is not None and alert.failure.kind == "config":
+        # Unusable credentials (an unset variable, plain http): nothing was sent and
+        # `R` cannot change that; the hint says the fix (export + restart, or the file).
+        text.append(" (paused)")
+    elif alert.health is Health.UNAUTHORIZED:
         text.append(" (paused; R retries now)")
     else:
         text.append(" — R retries now")
