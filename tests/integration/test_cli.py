@@ -151,6 +151,29 @@ def test_an_unset_credential_variable_stops_only_its_backend(
     assert code == 0, err
 
 
+def test_status_and_wait_say_why_a_cognee_dataset_errored(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cause from Cognee's activity feed (its run's error_class), not only
+    `cognify_pipeline errored`, in the table, the JSON and `wait`'s last line."""
+    broken = sim.add_cognee_dataset(
+        name="broken-notes",
+        pipelines={
+            "add_pipeline": "DATASET_PROCESSING_COMPLETED",
+            "cognify_pipeline": "DATASET_PROCESSING_ERRORED",
+        },
+    )
+    path = config_file(tmp_path, server.url, [], [broken])
+    cause = "cognify_pipeline errored: LLMAPIKeyNotSetError"
+    code, out, _ = run(capsys, "status", "--config", str(path), "--wide")
+    assert code == 0 and cause in out  # read, in error: 0 (README's exit codes)
+    code, out, _ = run(capsys, "status", "--config", str(path), "--json")
+    assert json.loads(out)[0]["error"] == cause
+    code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", f"cg:{broken}")
+    assert code == 1
+    assert f"cg:broken-notes error DATASET_PROCESSING_ERRORED - {cause}" in err
+
+
 def test_status_on_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "status", "--demo", "--json")
     rows = json.loads(out)
