@@ -96,6 +96,11 @@ def assert_agree(app: DswatchApp) -> None:
             assert mine and all("STALE" in r for r in mine), (backend, mine)
         else:
             assert f"⚠ {backend}:" not in banner, (backend, banner)
+            if health.health is Health.OK and not health.recovering:
+                # Up and not re-reading: every dataset here is healthy, so no row of
+                # it may still say the outage (the issue: `vl ok` beside stale rows).
+                assert f"{backend} ok" in summary, (backend, summary)
+                assert not any("STALE" in r or "unreachable" in r for r in mine), (backend, mine)
 
 
 def dataset_toasts(app: DswatchApp) -> list[str]:
