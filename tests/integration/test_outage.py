@@ -22,6 +22,7 @@ from tui.app import DswatchApp
 from tui.config import load_config
 from tui.engine import build_engine
 from tui.health import Health
+from tui.models import State
 from tui.sim import SimServer, Simulator
 from tui.watch import PollUpdate
 from tui.widgets.grid import DatasetGrid
@@ -240,3 +241,40 @@ async def test_refresh_and_a_config_reload_make_no_news(
     )
     assert dataset_toasts(app) == []
     assert all(not s.stale for s in app.model.states.values())
+
+
+async def test_r_lifting_refused_credentials_makes_no_news(
+    stage: Stage, running: tuple[DswatchApp, object]
+) -> None:
+    """The issue's last false news: after `R` lifted a 401, toasts announced
+    `vl/... is now ready` for datasets that were ready before. The 401 parks the
+    backend as unauthorized; `R` reads everything again; nothing is dataset news."""
+    app, pilot = running
+    stage.sim.set_faults("vl", status=401)
+    # Every dataset is settled and the cheap probe goes without credentials (a 401
+    # there is an answer): `R` reads the datasets now, and meets the 401.
+    await pilot.press("R")  # type: ignore[attr-defined]
+    await until(
+        pilot,
+        lambda: (
+            app.model.health["vl"].health is Health.UNAUTHORIZED
+            and "vl: refused credentials" in screen_text(app)[1]
+        ),
+        "vl unauthorized on screen",
+    )
+    assert_agree(app)
+    rows = [r for r in screen_text(app)[2] if r.startswith("vl ")]
+    assert rows and all("⚠ unauthorized" in r and "STALE" in r for r in rows), rows
+    stage.sim.clear_faults("vl")
+    await pilot.press("R")  # type: ignore[attr-defined]
+    await until(
+        pilot,
+        lambda: (
+            app.model.health["vl"].health is Health.OK
+            and all(not s.stale and s.state is State.READY for s in app.model.states.values())
+        ),
+        "vl read again after R",
+    )
+    await pilot.pause(0.2)  # type: ignore[attr-defined]
+    assert_agree(app)
+    assert dataset_toasts(app) == []
