@@ -21,7 +21,7 @@ def resolve_targets(engine: Engine, specs: Sequence[str]) -> set[tuple[str, str]
     if not specs:
         # Everything watched: the config's datasets and, once listed
         # (`prepare_follow`), what `follow` takes.
-        keys = {(name, i) for name, s in engine.poller.schedulers.items() for i in s.due_at}
+        keys = engine.poller.watched()
         if not keys:
             following = any(b.follow is not None for b in backends)
             raise UsageError(
