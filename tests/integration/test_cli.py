@@ -125,6 +125,26 @@ def test_a_broken_config_exits_2_naming_file_line_and_key(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[settings]\npoll_intervall = 5\n", ":2: settings.poll_intervall: unknown key"),
+        ("[settings\npoll_interval = 5\n", ":1:10: invalid TOML"),
+    ],
+    ids=["unknown-key", "syntax-error"],
+)
+@pytest.mark.parametrize("command", ["status", "wait"])
+def test_unknown_keys_and_syntax_errors_still_refuse_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str, command: str
+) -> None:
+    """A partial config runs, a broken one does not (issue 11): exit 2, with the line."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    code, out, err = run(capsys, command, "--config", str(path))
+    assert code == 2 and out == ""
+    assert f"{path}{said}" in err and "Traceback" not in err
+
+
 def test_an_unset_credential_variable_stops_only_its_backend(
     sim: Simulator,
     server: SimServer,
