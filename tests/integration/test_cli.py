@@ -169,6 +169,11 @@ def test_an_unset_credential_variable_stops_only_its_backend(
     assert "export DSWATCH_TEST_KEY=" in rows["cg"]["error"]
     code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", f"vl:{ready}")
     assert code == 0, err
+    # Waiting on the broken one ends at once (exit 1) with the fix, not "still waiting".
+    code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", f"cg:{locked}")
+    assert code == 1, err
+    assert "dswatch: cg is down: unusable config\n" in err and "still waiting" not in err
+    assert "export DSWATCH_TEST_KEY=..., then restart dswatch" in err
 
 
 def test_status_and_wait_say_why_a_cognee_dataset_errored(
