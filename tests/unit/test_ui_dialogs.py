@@ -17,7 +17,8 @@ from textual.geometry import Region
 from textual.widgets import Button, Input, Static
 
 from tui.config import BackendConfig
-from tui.models import State
+from tui.credentials import RETRY_COMMAND
+from tui.models import Failure, State
 from tui.palette import STATE_LOOKS
 from tui.poller import BackendHealth, Health
 from tui.screens.add import AddDatasetsScreen, AddRequest, PasteBox
@@ -26,7 +27,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.widgets import DatasetGrid
 from tui.widgets.rows import RowFilter
-from tui.widgets.summary import SummaryBar
+from tui.widgets.summary import SummaryBar, alert_line
 
 A = "0b6ad7b4-0000-4000-8000-000000000001"
 B = "0b6ad7b4-0000-4000-8000-000000000002"
@@ -286,6 +287,34 @@ async def test_summary_and_grid_use_the_same_colour_for_each_state() -> None:
             assert ours and theirs
             assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) <= 12, state
             assert bool(segment.style.bold) == bool(grid_style.bold), state
+
+
+@pytest.mark.parametrize(
+    ("kind", "hint", "ending"),
+    [
+        ("auth", "check $COGNEE_API_KEY", "(paused; R retries now)"),
+        ("login", RETRY_COMMAND, "then press R to retry (paused)"),
+        ("config", "export COGNEE_API_KEY=..., then restart dswatch", "restart dswatch (paused)"),
+    ],
+    ids=["refused", "token-command", "unset-variable"],
+)
+def test_the_banner_offers_r_once_and_only_where_it_helps(
+    kind: str, hint: str, ending: str
+) -> None:
+    """Refused credentials: `R` retries. A token_command's hint says `R` already
+    (once is enough). An unset variable: `R` cannot export it, so it is not offered."""
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    alert = BackendHealth(
+        backend="cg",
+        health=Health.UNAUTHORIZED,
+        credential_hint=hint,
+        since=now,
+        failure=Failure(kind=kind, message="refused"),
+        reason="refused credentials",
+    )
+    said = alert_line(alert, now).plain
+    assert said.endswith(ending), said
+    assert said.count(" R ") <= 1, said
 
 
 def test_a_filter_on_an_unknown_state_says_so() -> None:

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Static
 
+from ..credentials import RETRY_COMMAND
 from ..health import BackendHealth, Health, describe_failure
 from ..history import format_duration
 from ..models import State
@@ -192,7 +193,9 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
         # `R` cannot change that; the hint says the fix (export + restart, or the file).
         text.append(" (paused)")
     elif alert.health is Health.UNAUTHORIZED:
-        text.append(" (paused; R retries now)")
+        # A token_command's hint already ends "then press R to retry": say it once.
+        said_r = alert.credential_hint == RETRY_COMMAND
+        text.append(" (paused)" if said_r else " (paused; R retries now)")
     else:
         text.append(" — R retries now")
     return text
