@@ -270,6 +270,35 @@ async def test_summary_keeps_health_and_poll_time_at_any_width(width: int) -> No
             assert "12 ✓ ready" in text and "(showing 100 of 108)" in text
 
 
+@pytest.mark.parametrize(
+    ("width", "said"), [(50, "cg HTTP 500"), (220, "cg server error (HTTP 500)")]
+)
+async def test_a_narrow_summary_names_a_server_error_too(width: int, said: str) -> None:
+    """At 80 columns the summary went compact and said `cg unreachable` beside a
+    banner saying `server error (HTTP 500)`: the cause, short, at any width."""
+    app = SummaryHost()
+    async with app.run_test(size=(width, 10)) as pilot:
+        bar = app.query_one(SummaryBar)
+        down = BackendHealth(
+            backend="cg",
+            health=Health.UNREACHABLE,
+            reason="server error (HTTP 500)",
+            failure=Failure(kind="http", message="HTTP 500", http_status=500),
+        )
+        counts = Counter({State.UNREACHABLE: 5, State.READY: 5})
+        bar.show(
+            counts,
+            {"vl": health("vl"), "cg": down},
+            last_poll=None,
+            paused=False,
+            shown=10,
+            total=10,
+        )
+        await pilot.pause()
+        text = str(bar.render())
+        assert said in text and "cg unreachable" not in text, text
+
+
 async def test_summary_and_grid_use_the_same_colour_for_each_state() -> None:
     app = SummaryHost()
     async with app.run_test(size=(220, 10)) as pilot:

@@ -105,8 +105,9 @@ class SummaryBar(Static):
             look = HEALTH_LOOKS[backend.health]
             ok = backend.health in (Health.OK, Health.UNKNOWN)
             word = look.glyph if compact and ok else look.word
-            if backend.is_down and backend.reason and not compact:
-                word = backend.reason  # the cause, as the banner says it: "server error (HTTP 500)"
+            if backend.is_down and backend.reason:
+                # The cause, as the banner says it: "server error (HTTP 500)"; narrow: "HTTP 500".
+                word = short_cause(backend) if compact else backend.reason
             parts += [(f"{sanitize(name, max_len=32)} ", "bold"), (word, look.style), (gap, "")]
         for note in notes:
             parts += [(note, "bold $error"), (gap, "")]
@@ -199,6 +200,18 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
     else:
         text.append(" — R retries now")
     return text
+
+
+def short_cause(health: BackendHealth) -> str:
+    """A down backend's cause in a word or two, for a narrow summary: a server error
+    must not read as a network problem there either."""
+    failure = health.failure
+    if health.health is Health.UNREACHABLE and failure is not None:
+        if failure.kind == "http" and failure.http_status is not None:
+            return f"HTTP {failure.http_status}"
+        if failure.kind == "timeout":
+            return "timeout"
+    return HEALTH_LOOKS[health.health].word
 
 
 def server_words(alert: BackendHealth) -> str | None:
