@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from tests.support.waiting import until
 from tui.app import DswatchApp
@@ -23,6 +24,7 @@ from tui.config import load_config
 from tui.engine import build_engine
 from tui.health import Health
 from tui.models import State
+from tui.screens.details import DetailsScreen
 from tui.sim import SimServer, Simulator
 from tui.watch import PollUpdate
 from tui.widgets.grid import DatasetGrid
@@ -197,6 +199,14 @@ async def test_a_server_error_is_named_and_the_views_agree_at_every_moment(
     assert_agree(app)
     assert app.model.health["cg"].health is Health.OK  # one bad backend, the other fine
     assert all(not s.stale for k, s in app.model.states.items() if k[0] == "cg")
+    # The details of a vl row say the same cause and the next try as the banner.
+    app.query_one(DatasetGrid).select(("vl", stage.vl[0]))
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await until(pilot, lambda: isinstance(app.screen, DetailsScreen), "details open")
+    said = str(app.screen.query_one("#backend-health", Static).render())
+    assert "vl: server error (HTTP 500)" in said and "retry in" in said, said
+    await pilot.press("escape")  # type: ignore[attr-defined]
+    await until(pilot, lambda: not isinstance(app.screen, DetailsScreen), "details closed")
 
     stage.sim.clear_faults("vl")
     await until(
