@@ -107,7 +107,7 @@ async def follow_list(url: str) -> Listing:
             await engine.follower.sync("b")
     finally:
         await engine.aclose()
-    return Listing(0, t.wall, t.cpu, 0, len(engine.poller.schedulers["b"].due_at))
+    return Listing(0, t.wall, t.cpu, 0, len(engine.poller.watched("b")))
 
 
 def counted(sim: SimProcess, sweep: Sweep) -> Sweep:

@@ -170,10 +170,9 @@ class Follower:
         """Add what the list has and we do not watch; remove what we followed and it lost."""
         entry = self.backends[name]
         wanted = {d.id for d in listed if follows(entry.cfg.follow, d)}
-        scheduler = self.poller.schedulers.get(name)
-        if scheduler is None:
+        if name not in self.poller.backends:
             return None
-        watched = scheduler.due_at
+        watched = {dataset_id for _, dataset_id in self.poller.watched(name)}
         new = [i for i in wanted if i not in watched]
         gone = sorted(entry.followed - wanted - entry.explicit)
         first = not entry.listed_once

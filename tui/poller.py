@@ -8,7 +8,7 @@ once). Nothing here ever gives up.
 What comes back is handed, unmerged, to the watch model (`tui.watch`) in
 batches (at most one per `flush_interval`; the first sweep as soon as its last
 answer is in); the model is the one copy of the states. The public surface:
-`run`, `poll_once`, `watch_only`, `add`, `remove`, `refresh`,
+`run`, `poll_once`, `watched`, `watch_only`, `add`, `remove`, `refresh`,
 `pause`/`resume`, `health`, `add_companion`.
 """
 
@@ -160,6 +160,16 @@ class Poller:
         return dict(self.model.states)
 
     poll_all_once = poll_once  # the name the benchmarks and older tests use
+
+    def watched(self, backend: str | None = None) -> set[Key]:
+        """Every dataset polled now (of one backend, when named): the config's, and
+        what `follow` added."""
+        return {
+            (name, dataset_id)
+            for name, scheduler in self.schedulers.items()
+            if backend is None or name == backend
+            for dataset_id in scheduler.due_at
+        }
 
     def watch_only(self, keys: Iterable[Key]) -> None:
         """Poll these datasets and no others (`wait` on a few of many)."""

@@ -125,6 +125,26 @@ def test_a_broken_config_exits_2_naming_file_line_and_key(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[settings]\npoll_intervall = 5\n", ":2: settings.poll_intervall: unknown key"),
+        ("[settings\npoll_interval = 5\n", ":1:10: invalid TOML"),
+    ],
+    ids=["unknown-key", "syntax-error"],
+)
+@pytest.mark.parametrize("command", ["status", "wait"])
+def test_unknown_keys_and_syntax_errors_still_refuse_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str, command: str
+) -> None:
+    """A partial config runs, a broken one does not (issue 11): exit 2, with the line."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    code, out, err = run(capsys, command, "--config", str(path))
+    assert code == 2 and out == ""
+    assert f"{path}{said}" in err and "Traceback" not in err
+
+
 def test_an_unset_credential_variable_stops_only_its_backend(
     sim: Simulator,
     server: SimServer,
@@ -149,6 +169,34 @@ def test_an_unset_credential_variable_stops_only_its_backend(
     assert "export DSWATCH_TEST_KEY=" in rows["cg"]["error"]
     code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", f"vl:{ready}")
     assert code == 0, err
+    # Waiting on the broken one ends at once (exit 1) with the fix, not "still waiting".
+    code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", f"cg:{locked}")
+    assert code == 1, err
+    assert "dswatch: cg is down: unusable config\n" in err and "still waiting" not in err
+    assert "export DSWATCH_TEST_KEY=..., then restart dswatch" in err
+
+
+def test_status_and_wait_say_why_a_cognee_dataset_errored(
+    sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cause from Cognee's activity feed (its run's error_class), not only
+    `cognify_pipeline errored`, in the table, the JSON and `wait`'s last line."""
+    broken = sim.add_cognee_dataset(
+        name="broken-notes",
+        pipelines={
+            "add_pipeline": "DATASET_PROCESSING_COMPLETED",
+            "cognify_pipeline": "DATASET_PROCESSING_ERRORED",
+        },
+    )
+    path = config_file(tmp_path, server.url, [], [broken])
+    cause = "cognify_pipeline errored: LLMAPIKeyNotSetError"
+    code, out, _ = run(capsys, "status", "--config", str(path), "--wide")
+    assert code == 0 and cause in out  # read, in error: 0 (README's exit codes)
+    code, out, _ = run(capsys, "status", "--config", str(path), "--json")
+    assert json.loads(out)[0]["error"] == cause
+    code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", f"cg:{broken}")
+    assert code == 1
+    assert f"cg:broken-notes error DATASET_PROCESSING_ERRORED - {cause}" in err
 
 
 def test_status_on_the_demo(capsys: pytest.CaptureFixture[str]) -> None:

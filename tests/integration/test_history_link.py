@@ -29,7 +29,7 @@ from tui.engine import build_engine
 from tui.eta import PastRun
 from tui.history_link import HistoryLink
 from tui.models import DatasetState, State
-from tui.screens.details import DetailsScreen, history_table, merged_history
+from tui.screens.details import DetailsScreen, history_table, merged_history, timing_text
 from tui.sim import SimServer, Simulator
 from tui.store import HistoryStore, default_path
 from tui.watch import PollBatch, WatchModel
@@ -78,6 +78,50 @@ def link(store_path: Path, clock: Clock, **options: object) -> HistoryLink:
 
 
 # ------------------------------------------------------------------ durations, ETA, stuck
+
+
+def test_a_restart_makes_news_only_of_real_change(store_path: Path) -> None:
+    """News is a state that differs from the last readable one, across runs too
+    (issue 11): a restart during an outage and the recovery tell nothing; a change
+    that happened while dswatch was closed is told once."""
+    clock = Clock()
+    first = link(store_path, clock)
+    poll(first.model, clock, 0, observed(State.READY, status="DONE"))
+    first.close()
+
+    second = link(store_path, clock)
+    news: list[tuple[str, State]] = []
+    second.model.subscribe(lambda u: news.extend((n.event, n.old) for n in u.news))
+    poll(second.model, clock, 60, observed(State.UNREACHABLE, error="connection refused"))
+    poll(second.model, clock, 120, observed(State.READY, status="DONE"))
+    assert news == []
+    second.close()
+
+    third = link(store_path, clock)
+    third.model.subscribe(lambda u: news.extend((n.event, n.old) for n in u.news))
+    poll(third.model, clock, 180, observed(State.ERROR, status="FAILED"))
+    assert news == [("error", State.READY)]
+    third.close()
+
+
+def test_details_say_since_when_a_row_cannot_be_read(store_path: Path) -> None:
+    """The store keeps readable states only; a row down for a minute must not read
+    `unreachable since` the moment it became ready an hour ago (issue 11: the
+    details agree with the banner's `for 1m`)."""
+    clock = Clock()
+    history = link(store_path, clock)
+    poll(history.model, clock, 0, observed(State.READY, status="DONE"))
+    history.store.flush()
+    poll(history.model, clock, 3600, observed(State.UNREACHABLE, error="connection refused"))
+    down = history.model.states[KEY]
+    assert down.stale and down.stale_since == at(3600)
+    said = timing_text(history, down, at(3660)).plain
+    assert said.startswith("unreachable since ") and "(1m00s ago)" in said, said
+    ready = timing_text(
+        history, history.model.states[KEY].model_copy(update={"state": State.READY}), at(3660)
+    ).plain
+    assert "(1h01m ago)" in ready, ready  # a readable row: the store's
+    history.close()
 
 
 def test_durations_across_a_restart(store_path: Path) -> None:

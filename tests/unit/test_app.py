@@ -358,6 +358,36 @@ async def test_unauthorized_banner_names_the_variable(world: World) -> None:
         assert "⚠ unauthorized" in grid_text(app)
 
 
+async def test_an_unset_credential_variable_stops_only_its_backend(world: World) -> None:
+    """A partial config runs (issue 11): the backend whose variable is not exported
+    says the fix (export, then restart: not `R`, which cannot export anything),
+    and the other backend's rows are read and fresh."""
+    write_config(world.path, [world.ready, world.indexing], [world.notes])
+    unset = 'api_key_env = "DSWATCH_UNSET_KEY"\nallow_insecure = true\n'
+    text = world.path.read_text().replace('type = "cognee"\n', f'type = "cognee"\n{unset}')
+    world.path.write_text(text)
+    app = make_app(world, {})
+    async with app.run_test(size=(200, 50)) as pilot:
+        banner = app.query_one("#alerts")
+        await until(
+            pilot,
+            lambda: (
+                "cognee: unusable config" in str(banner.render())
+                and all(s.polled_at for k, s in app.model.states.items() if k[0] == "vl")
+            ),
+        )
+        said = str(banner.render())
+        assert "export DSWATCH_UNSET_KEY=..., then restart dswatch" in said
+        assert "R retries now" not in said  # R cannot set a variable: no false promise
+        assert "vl:" not in said
+        rows = [line.strip() for line in grid_lines(app)]
+        mine = [r for r in rows if r.startswith("cognee ")]
+        others = [r for r in rows if r.startswith("vl ")]
+        assert mine and all("⚠ unauthorized" in r for r in mine)
+        assert len(others) == 2 and not any("STALE" in r or "⚠" in r for r in others)
+        assert "vl ok" in shown(app.query_one("#summary"))
+
+
 async def test_a_backend_going_down_and_coming_back(
     running: tuple[DswatchApp, object], world: World
 ) -> None:

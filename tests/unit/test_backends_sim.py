@@ -333,3 +333,23 @@ async def test_cognee_details(sim: Simulator, cognee: Backend) -> None:
     details = await cognee.details(dataset_id)
     assert details.get("item_count") == 4
     assert isinstance(details.get("pipeline_runs"), list)
+
+
+@pytest.mark.parametrize(
+    ("name", "route"),
+    [("vl", "GET /api/v1/healthcheck"), ("cognee", "GET /health")],
+)
+async def test_the_probe_asks_the_cheap_health_route_and_names_a_server_error(
+    sim: Simulator, vl: Backend, cognee: Backend, name: str, route: str
+) -> None:
+    """A quiet backend is watched by one cheap request (issue 11): Visual Layer's
+    healthcheck, Cognee's /health, sent without logging in; a 5xx there is the
+    outage, with its status kept for the banner."""
+    backend = vl if name == "vl" else cognee
+    assert backend.has_probe
+    sim.reset_stats()
+    assert await backend.probe() is None
+    assert sim.stats[name].by_route == {route: 1}  # one request, no login, no dataset read
+    sim.set_faults(name, status=503)
+    failure = await backend.probe()
+    assert failure is not None and (failure.kind, failure.http_status) == ("http", 503)

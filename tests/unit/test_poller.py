@@ -303,6 +303,7 @@ async def test_add_remove_refresh_and_pause() -> None:
     task = asyncio.create_task(poller.run(updates.append))
     await asyncio.sleep(0.1)
     poller.add("b", [IDS[1]])
+    assert poller.watched() == {("b", IDS[0]), ("b", IDS[1])}  # the public view (`wait`)
     await asyncio.sleep(0.1)
     assert backend.polls_of(IDS[1]) == 1  # polled at once
     poller.refresh([("b", IDS[1])])
@@ -311,6 +312,7 @@ async def test_add_remove_refresh_and_pause() -> None:
     poller.remove("b", [IDS[1]])
     await asyncio.sleep(0.15)
     assert ("b", IDS[1]) not in poller.states
+    assert poller.watched("b") == {("b", IDS[0])} and poller.watched("other") == set()
     assert any(("b", IDS[1]) in u.removed for u in updates)
     poller.pause()
     calls = len(backend.calls)

@@ -17,7 +17,8 @@ from textual.geometry import Region
 from textual.widgets import Button, Input, Static
 
 from tui.config import BackendConfig
-from tui.models import State
+from tui.credentials import RETRY_COMMAND
+from tui.models import Failure, State
 from tui.palette import STATE_LOOKS
 from tui.poller import BackendHealth, Health
 from tui.screens.add import AddDatasetsScreen, AddRequest, PasteBox
@@ -26,7 +27,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.widgets import DatasetGrid
 from tui.widgets.rows import RowFilter
-from tui.widgets.summary import SummaryBar
+from tui.widgets.summary import SummaryBar, alert_line
 
 A = "0b6ad7b4-0000-4000-8000-000000000001"
 B = "0b6ad7b4-0000-4000-8000-000000000002"
@@ -269,6 +270,35 @@ async def test_summary_keeps_health_and_poll_time_at_any_width(width: int) -> No
             assert "12 ✓ ready" in text and "(showing 100 of 108)" in text
 
 
+@pytest.mark.parametrize(
+    ("width", "said"), [(50, "cg HTTP 500"), (220, "cg server error (HTTP 500)")]
+)
+async def test_a_narrow_summary_names_a_server_error_too(width: int, said: str) -> None:
+    """At 80 columns the summary went compact and said `cg unreachable` beside a
+    banner saying `server error (HTTP 500)`: the cause, short, at any width."""
+    app = SummaryHost()
+    async with app.run_test(size=(width, 10)) as pilot:
+        bar = app.query_one(SummaryBar)
+        down = BackendHealth(
+            backend="cg",
+            health=Health.UNREACHABLE,
+            reason="server error (HTTP 500)",
+            failure=Failure(kind="http", message="HTTP 500", http_status=500),
+        )
+        counts = Counter({State.UNREACHABLE: 5, State.READY: 5})
+        bar.show(
+            counts,
+            {"vl": health("vl"), "cg": down},
+            last_poll=None,
+            paused=False,
+            shown=10,
+            total=10,
+        )
+        await pilot.pause()
+        text = str(bar.render())
+        assert said in text and "cg unreachable" not in text, text
+
+
 async def test_summary_and_grid_use_the_same_colour_for_each_state() -> None:
     app = SummaryHost()
     async with app.run_test(size=(220, 10)) as pilot:
@@ -286,6 +316,34 @@ async def test_summary_and_grid_use_the_same_colour_for_each_state() -> None:
             assert ours and theirs
             assert max(abs(a - b) for a, b in zip(ours, theirs, strict=True)) <= 12, state
             assert bool(segment.style.bold) == bool(grid_style.bold), state
+
+
+@pytest.mark.parametrize(
+    ("kind", "hint", "ending"),
+    [
+        ("auth", "check $COGNEE_API_KEY", "(paused; R retries now)"),
+        ("login", RETRY_COMMAND, "then press R to retry (paused)"),
+        ("config", "export COGNEE_API_KEY=..., then restart dswatch", "restart dswatch (paused)"),
+    ],
+    ids=["refused", "token-command", "unset-variable"],
+)
+def test_the_banner_offers_r_once_and_only_where_it_helps(
+    kind: str, hint: str, ending: str
+) -> None:
+    """Refused credentials: `R` retries. A token_command's hint says `R` already
+    (once is enough). An unset variable: `R` cannot export it, so it is not offered."""
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    alert = BackendHealth(
+        backend="cg",
+        health=Health.UNAUTHORIZED,
+        credential_hint=hint,
+        since=now,
+        failure=Failure(kind=kind, message="refused"),
+        reason="refused credentials",
+    )
+    said = alert_line(alert, now).plain
+    assert said.endswith(ending), said
+    assert said.count(" R ") <= 1, said
 
 
 def test_a_filter_on_an_unknown_state_says_so() -> None:

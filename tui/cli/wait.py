@@ -25,7 +25,7 @@ def resolve_targets(
     if not specs:
         # Everything watched: the config's datasets and, once listed
         # (`prepare_follow`), what `follow` takes.
-        keys = {(name, i) for name, s in engine.poller.schedulers.items() for i in s.due_at}
+        keys = engine.poller.watched()
         if not keys:
             following = any(b.follow is not None for b in backends)
             raise UsageError(
@@ -75,9 +75,6 @@ async def wait(
     backends = {backend for backend, _ in targets}
 
     def on_update(update: PollUpdate) -> None:
-        for event in update.backend_events:
-            if event.backend in backends:
-                print(backend_event_line(event.backend, event.kind, event.reason), file=sys.stderr)
         for state in update.states:
             if state.key not in targets or state.polled_at is None:
                 continue
@@ -86,14 +83,20 @@ async def wait(
                 last_line[state.key] = line
                 print(line, file=sys.stderr, flush=True)
         current = [model.states.get(k) for k in targets]
-        if finished.done():
-            return
-        # Only this run's answers count: a state shown from the history store
-        # (polled_at None) may be out of date.
-        if any(s is not None and s.polled_at and s.state in WAIT_FAILS for s in current):
-            finished.set_result(EXIT_PROBLEM)
-        elif all(s is not None and s.polled_at and s.state in done_states for s in current):
-            finished.set_result(EXIT_OK)
+        if not finished.done():
+            # Only this run's answers count: a state shown from the history store
+            # (polled_at None) may be out of date.
+            if any(s is not None and s.polled_at and s.state in WAIT_FAILS for s in current):
+                finished.set_result(EXIT_PROBLEM)
+            elif all(s is not None and s.polled_at and s.state in done_states for s in current):
+                finished.set_result(EXIT_OK)
+        for event in update.backend_events:
+            if event.backend in backends:
+                # "still waiting" only while it does (unusable credentials end the wait).
+                line = backend_event_line(event.backend, event.kind, event.reason)
+                print(
+                    line.removesuffix(STILL_WAITING) if finished.done() else line, file=sys.stderr
+                )
 
     async def report_outages() -> None:
         while True:
@@ -120,9 +123,12 @@ async def wait(
         await engine.aclose()
 
 
+STILL_WAITING = "; still waiting"
+
+
 def backend_event_line(backend: str, kind: str, reason: str) -> str:
     if kind == "down":
-        return f"dswatch: {backend} is down: {sanitize(reason, max_len=120)}; still waiting"
+        return f"dswatch: {backend} is down: {sanitize(reason, max_len=120)}{STILL_WAITING}"
     return f"dswatch: {backend} is answering again"
 
 

@@ -26,7 +26,7 @@ from ..messages import (
     OpenRequested,
     RefreshRequested,
 )
-from ..models import DatasetState, Failure, valid_count, valid_progress
+from ..models import FAILED_STATES, DatasetState, Failure, valid_count, valid_progress
 from ..secrets import Redactor
 from ..text import sanitize, sanitize_lines
 from ..watch import PollUpdate, WatchModel
@@ -134,9 +134,14 @@ def merged_history(stored: list[Transition], live: list[Transition]) -> list[Tra
 def timing_text(history: HistoryLink, state: DatasetState, now: datetime) -> Text:
     """`running for 5m03s · ETA ~12m (from the progress rate)`, or `stuck?`."""
     timing = history.timing(state, now)
+    # The store keeps readable states only: for a row that cannot be read now its
+    # `since` is the last readable state's, so the failure's own moment is told.
+    since = (
+        (state.stale_since or state.changed_at) if state.state in FAILED_STATES else timing.since
+    )
     text = Text()
-    if timing.since is not None:
-        text.append(f"{state.state.value} since {_when(timing.since, now)}")
+    if since is not None:
+        text.append(f"{state.state.value} since {_when(since, now)}")
     if timing.elapsed is not None:
         text.append(f"\nthis run: {format_duration(timing.elapsed)}")
         if timing.stuck:

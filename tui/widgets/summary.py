@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.content import Content
 from textual.widgets import Static
 
+from ..credentials import RETRY_COMMAND
 from ..health import BackendHealth, Health, describe_failure
 from ..history import format_duration
 from ..models import State
@@ -104,8 +105,9 @@ class SummaryBar(Static):
             look = HEALTH_LOOKS[backend.health]
             ok = backend.health in (Health.OK, Health.UNKNOWN)
             word = look.glyph if compact and ok else look.word
-            if backend.is_down and backend.reason and not compact:
-                word = backend.reason  # the cause, as the banner says it: "server error (HTTP 500)"
+            if backend.is_down and backend.reason:
+                # The cause, as the banner says it: "server error (HTTP 500)"; narrow: "HTTP 500".
+                word = short_cause(backend) if compact else backend.reason
             parts += [(f"{sanitize(name, max_len=32)} ", "bold"), (word, look.style), (gap, "")]
         for note in notes:
             parts += [(note, "bold $error"), (gap, "")]
@@ -187,11 +189,29 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
         text.append(" " + ", ".join(details))
     if alert.credential_hint:
         text.append(f" — {alert.credential_hint}", "bold")
-    if alert.health is Health.UNAUTHORIZED:
-        text.append(" (paused; R retries now)")
+    if alert.failure is not None and alert.failure.kind == "config":
+        # Unusable credentials (an unset variable, plain http): nothing was sent and
+        # `R` cannot change that; the hint says the fix (export + restart, or the file).
+        text.append(" (paused)")
+    elif alert.health is Health.UNAUTHORIZED:
+        # A token_command's hint already ends "then press R to retry": say it once.
+        said_r = alert.credential_hint == RETRY_COMMAND
+        text.append(" (paused)" if said_r else " (paused; R retries now)")
     else:
         text.append(" — R retries now")
     return text
+
+
+def short_cause(health: BackendHealth) -> str:
+    """A down backend's cause in a word or two, for a narrow summary: a server error
+    must not read as a network problem there either."""
+    failure = health.failure
+    if health.health is Health.UNREACHABLE and failure is not None:
+        if failure.kind == "http" and failure.http_status is not None:
+            return f"HTTP {failure.http_status}"
+        if failure.kind == "timeout":
+            return "timeout"
+    return HEALTH_LOOKS[health.health].word
 
 
 def server_words(alert: BackendHealth) -> str | None:
