@@ -1,4 +1,5 @@
-"""Hooks: a command or a webhook run for each real change of a dataset.
+"""Hooks: a command or a webhook run for each real change of a dataset, and for a
+backend going down or coming back (tui/hook_payloads.py: what each gets).
 
 `HookRunner.submit(news)` is called on the event loop with each batch's news
 and returns at once: every matching hook becomes a job, at most
@@ -31,15 +32,24 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 import httpx
 
 from .backends.http import USER_AGENT, parse_retry_after
 from .config import BackendConfig, Config, HookConfig
-from .credentials import ENV_KEYS, clear_text_host
-from .notify import NewsLike, describe, news_record
-from .secrets import MIN_SECRET_LENGTH
+from .hook_payloads import (
+    BackendNews,
+    HookFailure,
+    News,
+    credential_variables,
+    hook_environment,
+    hook_label,
+    hook_matches,
+    news_label,
+    webhook_body,
+    webhook_target,
+)
 from .text import sanitize
 
 log = logging.getLogger(__name__)
@@ -49,111 +59,13 @@ WEBHOOK_ATTEMPTS = 3
 RETRY_DELAYS = (1.0, 4.0)  # s before the 2nd and 3rd attempt (Retry-After wins, capped)
 MAX_RETRY_AFTER = 30.0
 _STDERR_KEEP = 2048  # bytes of a command's stderr kept for the failure message
-_VALUE_CHARS = 1000  # cap of one DSWATCH_* value
-
-
-class HookFailure(Exception):
-    """A hook did not succeed; the message is sanitized and holds no secret."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Job:
     index: int  # the hook's place in config.hooks, for messages
     hook: HookConfig
-    news: NewsLike
-
-
-def hook_label(index: int, hook: HookConfig) -> str:
-    what = os.path.basename(hook.command[0]) if hook.command else f"${hook.url_env}"
-    return f"hook {index + 1} ({sanitize(what, max_len=40)})"
-
-
-def hook_matches(hook: HookConfig, news: NewsLike) -> bool:
-    if hook.on is not None and news.event not in hook.on:
-        return False
-    return hook.backends is None or news.state.backend in hook.backends
-
-
-def credential_variables(
-    backends: Sequence[BackendConfig], hooks: Sequence[HookConfig]
-) -> set[str]:
-    """Names of variables a hook must never see: credentials and webhook URLs."""
-    names = {name for b in backends for field in ENV_KEYS if (name := getattr(b, field))}
-    names.update(h.url_env for h in hooks if h.url_env)
-    return names
-
-
-def hook_environment(
-    environ: Mapping[str, str], secret_names: set[str], news: NewsLike, url: str | None
-) -> dict[str, str]:
-    """The parent's environment without credentials, plus the change in DSWATCH_*."""
-    secret_values = {
-        value for name in secret_names if len(value := environ.get(name, "")) >= MIN_SECRET_LENGTH
-    }
-    env = {
-        name: value
-        for name, value in environ.items()
-        # By name, and by value: the same key under another name is still the key.
-        if name not in secret_names
-        and value not in secret_values
-        and not name.startswith("DSWATCH_")
-    }
-    state = news.state
-
-    def clean(value: object) -> str:
-        return "" if value is None else sanitize(str(value), max_len=_VALUE_CHARS)
-
-    env.update(
-        DSWATCH_BACKEND=clean(state.backend),
-        DSWATCH_ID=clean(state.id),
-        DSWATCH_NAME=clean(state.name),
-        DSWATCH_OLD_STATE=clean(news.old.value),
-        DSWATCH_STATE=clean(news.event),
-        DSWATCH_STATUS=clean(state.status),
-        DSWATCH_ERROR=clean(state.error),
-        DSWATCH_URL=clean(url),
-    )
-    return env
-
-
-def _slack_escape(text: str) -> str:
-    # Slack reads <...> as links and mentions (<!channel>), Discord pings @everyone.
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")
-
-
-def webhook_body(news: NewsLike, url: str | None) -> dict[str, Any]:
-    """`text` for Slack (and Discord's /slack endpoint) plus the dataset record."""
-    state = news.state
-    text = f"dswatch: {state.backend}: {describe(news)} (was {news.old.value})"
-    if state.error:
-        text += f": {sanitize(state.error, max_len=300)}"
-    return {"text": _slack_escape(text), **news_record(news, url)}
-
-
-def check_webhook_url(url: str, variable: str) -> httpx.URL:
-    """A webhook URL over https, or plain http to this machine (as for backends)."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise HookFailure(f"${variable} is not a URL") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise HookFailure(f"${variable} is not an http(s) URL")
-    host = clear_text_host(str(parsed), allow_insecure=False)  # the backends' one rule
-    if host is not None:
-        raise HookFailure(
-            f"${variable}: refusing plain http to {sanitize(host, max_len=80)};"
-            " webhooks go over https, or to this machine"
-        )
-    return parsed
-
-
-def webhook_target(environ: Mapping[str, str], variable: str) -> httpx.URL:
-    """The webhook URL held by `variable`, checked (HookFailure: unset or refused)."""
-    target = environ.get(variable, "").strip()
-    if not target:
-        raise HookFailure(f"${variable} is not set")
-    return check_webhook_url(target, variable)
+    news: News
 
 
 class HookRunner:
@@ -228,7 +140,7 @@ class HookRunner:
         """For the summary line: "hooks: 2 failed", or None when all is well."""
         return f"hooks: {self.failed} failed" if self.failed else None
 
-    def submit(self, news: Iterable[NewsLike]) -> None:
+    def submit(self, news: Iterable[News]) -> None:
         """Queue every matching hook for each news; call on the event loop."""
         for item in news:
             for index, hook in enumerate(self.hooks):
@@ -243,7 +155,7 @@ class HookRunner:
             log.warning(
                 "%s skipped for %s: %d hooks already waiting",
                 hook_label(gone.index, gone.hook),
-                sanitize(gone.news.state.label, max_len=60),
+                sanitize(news_label(gone.news), max_len=60),
                 self._max_queued,
             )
         self._queue.append(job)
@@ -265,7 +177,9 @@ class HookRunner:
 
     async def _run(self, job: _Job) -> None:
         label = hook_label(job.index, job.hook)
-        url = self._url_for(job.news.state.backend, job.news.state.id) if self._url_for else None
+        url = None
+        if self._url_for is not None and not isinstance(job.news, BackendNews):
+            url = self._url_for(job.news.state.backend, job.news.state.id)
         try:
             if job.hook.command is not None:
                 await self._run_command(job, url)

@@ -16,12 +16,10 @@ from collections.abc import Mapping
 from .config import Config
 from .engine import Engine
 from .health import Health
-from .hooks import HookFailure, HookRunner, hook_label, webhook_target
+from .hook_payloads import BACKEND_OK, BackendNews, HookFailure, hook_label, webhook_target
+from .hooks import HookRunner
 from .notify import BinaryOut, DesktopNotifier, NotifyRules
 from .watch import BackendEvent, PollUpdate
-
-# Failed reads are never dataset news (tui.watch): these come from a backend only.
-BACKEND_ONLY_EVENTS = ("unauthorized", "unreachable")
 
 
 class Outreach:
@@ -42,20 +40,13 @@ class Outreach:
             else None
         )
         self.hooks = HookRunner.from_config(config, environ, url_for=self.url_for)
+        self._down_as: dict[str, str] = {}  # backend -> the event it went down as
 
     def hook_warnings(self) -> list[str]:
-        """Hooks that cannot work as written: told at start, not found out hours later.
-
-        A webhook whose URL is unset or plain http off this machine; an `on` naming
-        a backend's trouble, which is a desktop notification, never a dataset change."""
+        """Hooks that cannot work as written: told at start, not found out hours later
+        (a webhook whose URL is unset, or plain http off this machine)."""
         warnings = []
         for index, hook in enumerate(self._engine.config.hooks):
-            never = [event for event in hook.on or () if event in BACKEND_ONLY_EVENTS]
-            if never:
-                warnings.append(
-                    f"{hook_label(index, hook)}: on = {', '.join(never)} never runs a hook:"
-                    " a backend refusing credentials or down is not a dataset change"
-                )
             if hook.url_env is None:
                 continue
             try:
@@ -69,15 +60,27 @@ class Outreach:
         return found.web_url(dataset_id) if found is not None else None
 
     def __call__(self, update: PollUpdate) -> None:
-        if self.desktop is not None:
-            for event in update.backend_events:
-                if event.kind == "down":
-                    self.desktop.backend_down(event.backend, self._why_down(event), event.reason)
+        for event in update.backend_events:
+            self._backend_event(event)
         if not update.news:
             return
         if self.desktop is not None:
             self.desktop.add(update.news)
         self.hooks.submit(update.news)
+
+    def _backend_event(self, event: BackendEvent) -> None:
+        """A backend down or back: one desktop notification when it goes down (if its
+        kind is in notify_on), and the hooks that asked for that kind, both ways."""
+        if event.kind == "down":
+            why = self._why_down(event)
+            self._down_as[event.backend] = why
+            if self.desktop is not None:
+                self.desktop.backend_down(event.backend, why, event.reason)
+            self.hooks.submit([BackendNews(event.backend, BACKEND_OK, why, event.reason, event.at)])
+            return
+        was = self._down_as.pop(event.backend, None)
+        if was is not None:
+            self.hooks.submit([BackendNews(event.backend, was, BACKEND_OK, event.reason, event.at)])
 
     def _why_down(self, event: BackendEvent) -> str:
         """The notify_on event a backend going down is: its credentials, or the rest."""

@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.waiting import until
 from tui.config import Config
+from tui.hook_payloads import BackendNews
 from tui.hooks import HookRunner
 from tui.models import DatasetState, State
 from tui.watch import News
@@ -368,6 +369,43 @@ async def test_webhook_posts_text_and_the_dataset_record(receiver: Receiver) -> 
         "at": "2026-11-24T12:00:00+00:00",
         "url": f"https://vl.example/d/{ID1}",
     }
+
+
+async def test_webhook_tells_a_backend_down_and_back(receiver: Receiver) -> None:
+    """A backend's trouble is one webhook (its reason), its return another; a hook
+    that asked for `unreachable` only is not told of refused credentials."""
+    hooks = webhook_runner(receiver.url)
+    hooks.hooks = [hooks.hooks[0].model_copy(update={"on": ["unauthorized"]})]
+    reason = "refused credentials (HTTP 401)"
+    hooks.submit(
+        [
+            BackendNews("vl", "ok", "unauthorized", reason, AT),
+            BackendNews("vl", "ok", "unreachable", "timeout", AT),
+            BackendNews("vl", "unauthorized", "ok", "answering again", AT),
+            BackendNews("vl", "unreachable", "ok", "answering again", AT),
+        ]
+    )
+    await hooks.drain()
+    assert hooks.failed == 0, hooks.last_failure
+    bodies = sorted((r["body"] for r in receiver.requests), key=lambda b: b["event"] != "ok")
+    assert bodies[::-1] == [  # hooks run side by side: in any order
+        {
+            "text": f"dswatch: vl is down: {reason}",
+            "backend": "vl",
+            "old_state": "ok",
+            "event": "unauthorized",
+            "reason": reason,
+            "at": "2026-11-24T12:00:00+00:00",
+        },
+        {
+            "text": "dswatch: vl is answering again",
+            "backend": "vl",
+            "old_state": "unauthorized",
+            "event": "ok",
+            "reason": "answering again",
+            "at": "2026-11-24T12:00:00+00:00",
+        },
+    ]
 
 
 async def test_webhook_retries_a_500_then_succeeds() -> None:

@@ -246,9 +246,10 @@ def test_watch_warns_at_start_of_a_webhook_that_cannot_work(tmp_path: Path) -> N
     config.write_text(
         '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n'
         'datasets = ["0b6ad7b4-0000-4000-8000-000000000001"]\n'
-        '[[hooks]]\nurl_env = "UNSET_WEBHOOK_URL"\n'
-        '[[hooks]]\ncommand = ["true"]\n'
-        '[[hooks]]\nurl_env = "PLAIN_WEBHOOK_URL"\n'
+        # `on = ["error"]`: the backend here is down, which hooks on "any" are told of.
+        '[[hooks]]\non = ["error"]\nurl_env = "UNSET_WEBHOOK_URL"\n'
+        '[[hooks]]\non = ["error"]\ncommand = ["true"]\n'
+        '[[hooks]]\non = ["error"]\nurl_env = "PLAIN_WEBHOOK_URL"\n'
     )
     stderr_file = tmp_path / "stderr.txt"
     env = {
@@ -280,29 +281,77 @@ def test_watch_warns_at_start_of_a_webhook_that_cannot_work(tmp_path: Path) -> N
     ]
 
 
-def test_watch_warns_at_start_of_a_hook_waiting_for_backend_trouble(tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://127.0.0.1:9"\n'
-        'datasets = ["0b6ad7b4-0000-4000-8000-000000000001"]\n'
-        '[[hooks]]\non = ["error", "unauthorized"]\ncommand = ["true"]\n'
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "watch", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        assert process.stderr is not None
-        first = process.stderr.readline()  # blocks until it is written
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
-    assert first == (
-        "dswatch: warning: hook 1 (true): on = unauthorized never runs a hook:"
-        " a backend refusing credentials or down is not a dataset change\n"
-    )
-    assert process.returncode == 0
+def test_hooks_run_once_for_a_backend_refusing_credentials_or_down_and_once_when_back(
+    tmp_path: Path,
+) -> None:
+    """`unauthorized` and `unreachable` are a backend's news, never its datasets':
+    a hook that names them runs once when the backend goes down that way and once
+    when it answers again (state `ok`), with empty DSWATCH_ID / DSWATCH_NAME."""
+    sim = Simulator(seed=4, vl_datasets=0, cognee_datasets=0)
+    datasets = [sim.add_vl_dataset(name=f"set-{n}", status="READY", progress=100) for n in (1, 2)]
+    out = tmp_path / "hooks.txt"
+    fields = ["BACKEND", "ID", "NAME", "OLD_STATE", "STATE", "ERROR"]
+    line = 'echo "$1|' + "|".join(f"$DSWATCH_{f}" for f in fields) + '" >> "$0"'
+
+    def hook(on: str, tag: str) -> str:
+        command = json.dumps(["sh", "-c", line, str(out), tag])
+        return f'[[hooks]]\non = ["{on}"]\ncommand = {command}\n'
+
+    with SimServer(sim) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            "[settings]\npoll_interval = 0.2\nsettled_interval = 1\ntimeout = 0.5\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
+            f"datasets = {json.dumps(datasets)}\n"
+            + hook("unauthorized", "creds")
+            + hook("unreachable", "down")
+            + hook("ready", "ready")
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
+            stdin=subprocess.DEVNULL,
+        )
+        lines = Lines(process)
+
+        def backend_lines(event: str) -> int:
+            return sum(r["type"] == "backend" and r["event"] == event for r in lines.records())
+
+        def hook_lines() -> list[str]:
+            return out.read_text().splitlines() if out.exists() else []
+
+        def until_hooks(count: int) -> None:
+            deadline = time.monotonic() + REACH
+            while len(hook_lines()) < count and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(hook_lines()) >= count, hook_lines()
+
+        try:
+            time.sleep(1.0)  # both read once
+            sim.set_faults("vl", status=401)
+            lines.wait_for("vl down", lambda r: r["type"] == "backend" and r["event"] == "down")
+            until_hooks(1)
+            sim.clear_faults("vl")
+            lines.wait_for("vl back", lambda r: r["type"] == "backend" and r["event"] == "back")
+            until_hooks(2)
+            server.stop()
+            lines.wait_for("vl down again", lambda r: backend_lines("down") == 2)
+            until_hooks(3)
+            server.start()
+            lines.wait_for("vl back again", lambda r: backend_lines("back") == 2)
+            until_hooks(4)
+            time.sleep(0.5)  # a hook run too many would show by now
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr
+    assert "warning" not in stderr  # such hooks are no longer refused at start
+    assert hook_lines() == [
+        "creds|vl|||ok|unauthorized|refused credentials (HTTP 401)",
+        "creds|vl|||unauthorized|ok|",
+        "down|vl|||ok|unreachable|network unreachable",
+        "down|vl|||unreachable|ok|",
+    ]  # and never the `ready` hook: nothing changed for the datasets
