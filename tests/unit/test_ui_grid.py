@@ -170,3 +170,30 @@ async def test_grid_shows_state_name_and_stale_marker_without_scrolling(
         assert "STALE" in stale_row and "✗ error" in stale_row
         if width >= 160:
             assert "images" in header and "pipelines" in header
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40), (160, 45), (220, 60)])
+async def test_with_more_rows_than_lines_the_stale_column_stays_beside_the_scrollbar(
+    width: int, height: int
+) -> None:
+    """A vertical scrollbar takes two columns: the columns fit beside it, with no
+    horizontal scrollbar taking a line and hiding the stale column under it."""
+    app = Host()
+    async with app.run_test(size=(width, height)) as pilot:
+        grid = app.query_one(DatasetGrid)
+        rows = [ds(i, name=f"dataset-with-a-long-name-{i:03d}", n_images=1234) for i in range(100)]
+        rows[0] = ds(0, name="a-stale-one", state=State.ERROR, stale=True, stale_since=T0)
+        grid.apply(rows)
+        await pilot.pause()
+        assert grid.show_vertical_scrollbar and not grid.show_horizontal_scrollbar
+        header = grid.render_line(0).text
+        assert header.rstrip().endswith("stale"), header
+        assert header.index("stale") + len("stale") <= grid.scrollable_content_region.width
+        first = grid.render_line(1).text
+        assert "a-stale-one" in first and "STALE" in first
+        assert first.index("STALE") + len("STALE") <= grid.scrollable_content_region.width
+        grid.apply([ds(i) for i in range(100, 200)])  # more rows: the layout holds
+        grid.remove([("vl", f"id-{i:03d}") for i in range(1, 200)])  # one row: no scrollbar
+        await pilot.pause()
+        assert not grid.show_vertical_scrollbar and not grid.show_horizontal_scrollbar
+        assert grid.render_line(0).text.rstrip().endswith("stale")
