@@ -10,12 +10,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
+from textual.widgets._footer import FooterKey
 
 from tests.support.clock import FakeClock
 from tests.support.grid import T0, ds
 from tui.models import State
 from tui.widgets import DatasetGrid
 from tui.widgets.cells import COLUMN_KEYS, COLUMNS, fit_widths
+from tui.widgets.footer import FittingFooter
 
 
 class Dialog(ModalScreen[None]):
@@ -197,3 +199,30 @@ async def test_with_more_rows_than_lines_the_stale_column_stays_beside_the_scrol
         await pilot.pause()
         assert not grid.show_vertical_scrollbar and not grid.show_horizontal_scrollbar
         assert grid.render_line(0).text.rstrip().endswith("stale")
+
+
+class FooterHost(Host):
+    def compose(self) -> ComposeResult:
+        yield DatasetGrid(clock=self.clock)
+        yield FittingFooter()
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 160])
+async def test_the_footer_shows_whole_keys_only_at_any_width(width: int) -> None:
+    app = FooterHost()
+    async with app.run_test(size=(width, 24)) as pilot:
+        app.query_one(DatasetGrid).focus()
+        await pilot.pause()
+        await pilot.pause()
+        footer = app.query_one(FittingFooter)
+        keys = list(footer.query(FooterKey))
+        palette = [k for k in keys if k.has_class("-command-palette")]
+        keys = [k for k in keys if not k.has_class("-command-palette")]
+        shown = [k.key_display for k in keys]
+        assert shown[:2] == ["?", "q"]  # help and quit first: always there
+        assert {"/", "e", "a", "s", "d", "r"} <= set(shown)  # at 80: all but Pause
+        limit = palette[0].region.x if palette else width
+        for key in keys:  # none cut, none under the palette's key
+            assert key.region.right <= limit, (key.key_display, key.region, limit)
+        if width >= 120:
+            assert "p" in shown and palette
