@@ -160,6 +160,31 @@ async def test_an_unset_credential_variable_refuses_the_form_and_keeps_it() -> N
         assert screen.query_one("#name", Input).value == "vl"  # nothing lost
         assert screen.query_one("#key-env", Input).value == "VL_KEY"
         assert app.focused is screen.query_one("#secret-env", Input)  # on the one to fix
+        problem_widget = screen.query_one("#problem", Static)  # the reason is in view at 80x24
+        assert fully_on_screen(app, problem_widget)
+        assert fully_on_screen(app, app.focused)
+        assert not problem_widget.region.overlaps(app.focused.region)
+
+
+async def test_the_reason_for_a_refusal_is_in_view_at_80x24() -> None:
+    app = Host()
+    async with app.run_test(size=SMALL) as pilot:
+        app.open(AddBackendScreen(environ={}))
+        await pilot.pause()
+        await pilot.press(*"vl", "tab", "tab", *"NOPE_KEY", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AddBackendScreen) and app.results == []
+        problem = screen.query_one("#problem", Static)
+        lines = str(problem.render()).splitlines()  # each problem on its own line
+        assert "set api_secret_env too" in lines[0] and "NOPE_KEY is not set" in lines[-1]
+        assert lines[-1].startswith("backend 'vl'")
+        assert app.focused is screen.query_one("#key-env", Input)
+        assert fully_on_screen(app, problem) and fully_on_screen(app, app.focused)
+        # Not under the docked buttons nor scrolled out of the dialog: drawn.
+        region = problem.region
+        for y in range(region.y, region.bottom):
+            assert app.screen.get_widget_at(region.x, y)[0] is problem, y
 
 
 async def test_a_refused_save_keeps_the_form_open() -> None:
