@@ -611,3 +611,58 @@ async def test_a_broken_config_at_start_is_named_in_the_summary(tmp_path: Path) 
         await pilot.pause()  # type: ignore[attr-defined]
         summary = str(app.query_one("#summary").render())
         assert "config broken:3" in summary and "no backend configured" not in summary
+
+
+async def test_details_ages_keep_moving_and_its_keys_are_its_own(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    """`last poll … (9s ago)` moves with the clock while the screen is open, and the
+    grid's keys (s, e, a, d) do nothing behind it."""
+    import re
+    import time
+
+    from tests.support.clock import FakeClock
+
+    app, pilot = running
+    grid = app.query_one(DatasetGrid)
+    await pilot.press("p")  # type: ignore[attr-defined]  # paused: the poll times stand still
+    clock = FakeClock(time.time())
+    app.clock = clock
+    select(app, "vl", world.ready)
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, DetailsScreen)
+    sort = (grid.sort_column, grid.sort_reverse)
+    clock.advance(125)
+    fields = screen.query_one("#fields")
+    await until(pilot, lambda: re.search(r"last poll .*\(2m\d\ds ago\)", shown(fields)) is not None)
+    await pilot.press("s", "S", "e", "a", "d")  # type: ignore[attr-defined]
+    assert app.screen is screen  # no dialog opened
+    assert (grid.sort_column, grid.sort_reverse) == sort and not app.problems_only
+    shown_keys = {b.binding.key for b in app.active_bindings.values() if b.binding.show}
+    assert not {"s", "e", "a", "d", "p"} & shown_keys and "r" in shown_keys
+
+
+async def test_the_summary_keeps_the_last_successful_poll_while_requests_fail(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    for backend in ("vl", "cognee"):
+        world.sim.set_faults(backend, status=503)
+    await until(pilot, lambda: all(h.is_down for h in app.model.health.values()))
+    last_ok = app.model.last_ok()
+    assert last_ok is not None
+    shown_second = last_ok.replace(microsecond=0)
+    # More failed requests, into a later second: each backend's last poll moves on,
+    # its last success does not.
+    await until(
+        pilot,
+        lambda: all(
+            h.last_poll is not None and h.last_poll.replace(microsecond=0) > shown_second
+            for h in app.model.health.values()
+        ),
+        timeout=15,
+    )
+    assert app.model.last_ok() == last_ok
+    summary = str(app.query_one("#summary").render())
+    assert f"polled {last_ok.astimezone():%H:%M:%S}" in summary
