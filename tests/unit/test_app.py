@@ -186,6 +186,23 @@ async def test_filter_and_problems_only(running: tuple[DswatchApp, object]) -> N
     assert "cats-ready" in grid_text(app)
 
 
+async def test_the_filter_names_an_unknown_state_and_takes_backend_name(
+    running: tuple[DswatchApp, object],
+) -> None:
+    app, pilot = running
+    field = app.query_one("#filter", Input)
+    await pilot.press("slash", *"state:eror")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert field.border_subtitle == "unknown state: eror" and field.has_class("-invalid")
+    await pilot.press("escape", "slash", *"vl:dogs-failed")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert not field.border_subtitle and not field.has_class("-invalid")
+    text = grid_text(app)  # as `dswatch wait vl:dogs-failed` takes it
+    assert "dogs-failed" in text and "cats-ready" not in text
+    await pilot.press("escape", "slash", *"cognee:dogs-failed")  # type: ignore[attr-defined]
+    await until(pilot, lambda: "dogs-failed" not in grid_text(app))
+
+
 async def test_sort_keys_and_header_click(running: tuple[DswatchApp, object]) -> None:
     app, pilot = running
     grid = app.query_one(DatasetGrid)

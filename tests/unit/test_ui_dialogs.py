@@ -316,3 +316,9 @@ async def test_summary_and_grid_use_the_same_colour_for_each_state() -> None:
 def test_a_filter_on_an_unknown_state_says_so() -> None:
     assert RowFilter.parse("state:eror cats", False).unknown_states() == ["eror"]
     assert RowFilter.parse("state:err,stale state:r", False).unknown_states() == []
+
+
+def test_a_filter_term_backend_colon_name_is_a_dataset_reference() -> None:
+    row_filter = RowFilter.parse("VL:Docs-Receipts", False)
+    assert row_filter.refs == (("vl", "docs-receipts"),) and not row_filter.words
+    assert RowFilter.parse("https://x/dataset/1", False).words == ("https://x/dataset/1",)

@@ -21,7 +21,11 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("PgUp PgDn  ctrl+u ctrl+d", "a page up / down"),
             ("Home End  g G", "first / last row"),
             ("enter, double-click", "details of the selected dataset"),
-            ("/", "filter: words match name, id, backend, status; state:error backend:NAME"),
+            (
+                "/",
+                "filter: words match name, id, backend, status;"
+                " state:error backend:NAME; vl:NAME as `dswatch wait` takes it",
+            ),
             ("esc", "clear the filter"),
             ("e", "problems only (error, not found, unauthorized, unreachable, stale)"),
             ("s / S", "next sort column / reverse (or click a header)"),
