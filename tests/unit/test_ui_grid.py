@@ -3,6 +3,8 @@ to the grid only, and columns that give way on a narrow screen."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,3 +228,51 @@ async def test_the_footer_shows_whole_keys_only_at_any_width(width: int) -> None
             assert key.region.right <= limit, (key.key_display, key.region, limit)
         if width >= 120:
             assert "p" in shown and palette
+
+
+# ------------------------------------------------------------ the README's key table
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+# How the README writes a key Textual names otherwise.
+README_NAMES = {
+    "up": "↑",
+    "down": "↓",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "home": "Home",
+    "end": "End",
+    "question_mark": "?",
+    "slash": "/",
+    "escape": "esc",
+}
+
+
+def readme_key_table() -> list[tuple[list[str], str]]:
+    """Each row of the README's `### Keys` table: (the keys in its first cell, the row)."""
+    text = README.read_text(encoding="utf-8").split("### Keys", 1)[1]
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("| ") or line.startswith(("| key ", "|---")):
+            if rows:
+                break
+            continue
+        first = line.split(" | ", 1)[0]
+        keys = [key for quoted in re.findall(r"`([^`]+)`", first) for key in quoted.split()]
+        rows.append((keys, line))
+    return rows
+
+
+def test_the_readme_key_table_matches_the_bindings() -> None:
+    from tui.app import DswatchApp
+
+    bound = {
+        README_NAMES.get(key, key)
+        for binding in (*DatasetGrid.BINDINGS, *DswatchApp.BINDINGS)
+        if isinstance(binding, Binding)
+        for key in binding.key.split(",")
+    } | {"ctrl+p"}  # Textual's command palette
+    rows = readme_key_table()
+    documented = {key for keys, _ in rows for key in keys}
+    assert documented <= bound, documented - bound  # nothing documented that is not bound
+    in_rows = documented | {"esc"} if any("`esc`" in line for _, line in rows) else documented
+    assert bound <= in_rows, bound - in_rows  # nothing bound that is not documented

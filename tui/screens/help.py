@@ -18,7 +18,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Grid",
         (
             ("↑ ↓  j k", "move the cursor"),
-            ("PgUp PgDn  ctrl+u ctrl+d", "a page up / down"),
+            ("PgUp PgDn  ctrl+u ctrl+d", "a page / half a page up, down"),
             ("Home End  g G", "first / last row"),
             ("enter, double-click", "details of the selected dataset"),
             (
