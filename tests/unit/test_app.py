@@ -683,3 +683,24 @@ async def test_the_summary_keeps_the_last_successful_poll_while_requests_fail(
     assert app.model.last_ok() == last_ok
     summary = str(app.query_one("#summary").render())
     assert f"polled {last_ok.astimezone():%H:%M:%S}" in summary
+
+
+async def test_notifications_problems_toasts_only_problems(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`notifications = "problems"`: a dataset finishing makes no toast, one failing does."""
+    import tui.toasts
+
+    monkeypatch.setattr(tui.toasts, "NEWS_QUIET_SECONDS", 0.1)
+    text = world.path.read_text()
+    world.path.write_text(text.replace("[settings]\n", '[settings]\nnotifications = "problems"\n'))
+    app = make_app(world)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: polled(app) >= 6)
+        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await until(pilot, lambda: app.model.states[("vl", world.indexing)].state is State.READY)
+        await pilot.pause(0.3)
+        assert not app._notifications  # finished: not a problem, no toast
+        world.sim.set_vl_status(world.ready, "ERROR")
+        await until(pilot, lambda: bool(app._notifications))
+        assert [n.message for n in app._notifications] == ["cats-ready is now error"]
