@@ -187,8 +187,10 @@ async def test_with_more_rows_than_lines_the_stale_column_stays_beside_the_scrol
         grid = app.query_one(DatasetGrid)
         rows = [ds(i, name=f"dataset-with-a-long-name-{i:03d}", n_images=1234) for i in range(100)]
         rows[0] = ds(0, name="a-stale-one", state=State.ERROR, stale=True, stale_since=T0)
+        rows[1] = ds(1, name="a-visual-layer-one", backend="visual-layer")
         grid.apply(rows)
         await pilot.pause()
+        assert grid.render_line(2).text.startswith(" visual-layer ")  # not `visual…`
         assert grid.show_vertical_scrollbar and not grid.show_horizontal_scrollbar
         header = grid.render_line(0).text
         assert header.rstrip().endswith("stale"), header
