@@ -15,6 +15,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import Button, Input, Static
+from textual.widgets._footer import FooterKey
 
 from tui.config import BackendConfig
 from tui.models import State
@@ -322,3 +323,36 @@ def test_a_filter_term_backend_colon_name_is_a_dataset_reference() -> None:
     row_filter = RowFilter.parse("VL:Docs-Receipts", False)
     assert row_filter.refs == (("vl", "docs-receipts"),) and not row_filter.words
     assert RowFilter.parse("https://x/dataset/1", False).words == ("https://x/dataset/1",)
+
+
+def footer_keys(app: App[Any]) -> dict[str, str]:
+    """What the footer shows: key as displayed -> description."""
+    return {
+        key.key_display: key.description
+        for key in app.screen.query(FooterKey)
+        if not key.has_class("-command-palette")
+    }
+
+
+async def test_the_footer_shows_enter_in_every_field_of_a_dialog() -> None:
+    app = Host()
+    async with app.run_test(size=SMALL) as pilot:
+        app.open(AddBackendScreen(environ={}))
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        assert footer_keys(app) == {"esc": "Cancel", "enter": "Save"}
+        await pilot.press("tab", "tab")  # the URL field
+        await pilot.pause()
+        assert footer_keys(app)["enter"] == "Save"
+        await pilot.press("escape")
+        app.open(AddDatasetsScreen(["vl"], {"vl": set()}))
+        await pilot.pause()
+        assert footer_keys(app) == {"esc": "Cancel", "enter": "Add", "shift+enter": "New line"}
+        app.screen.query_one("#picker-filter", Input).focus()
+        await pilot.pause()
+        assert footer_keys(app) == {"esc": "Cancel", "enter": "Add"}  # no new line to make
+        await pilot.press(*A)  # not an ID to add: the filter's text
+        await pilot.press("tab", "shift+tab", "enter")
+        await pilot.pause()
+        assert app.results == [None]  # the backend form was cancelled; nothing picked here
+        assert "No IDs given." in str(app.screen.query_one("#check", Static).render())

@@ -15,7 +15,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ..config import BackendConfig, Config, ConfigError, check_credentials
 from ..text import sanitize
-from .dialog import Dialog
+from .dialog import Dialog, FormInput
 
 DEFAULT_URLS = {"visual_layer": "https://app.visual-layer.com", "cognee": "http://127.0.0.1:8000"}
 KEY_HINTS = {
@@ -52,7 +52,7 @@ class AddBackendScreen(Dialog[BackendConfig | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("enter", "submit", "Save"),
+        Binding("enter", "submit", "Save", key_display="enter"),
         Binding("ctrl+s", "submit", "Save", priority=True, show=False),
     ]
 
@@ -79,10 +79,12 @@ class AddBackendScreen(Dialog[BackendConfig | None]):
                 allow_blank=False,
                 id="type",
             )
-            yield Input(placeholder="name shown in the grid, e.g. vl", id="name")
-            yield Input(value=DEFAULT_URLS["visual_layer"], id="url")
-            yield Input(placeholder="API key variable (optional)", id="key-env")
-            yield Input(placeholder="API secret variable (Visual Layer, optional)", id="secret-env")
+            yield FormInput(placeholder="name shown in the grid, e.g. vl", id="name")
+            yield FormInput(value=DEFAULT_URLS["visual_layer"], id="url")
+            yield FormInput(placeholder="API key variable (optional)", id="key-env")
+            yield FormInput(
+                placeholder="API secret variable (Visual Layer, optional)", id="secret-env"
+            )
             with Horizontal(id="buttons"):
                 # Beside the buttons, which stay in view: the reason is seen at 80x24 too.
                 yield Static(id="problem")
