@@ -24,7 +24,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             (
                 "/",
                 "filter: words match name, id, backend, status;"
-                " state:error backend:NAME; vl:NAME as `dswatch wait` takes it",
+                " state:error backend:NAME; vl:NAME (as dswatch wait takes it)",
             ),
             ("esc", "clear the filter"),
             ("e", "problems only (error, not found, unauthorized, unreachable, stale)"),
