@@ -704,3 +704,38 @@ async def test_notifications_problems_toasts_only_problems(
         world.sim.set_vl_status(world.ready, "ERROR")
         await until(pilot, lambda: bool(app._notifications))
         assert [n.message for n in app._notifications] == ["cats-ready is now error"]
+
+
+async def test_toasts_stay_off_the_age_columns_and_the_dialogs_buttons(world: World) -> None:
+    from textual.widgets import Button
+    from textual.widgets._toast import Toast
+
+    from tui.widgets.columns import COLUMN_KEYS
+
+    app = make_app(world)
+    async with app.run_test(size=(200, 50), notifications=True) as pilot:
+        await until(pilot, lambda: polled(app) >= 6)
+        grid = app.query_one(DatasetGrid)
+        for size in ((200, 50), (80, 24)):
+            await pilot.resize_terminal(*size)
+            for n in range(3):
+                app.notify(f"news number {n} " * 4, title="vl")
+            await pilot.pause()
+            await pilot.pause()
+            toasts = list(app.screen.query(Toast))
+            assert toasts
+            updated = grid._x[COLUMN_KEYS.index("updated")] + grid.region.x  # the age columns
+            for toast in toasts:
+                assert toast.region.right <= updated, (size, toast.region, updated)
+            app.clear_notifications()
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AddDatasetsScreen)
+        for n in range(5):
+            app.notify(f"news while the dialog is open {n} " * 3, title="vl")
+        await pilot.pause()
+        await pilot.pause()
+        for button in app.screen.query(Button):  # what is drawn there is the button
+            region = button.region
+            for x in range(region.x, region.right):
+                assert app.screen.get_widget_at(x, region.y + 1)[0] is button, (button.id, x)
