@@ -22,7 +22,7 @@ from tui.app import DswatchApp
 from tui.config import load_config
 from tui.engine import build_engine
 from tui.models import State
-from tui.screens.add import AddDatasetsScreen
+from tui.screens.add import AddDatasetsScreen, PasteBox
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.details import DetailsScreen
 from tui.screens.help import HelpScreen
@@ -259,7 +259,8 @@ async def test_add_refuses_invalid_and_duplicate_ids_and_saves_valid_ones(
     assert set(app.model.states) == watched_before  # refused before anything was polled
     modal.query_one("#ids").text = f"{world.unwatched},"  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
-    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    assert isinstance(app.focused, PasteBox)
+    await pilot.press("enter")  # type: ignore[attr-defined]  # enter adds (ctrl+s does too)
     assert not isinstance(app.screen, AddDatasetsScreen)
     await until(pilot, lambda: "fish-new" in grid_text(app))
     saved = world.path.read_text()
@@ -459,7 +460,7 @@ async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -
             await pilot.press("ctrl+s")  # a pasted secret instead of a variable name
             assert app.screen is form
             form.query_one("#key-env").value = ""  # type: ignore[attr-defined]
-            await pilot.press("ctrl+s")
+            await pilot.press("enter")  # in a field, enter saves
             assert not isinstance(app.screen, AddBackendScreen)
             assert 'name = "local"' in path.read_text()
             await pilot.press("a")
