@@ -740,3 +740,15 @@ async def test_toasts_stay_off_the_age_columns_and_the_dialogs_buttons(world: Wo
             region = button.region
             for x in range(region.x, region.right):
                 assert app.screen.get_widget_at(x, region.y + 1)[0] is button, (button.id, x)
+
+
+async def test_a_double_click_on_a_row_opens_its_details(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    grid = app.query_one(DatasetGrid)
+    row = next(y for y in range(1, 10) if "dogs-failed" in grid.render_line(y).text)
+    await pilot.click(DatasetGrid, offset=(20, row), times=2)  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, DetailsScreen) and screen.key == ("vl", world.failed)
