@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from textual.widgets._footer import FooterKey  # exported only from its module
 
 NARROW_COLUMNS = 120
 PALETTE_COLUMNS = 100
