@@ -281,7 +281,12 @@ class DswatchApp(DatasetActions, App[int]):
             text.append(" to define a backend (Visual Layer or Cognee), then ")
             text.append("a", "bold reverse")
             text.append(" again to add its datasets.\n")
-            text.append("Or edit the config file: config.example.toml documents every key.\n")
+            if self.config_path is not None and not self.config_path.exists():
+                text.append("Or write a commented config file to edit: ")
+                text.append("dswatch init", "bold")
+                text.append("\n")
+            else:
+                text.append("Or edit the config file: config.example.toml documents every key.\n")
         if self.config_path is not None:
             text.append(f"\nConfig file: {self.config_path}\n", "dim")
         text.append("\nJust looking? Run ")

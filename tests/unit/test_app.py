@@ -409,6 +409,12 @@ async def test_empty_state_explains_what_to_do(tmp_path: Path) -> None:
         assert "No datasets are watched yet" in text
         assert "dswatch --demo" in text
         assert str(path) in text
+        assert "dswatch init" in text  # no file yet: the command that writes one
+    path.write_text("# mine\n")
+    app = DswatchApp(build_engine(load_config(path), path), config_path=path)
+    async with app.run_test(size=(160, 45)):
+        text = str(app.query_one("#empty").render())
+        assert "dswatch init" not in text and "edit the config file" in text
 
 
 async def test_broken_config_is_shown_without_a_traceback(tmp_path: Path) -> None:
