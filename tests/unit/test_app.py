@@ -690,6 +690,12 @@ async def test_the_summary_keeps_the_last_successful_poll_while_requests_fail(
     assert app.model.last_ok() == last_ok
     summary = str(app.query_one("#summary").render())
     assert f"polled {last_ok.astimezone():%H:%M:%S}" in summary
+    # And each backend's own last success, in its line of the banner.
+    banner = str(app.query_one("#alerts").render()).splitlines()
+    for name, health in app.model.health.items():
+        assert health.last_ok is not None
+        [line] = [line for line in banner if f" {name}: " in line]
+        assert f"last answer {health.last_ok.astimezone():%H:%M:%S}" in line
 
 
 async def test_notifications_problems_toasts_only_problems(
