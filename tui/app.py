@@ -23,7 +23,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from .app_actions import DatasetActions
 from .config import (
@@ -44,6 +44,7 @@ from .outreach import Outreach
 from .toasts import Toasts
 from .watch import PollUpdate, WatchModel
 from .widgets.cells import eta_cell
+from .widgets.footer import FittingFooter
 from .widgets.grid import DatasetGrid
 from .widgets.summary import AlertBanner, SummaryBar
 
@@ -119,7 +120,7 @@ class DswatchApp(DatasetActions, App[int]):
         yield Input(
             placeholder="filter: words, state:error, backend:NAME — esc clears", id="filter"
         )
-        yield Footer()
+        yield FittingFooter()  # whole keys only, however narrow
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -290,7 +291,12 @@ class DswatchApp(DatasetActions, App[int]):
             text.append(" to define a backend (Visual Layer or Cognee), then ")
             text.append("a", "bold reverse")
             text.append(" again to add its datasets.\n")
-            text.append("Or edit the config file: config.example.toml documents every key.\n")
+            if self.config_path is not None and not self.config_path.exists():
+                text.append("Or write a commented config file to edit: ")
+                text.append("dswatch init", "bold")
+                text.append("\n")
+            else:
+                text.append("Or edit the config file: config.example.toml documents every key.\n")
         if self.config_path is not None:
             text.append(f"\nConfig file: {self.config_path}\n", "dim")
         text.append("\nJust looking? Run ")

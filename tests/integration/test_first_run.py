@@ -40,7 +40,7 @@ async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -
             await pilot.press("ctrl+s")  # a pasted secret instead of a variable name
             assert app.screen is form
             form.query_one("#key-env").value = ""  # type: ignore[attr-defined]
-            await pilot.press("ctrl+s")
+            await pilot.press("enter")  # in a field, enter saves
             assert not isinstance(app.screen, AddBackendScreen)
             assert 'name = "local"' in path.read_text()
             await pilot.press("a")

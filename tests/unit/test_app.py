@@ -22,7 +22,7 @@ from tui.app import DswatchApp
 from tui.config import load_config
 from tui.engine import build_engine
 from tui.models import State
-from tui.screens.add import AddDatasetsScreen
+from tui.screens.add import AddDatasetsScreen, PasteBox
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.details import DetailsScreen
 from tui.screens.help import HelpScreen
@@ -186,6 +186,23 @@ async def test_filter_and_problems_only(running: tuple[DswatchApp, object]) -> N
     assert "cats-ready" in grid_text(app)
 
 
+async def test_the_filter_names_an_unknown_state_and_takes_backend_name(
+    running: tuple[DswatchApp, object],
+) -> None:
+    app, pilot = running
+    field = app.query_one("#filter", Input)
+    await pilot.press("slash", *"state:eror")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert field.border_subtitle == "unknown state: eror" and field.has_class("-invalid")
+    await pilot.press("escape", "slash", *"vl:dogs-failed")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    assert not field.border_subtitle and not field.has_class("-invalid")
+    text = grid_text(app)  # as `dswatch wait vl:dogs-failed` takes it
+    assert "dogs-failed" in text and "cats-ready" not in text
+    await pilot.press("escape", "slash", *"cognee:dogs-failed")  # type: ignore[attr-defined]
+    await until(pilot, lambda: "dogs-failed" not in grid_text(app))
+
+
 async def test_sort_keys_and_header_click(running: tuple[DswatchApp, object]) -> None:
     app, pilot = running
     grid = app.query_one(DatasetGrid)
@@ -242,7 +259,8 @@ async def test_add_refuses_invalid_and_duplicate_ids_and_saves_valid_ones(
     assert set(app.model.states) == watched_before  # refused before anything was polled
     modal.query_one("#ids").text = f"{world.unwatched},"  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
-    await pilot.press("ctrl+s")  # type: ignore[attr-defined]
+    assert isinstance(app.focused, PasteBox)
+    await pilot.press("enter")  # type: ignore[attr-defined]  # enter adds (ctrl+s does too)
     assert not isinstance(app.screen, AddDatasetsScreen)
     await until(pilot, lambda: "fish-new" in grid_text(app))
     saved = world.path.read_text()
@@ -421,6 +439,12 @@ async def test_empty_state_explains_what_to_do(tmp_path: Path) -> None:
         assert "No datasets are watched yet" in text
         assert "dswatch --demo" in text
         assert str(path) in text
+        assert "dswatch init" in text  # no file yet: the command that writes one
+    path.write_text("# mine\n")
+    app = DswatchApp(build_engine(load_config(path), path), config_path=path)
+    async with app.run_test(size=(160, 45)):
+        text = str(app.query_one("#empty").render())
+        assert "dswatch init" not in text and "edit the config file" in text
 
 
 async def test_broken_config_is_shown_without_a_traceback(tmp_path: Path) -> None:
@@ -716,3 +740,111 @@ async def test_a_broken_config_at_start_is_named_in_the_summary(tmp_path: Path) 
         await pilot.pause()  # type: ignore[attr-defined]
         summary = str(app.query_one("#summary").render())
         assert "config broken:3" in summary and "no backend configured" not in summary
+
+
+async def test_details_ages_keep_moving_and_its_keys_are_its_own(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    """`last poll … (9s ago)` moves with the clock while the screen is open, and the
+    grid's keys (s, e, a, d) do nothing behind it."""
+    import re
+    import time
+
+    from tests.support.clock import FakeClock
+
+    app, pilot = running
+    grid = app.query_one(DatasetGrid)
+    await pilot.press("p")  # type: ignore[attr-defined]  # paused: the poll times stand still
+    clock = FakeClock(time.time())
+    app.clock = clock
+    select(app, "vl", world.ready)
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, DetailsScreen)
+    sort = (grid.sort_column, grid.sort_reverse)
+    clock.advance(125)
+    fields = screen.query_one("#fields")
+    await until(pilot, lambda: re.search(r"last poll .*\(2m\d\ds ago\)", shown(fields)) is not None)
+    await pilot.press("s", "S", "e", "a", "d")  # type: ignore[attr-defined]
+    assert app.screen is screen  # no dialog opened
+    assert (grid.sort_column, grid.sort_reverse) == sort and not app.problems_only
+    shown_keys = {b.binding.key for b in app.active_bindings.values() if b.binding.show}
+    assert not {"s", "e", "a", "d", "p"} & shown_keys and "r" in shown_keys
+
+
+async def test_the_summary_keeps_the_last_successful_poll_while_requests_fail(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    for backend in ("vl", "cognee"):
+        world.sim.set_faults(backend, status=503)
+    await until(pilot, lambda: all(h.is_down for h in app.model.health.values()))
+    last_ok = app.model.last_ok()
+    assert last_ok is not None
+    shown_second = last_ok.replace(microsecond=0)
+    # More failed requests, into a later second: each backend's last poll moves on,
+    # its last success does not.
+    await until(
+        pilot,
+        lambda: all(
+            h.last_poll is not None and h.last_poll.replace(microsecond=0) > shown_second
+            for h in app.model.health.values()
+        ),
+        timeout=15,
+    )
+    assert app.model.last_ok() == last_ok
+    summary = str(app.query_one("#summary").render())
+    assert f"polled {last_ok.astimezone():%H:%M:%S}" in summary
+    # And each backend's own last success, in its line of the banner.
+    banner = str(app.query_one("#alerts").render()).splitlines()
+    for name, health in app.model.health.items():
+        assert health.last_ok is not None
+        [line] = [line for line in banner if f" {name}: " in line]
+        assert f"last answer {health.last_ok.astimezone():%H:%M:%S}" in line
+
+
+async def test_toasts_stay_off_the_age_columns_and_the_dialogs_buttons(world: World) -> None:
+    from textual.widgets import Button
+    from textual.widgets._toast import Toast
+
+    from tui.widgets.columns import COLUMN_KEYS
+
+    app = make_app(world)
+    async with app.run_test(size=(200, 50), notifications=True) as pilot:
+        await until(pilot, lambda: polled(app) >= 6)
+        grid = app.query_one(DatasetGrid)
+        for size in ((200, 50), (80, 24)):
+            await pilot.resize_terminal(*size)
+            for n in range(3):
+                app.notify(f"news number {n} " * 4, title="vl")
+            await pilot.pause()
+            await pilot.pause()
+            toasts = list(app.screen.query(Toast))
+            assert toasts
+            updated = grid._x[COLUMN_KEYS.index("updated")] + grid.region.x  # the age columns
+            for toast in toasts:
+                assert toast.region.right <= updated, (size, toast.region, updated)
+            app.clear_notifications()
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AddDatasetsScreen)
+        for n in range(5):
+            app.notify(f"news while the dialog is open {n} " * 3, title="vl")
+        await pilot.pause()
+        await pilot.pause()
+        for button in app.screen.query(Button):  # what is drawn there is the button
+            region = button.region
+            for x in range(region.x, region.right):
+                assert app.screen.get_widget_at(x, region.y + 1)[0] is button, (button.id, x)
+
+
+async def test_a_double_click_on_a_row_opens_its_details(
+    running: tuple[DswatchApp, object], world: World
+) -> None:
+    app, pilot = running
+    grid = app.query_one(DatasetGrid)
+    row = next(y for y in range(1, 10) if "dogs-failed" in grid.render_line(y).text)
+    await pilot.click(DatasetGrid, offset=(20, row), times=2)  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, DetailsScreen) and screen.key == ("vl", world.failed)

@@ -55,10 +55,7 @@ def vl(
         n_videos=0,
         n_objects=images * 3,
         raw={"id": uid(n), "display_name": name, "status_new": status, "progress": progress},
-        fetched_at=ago(3),
-        changed_at=ago(40),
-        polled_at=ago(3),
-        **extra,
+        **{"fetched_at": ago(3), "changed_at": ago(40), "polled_at": ago(3), **extra},
     )
 
 
@@ -104,6 +101,8 @@ STATES = [
         880,
         stale=True,
         stale_since=ago(125),
+        fetched_at=ago(130),  # its last good data: from before the outage
+        changed_at=ago(400),
         error="HTTP 503 Service Unavailable",
         failure=Failure(kind="http", message="HTTP 503 Service Unavailable", http_status=503),
     ),

@@ -15,6 +15,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import Button, Input, Static
+from textual.widgets._footer import FooterKey
 
 from tui.config import BackendConfig
 from tui.credentials import RETRY_COMMAND
@@ -161,6 +162,31 @@ async def test_an_unset_credential_variable_refuses_the_form_and_keeps_it() -> N
         assert screen.query_one("#name", Input).value == "vl"  # nothing lost
         assert screen.query_one("#key-env", Input).value == "VL_KEY"
         assert app.focused is screen.query_one("#secret-env", Input)  # on the one to fix
+        problem_widget = screen.query_one("#problem", Static)  # the reason is in view at 80x24
+        assert fully_on_screen(app, problem_widget)
+        assert fully_on_screen(app, app.focused)
+        assert not problem_widget.region.overlaps(app.focused.region)
+
+
+async def test_the_reason_for_a_refusal_is_in_view_at_80x24() -> None:
+    app = Host()
+    async with app.run_test(size=SMALL) as pilot:
+        app.open(AddBackendScreen(environ={}))
+        await pilot.pause()
+        await pilot.press(*"vl", "tab", "tab", *"NOPE_KEY", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AddBackendScreen) and app.results == []
+        problem = screen.query_one("#problem", Static)
+        lines = str(problem.render()).splitlines()  # each problem on its own line
+        assert "set api_secret_env too" in lines[0] and "NOPE_KEY is not set" in lines[-1]
+        assert lines[-1].startswith("backend 'vl'")
+        assert app.focused is screen.query_one("#key-env", Input)
+        assert fully_on_screen(app, problem) and fully_on_screen(app, app.focused)
+        # Not under the docked buttons nor scrolled out of the dialog: drawn.
+        region = problem.region
+        for y in range(region.y, region.bottom):
+            assert app.screen.get_widget_at(region.x, y)[0] is problem, y
 
 
 async def test_a_refused_save_keeps_the_form_open() -> None:
@@ -349,3 +375,42 @@ def test_the_banner_offers_r_once_and_only_where_it_helps(
 def test_a_filter_on_an_unknown_state_says_so() -> None:
     assert RowFilter.parse("state:eror cats", False).unknown_states() == ["eror"]
     assert RowFilter.parse("state:err,stale state:r", False).unknown_states() == []
+
+
+def test_a_filter_term_backend_colon_name_is_a_dataset_reference() -> None:
+    row_filter = RowFilter.parse("VL:Docs-Receipts", False)
+    assert row_filter.refs == (("vl", "docs-receipts"),) and not row_filter.words
+    assert RowFilter.parse("https://x/dataset/1", False).words == ("https://x/dataset/1",)
+
+
+def footer_keys(app: App[Any]) -> dict[str, str]:
+    """What the footer shows: key as displayed -> description."""
+    return {
+        key.key_display: key.description
+        for key in app.screen.query(FooterKey)
+        if not key.has_class("-command-palette")
+    }
+
+
+async def test_the_footer_shows_enter_in_every_field_of_a_dialog() -> None:
+    app = Host()
+    async with app.run_test(size=SMALL) as pilot:
+        app.open(AddBackendScreen(environ={}))
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        assert footer_keys(app) == {"esc": "Cancel", "enter": "Save"}
+        await pilot.press("tab", "tab")  # the URL field
+        await pilot.pause()
+        assert footer_keys(app)["enter"] == "Save"
+        await pilot.press("escape")
+        app.open(AddDatasetsScreen(["vl"], {"vl": set()}))
+        await pilot.pause()
+        assert footer_keys(app) == {"esc": "Cancel", "enter": "Add", "shift+enter": "New line"}
+        app.screen.query_one("#picker-filter", Input).focus()
+        await pilot.pause()
+        assert footer_keys(app) == {"esc": "Cancel", "enter": "Add"}  # no new line to make
+        await pilot.press(*A)  # not an ID to add: the filter's text
+        await pilot.press("tab", "shift+tab", "enter")
+        await pilot.pause()
+        assert app.results == [None]  # the backend form was cancelled; nothing picked here
+        assert "No IDs given." in str(app.screen.query_one("#check", Static).render())

@@ -3,6 +3,8 @@ to the grid only, and columns that give way on a narrow screen."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,12 +12,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
+from textual.widgets._footer import FooterKey
 
 from tests.support.clock import FakeClock
 from tests.support.grid import T0, ds
 from tui.models import State
 from tui.widgets import DatasetGrid
 from tui.widgets.cells import COLUMN_KEYS, COLUMNS, fit_widths
+from tui.widgets.footer import FittingFooter
 
 
 class Dialog(ModalScreen[None]):
@@ -170,3 +174,107 @@ async def test_grid_shows_state_name_and_stale_marker_without_scrolling(
         assert "STALE" in stale_row and "✗ error" in stale_row
         if width >= 160:
             assert "images" in header and "pipelines" in header
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40), (160, 45), (220, 60)])
+async def test_with_more_rows_than_lines_the_stale_column_stays_beside_the_scrollbar(
+    width: int, height: int
+) -> None:
+    """A vertical scrollbar takes two columns: the columns fit beside it, with no
+    horizontal scrollbar taking a line and hiding the stale column under it."""
+    app = Host()
+    async with app.run_test(size=(width, height)) as pilot:
+        grid = app.query_one(DatasetGrid)
+        rows = [ds(i, name=f"dataset-with-a-long-name-{i:03d}", n_images=1234) for i in range(100)]
+        rows[0] = ds(0, name="a-stale-one", state=State.ERROR, stale=True, stale_since=T0)
+        rows[1] = ds(1, name="a-visual-layer-one", backend="visual-layer")
+        grid.apply(rows)
+        await pilot.pause()
+        assert grid.render_line(2).text.startswith(" visual-layer ")  # not `visual…`
+        assert grid.show_vertical_scrollbar and not grid.show_horizontal_scrollbar
+        header = grid.render_line(0).text
+        assert header.rstrip().endswith("stale"), header
+        assert header.index("stale") + len("stale") <= grid.scrollable_content_region.width
+        first = grid.render_line(1).text
+        assert "a-stale-one" in first and "STALE" in first
+        assert first.index("STALE") + len("STALE") <= grid.scrollable_content_region.width
+        grid.apply([ds(i) for i in range(100, 200)])  # more rows: the layout holds
+        grid.remove([("vl", f"id-{i:03d}") for i in range(1, 200)])  # one row: no scrollbar
+        await pilot.pause()
+        assert not grid.show_vertical_scrollbar and not grid.show_horizontal_scrollbar
+        assert grid.render_line(0).text.rstrip().endswith("stale")
+
+
+class FooterHost(Host):
+    def compose(self) -> ComposeResult:
+        yield DatasetGrid(clock=self.clock)
+        yield FittingFooter()
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 160])
+async def test_the_footer_shows_whole_keys_only_at_any_width(width: int) -> None:
+    app = FooterHost()
+    async with app.run_test(size=(width, 24)) as pilot:
+        app.query_one(DatasetGrid).focus()
+        await pilot.pause()
+        await pilot.pause()
+        footer = app.query_one(FittingFooter)
+        keys = list(footer.query(FooterKey))
+        palette = [k for k in keys if k.has_class("-command-palette")]
+        keys = [k for k in keys if not k.has_class("-command-palette")]
+        shown = [k.key_display for k in keys]
+        assert shown[:2] == ["?", "q"]  # help and quit first: always there
+        assert {"/", "e", "a", "s", "d", "r"} <= set(shown)  # at 80: all but Pause
+        limit = palette[0].region.x if palette else width
+        for key in keys:  # none cut, none under the palette's key
+            assert key.region.right <= limit, (key.key_display, key.region, limit)
+        if width >= 120:
+            assert "p" in shown and palette
+
+
+# ------------------------------------------------------------ the README's key table
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+# How the README writes a key Textual names otherwise.
+README_NAMES = {
+    "up": "↑",
+    "down": "↓",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "home": "Home",
+    "end": "End",
+    "question_mark": "?",
+    "slash": "/",
+    "escape": "esc",
+}
+
+
+def readme_key_table() -> list[tuple[list[str], str]]:
+    """Each row of the README's `### Keys` table: (the keys in its first cell, the row)."""
+    text = README.read_text(encoding="utf-8").split("### Keys", 1)[1]
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("| ") or line.startswith(("| key ", "|---")):
+            if rows:
+                break
+            continue
+        first = line.split(" | ", 1)[0]
+        keys = [key for quoted in re.findall(r"`([^`]+)`", first) for key in quoted.split()]
+        rows.append((keys, line))
+    return rows
+
+
+def test_the_readme_key_table_matches_the_bindings() -> None:
+    from tui.app import DswatchApp
+
+    bound = {
+        README_NAMES.get(key, key)
+        for binding in (*DatasetGrid.BINDINGS, *DswatchApp.BINDINGS)
+        if isinstance(binding, Binding)
+        for key in binding.key.split(",")
+    } | {"ctrl+p"}  # Textual's command palette
+    rows = readme_key_table()
+    documented = {key for keys, _ in rows for key in keys}
+    assert documented <= bound, documented - bound  # nothing documented that is not bound
+    in_rows = documented | {"esc"} if any("`esc`" in line for _, line in rows) else documented
+    assert bound <= in_rows, bound - in_rows  # nothing bound that is not documented

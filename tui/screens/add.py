@@ -18,7 +18,7 @@ from ..messages import RemoteListFetched, RemoteListRequested
 from ..models import InvalidDatasetId, split_ids
 from ..refs import dataset_id_from
 from ..text import sanitize
-from .dialog import Dialog
+from .dialog import Dialog, FormInput
 
 MAX_PICKER_ROWS = 500  # type to narrow a longer list
 
@@ -129,7 +129,7 @@ class AddDatasetsScreen(Dialog[AddRequest | None]):
             yield PasteBox(id="ids", soft_wrap=True)
             yield Static(id="check")
             yield Label("…or pick from the backend's list:")
-            yield Input(placeholder="type to filter by name or id", id="picker-filter")
+            yield FormInput(placeholder="type to filter by name or id", id="picker-filter")
             yield SelectionList[str](id="picker")
             yield Static(Text("Loading the list…", style="dim"), id="picker-status")
             with Horizontal(id="buttons"):
@@ -205,6 +205,11 @@ class AddDatasetsScreen(Dialog[AddRequest | None]):
         if more > 0:
             summary += f"; {more} more match: type to narrow"
         self.query_one("#picker-status", Static).update(Text(summary, style="dim"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "noop":  # `shift+enter New line` only where it makes one
+            return isinstance(self.focused, PasteBox)
+        return True
 
     def action_noop(self) -> None:
         """Only for the footer: PasteBox itself handles the new-line keys."""

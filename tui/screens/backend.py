@@ -15,7 +15,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ..config import BackendConfig, Config, ConfigError, check_credentials
 from ..text import sanitize
-from .dialog import Dialog
+from .dialog import Dialog, FormInput
 
 DEFAULT_URLS = {"visual_layer": "https://app.visual-layer.com", "cognee": "http://127.0.0.1:8000"}
 KEY_HINTS = {
@@ -46,9 +46,13 @@ class AddBackendScreen(Dialog[BackendConfig | None]):
     """Returns the backend to save, or None; the app saves it and, when the save is
     refused, calls `refused(message)` on this same screen (kept open, nothing lost)."""
 
+    DEFAULT_CSS = """
+    AddBackendScreen #problem { width: 1fr; height: auto; }
+    """
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("enter", "submit", "Save"),
+        Binding("enter", "submit", "Save", key_display="enter"),
         Binding("ctrl+s", "submit", "Save", priority=True, show=False),
     ]
 
@@ -75,12 +79,15 @@ class AddBackendScreen(Dialog[BackendConfig | None]):
                 allow_blank=False,
                 id="type",
             )
-            yield Input(placeholder="name shown in the grid, e.g. vl", id="name")
-            yield Input(value=DEFAULT_URLS["visual_layer"], id="url")
-            yield Input(placeholder="API key variable (optional)", id="key-env")
-            yield Input(placeholder="API secret variable (Visual Layer, optional)", id="secret-env")
-            yield Static(id="problem")
+            yield FormInput(placeholder="name shown in the grid, e.g. vl", id="name")
+            yield FormInput(value=DEFAULT_URLS["visual_layer"], id="url")
+            yield FormInput(placeholder="API key variable (optional)", id="key-env")
+            yield FormInput(
+                placeholder="API secret variable (Visual Layer, optional)", id="secret-env"
+            )
             with Horizontal(id="buttons"):
+                # Beside the buttons, which stay in view: the reason is seen at 80x24 too.
+                yield Static(id="problem")
                 yield Button("Save (enter)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
         yield Footer()  # this dialog's own keys, not the grid's
@@ -136,7 +143,8 @@ class AddBackendScreen(Dialog[BackendConfig | None]):
 
     def refused(self, message: str, key: str | None = None) -> None:
         """Say why the form was refused and keep it open, as typed."""
-        self.query_one("#problem", Static).update(Text(sanitize(message), "red"))
+        lines = (sanitize(line) for line in message.splitlines())  # one problem a line
+        self.query_one("#problem", Static).update(Text("\n".join(lines), "red"))
         selector = FIELD_OF_KEY.get(key or "")
         if selector is not None:
             self.query_one(selector, Input).focus()

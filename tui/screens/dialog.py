@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from textual.screen import ModalScreen
+from textual.widgets import Input
 
 ResultT = TypeVar("ResultT")
 
@@ -37,3 +38,13 @@ class Dialog(ModalScreen[ResultT]):
         & Button { margin-left: 2; }
     }
     """
+
+
+class FormInput(Input):
+    """A dialog's text field: `enter` is the dialog's submit, so the footer shows it
+    (`enter Save`); Input's own `enter` binding, hidden from the footer, stands aside."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "submit":
+            return False  # the key goes on to the dialog's `enter` binding
+        return super().check_action(action, parameters)

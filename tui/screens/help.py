@@ -18,10 +18,14 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Grid",
         (
             ("↑ ↓  j k", "move the cursor"),
-            ("PgUp PgDn  ctrl+u ctrl+d", "a page up / down"),
+            ("PgUp PgDn  ctrl+u ctrl+d", "a page / half a page up, down"),
             ("Home End  g G", "first / last row"),
             ("enter, double-click", "details of the selected dataset"),
-            ("/", "filter: words match name, id, backend, status; state:error backend:NAME"),
+            (
+                "/",
+                "filter: words match name, id, backend, status;"
+                " state:error backend:NAME; vl:NAME (as dswatch wait takes it)",
+            ),
             ("esc", "clear the filter"),
             ("e", "problems only (error, not found, unauthorized, unreachable, stale)"),
             ("s / S", "next sort column / reverse (or click a header)"),

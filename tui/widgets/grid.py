@@ -110,10 +110,10 @@ class DatasetGrid(ScrollView, can_focus=True):
                 ("slash", "filter", "Filter", True, "/"),
                 ("e", "toggle_problems", "Problems", True, None),
                 ("a", "add", "Add", True, None),
-                ("p", "toggle_pause", "Pause", True, None),
                 ("s", "cycle_sort", "Sort", True, None),
                 ("d", "remove", "Remove", True, None),
                 ("r", "refresh", "Refresh", True, None),
+                ("p", "toggle_pause", "Pause", True, None),
                 ("S", "reverse_sort", "Reverse", False, None),
                 ("R", "refresh_all", "Refresh all", False, None),
                 ("c", "copy_id", "Copy ID", False, None),
@@ -220,6 +220,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._shown = list(self._widths)  # the widths drawn: _widths fitted to the screen
         self._x: list[int] = []
         self._total_width = 0
+        self._scrollbar = False  # the rows need a vertical scrollbar (set by _layout_columns)
         self._layout_columns()
         self._styles: dict[str, Style] = {}
         self._header: Strip | None = None
@@ -421,6 +422,11 @@ class DatasetGrid(ScrollView, can_focus=True):
 
     def _set_order(self, order: list[Key]) -> None:
         self._order = order
+        if (len(order) + 1 > self.size.height) != self._scrollbar:
+            shown = self._shown
+            self._layout_columns()  # the vertical scrollbar comes or goes
+            if self._shown != shown:
+                self._invalidate()
         self.virtual_size = Size(self._total_width, len(order) + 1)
         # Keep the cursor on its dataset; when that row is gone, stay at its place.
         index = self._index(self._cursor)
@@ -479,7 +485,11 @@ class DatasetGrid(ScrollView, can_focus=True):
         widths = list(self._widths)
         if self.eta is None:  # no history store (the demo): no eta column at all
             widths[COLUMN_KEYS.index("eta")] = 0
-        self._shown = fit_widths(widths, self.size.width)
+        # Fitted to the width left beside the vertical scrollbar when the rows
+        # need one: else a horizontal scrollbar appears and hides the stale column.
+        self._scrollbar = len(self._order) + 1 > self.size.height
+        scrollbar = self.styles.scrollbar_size_vertical if self._scrollbar else 0
+        self._shown = fit_widths(widths, self.size.width - scrollbar)
         # One blank cell before each column: the gap doubles as a left margin.
         x, self._x = 1, []
         for width in self._shown:

@@ -127,7 +127,7 @@ class SummaryBar(Static):
 class AlertBanner(Static):
     """Backends that need attention, one line each, with the cause and the next try.
 
-    `cg: server error (HTTP 500) for 1m05s, retry in 12s — R retries now`.
+    `cg: server error (HTTP 500) for 1m05s, last answer 14:02:11, retry in 12s — R retries now`.
     Hidden when all is well; redrawn every second while shown (the countdown).
     """
 
@@ -182,6 +182,8 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
         details.append(sanitize(said, max_len=160))
     if alert.since is not None and alert.health is not Health.RATE_LIMITED:
         details.append(f"for {format_duration((now - alert.since).total_seconds())}")
+    if alert.last_ok is not None and alert.is_down:  # this backend's own, not the summary's
+        details.append(f"last answer {alert.last_ok.astimezone():%H:%M:%S}")
     if alert.retry_at is not None and alert.health is not Health.UNAUTHORIZED:
         wait = max(0.0, (alert.retry_at - now).total_seconds())
         details.append(f"retry in {format_duration(wait)}")
