@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -44,6 +43,7 @@ from .outreach import Outreach
 from .toasts import Toasts
 from .watch import PollUpdate, WatchModel
 from .widgets.cells import eta_cell
+from .widgets.empty import empty_text
 from .widgets.footer import FittingFooter
 from .widgets.grid import DatasetGrid
 from .widgets.summary import AlertBanner, SummaryBar
@@ -259,7 +259,8 @@ class DswatchApp(DatasetActions, App[int]):
         empty.display = not has_rows
         self.grid.display = has_rows
         if not has_rows:
-            empty.update(self.empty_text())
+            backends = self.engine is not None and bool(self.engine.config.backends)
+            empty.update(empty_text(self.config_error, self.config_path, has_backends=backends))
 
     def _notes(self) -> tuple[str, ...]:
         notes = []
@@ -272,37 +273,6 @@ class DswatchApp(DatasetActions, App[int]):
         if hooks:
             notes.append(hooks)
         return tuple(notes)
-
-    def empty_text(self) -> Text:
-        text = Text()
-        if self.config_error is not None:
-            text.append("The config file has an error:\n\n", "bold red")
-            text.append(str(self.config_error) + "\n\n")
-            text.append("Fix it in your editor: dswatch reloads it by itself.\n", "dim")
-            return text
-        text.append("No datasets are watched yet.\n\n", "bold")
-        if self.engine is not None and self.engine.config.backends:
-            text.append("Press ")
-            text.append("a", "bold reverse")
-            text.append(" to add datasets: paste IDs or pick from a backend's list.\n")
-        else:
-            text.append("Press ")
-            text.append("a", "bold reverse")
-            text.append(" to define a backend (Visual Layer or Cognee), then ")
-            text.append("a", "bold reverse")
-            text.append(" again to add its datasets.\n")
-            if self.config_path is not None and not self.config_path.exists():
-                text.append("Or write a commented config file to edit: ")
-                text.append("dswatch init", "bold")
-                text.append("\n")
-            else:
-                text.append("Or edit the config file: config.example.toml documents every key.\n")
-        if self.config_path is not None:
-            text.append(f"\nConfig file: {self.config_path}\n", "dim")
-        text.append("\nJust looking? Run ")
-        text.append("dswatch --demo", "bold")
-        text.append(" for a live demo: no account, no network.\n")
-        return text
 
     # -- config file --------------------------------------------------------
 
