@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from .models import Failure
+from .models import DatasetState, Failure, State
 
 
 class Health(StrEnum):
@@ -89,3 +89,31 @@ _KIND_WORDS = {
     "config": "unusable config",
     "internal": "dswatch error",
 }
+
+
+# The same kinds in a word or two: what an unreadable row says in its state
+# column (12 cells at most), so a server error never reads as a network fault.
+_KIND_SHORT = {
+    "connect": "unreachable",
+    "dns": "no DNS",
+    "timeout": "timed out",
+    "tls": "TLS error",
+    "protocol": "cut off",
+    "body": "bad answer",
+    "too_large": "too large",
+    "redirect": "redirected",
+    "login": "login failed",
+    "config": "bad config",
+    "internal": "dswatch bug",
+}
+
+
+def state_word(state: DatasetState) -> str:
+    """The word for a row's state: for a read that failed, why (`HTTP 500`,
+    `timed out`), in the words of `describe_failure`, shortened."""
+    failure = state.failure
+    if state.state is not State.UNREACHABLE or failure is None:
+        return state.state.value
+    if failure.kind == "http" and failure.http_status is not None:
+        return f"HTTP {failure.http_status}"
+    return _KIND_SHORT.get(failure.kind, "unreachable")

@@ -45,7 +45,7 @@ STATE_LOOKS: dict[State, Look] = {
         "⚠", "unauthorized", "$error", "bold reverse", "credentials refused: fix and press R"
     ),
     State.UNREACHABLE: Look(
-        "⌁", "unreachable", "$warning", "", "the backend cannot be reached (retrying)"
+        "⌁", "unreachable", "$warning", "", "not read: the row says why (HTTP 500, timed out)"
     ),
     State.UNKNOWN: Look("·", "unknown", "$foreground-muted", "", "not read yet"),
 }

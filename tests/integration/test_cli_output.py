@@ -16,7 +16,7 @@ from tui.backends.http import MAX_RETRY_AFTER, parse_retry_after
 from tui.cli import main
 from tui.cli.status import format_table
 from tui.cli.wait import timeout_line
-from tui.models import DatasetState, State
+from tui.models import DatasetState, Failure, State
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,3 +130,24 @@ def test_the_timeout_line_is_sanitized_and_bounded() -> None:
 )
 def test_retry_after_is_capped_where_it_is_parsed(header: str) -> None:
     assert parse_retry_after(header) == MAX_RETRY_AFTER == 3600
+
+
+@pytest.mark.parametrize(
+    ("failure", "word"),
+    [
+        (Failure(kind="http", message="HTTP 500", http_status=500), "HTTP 500"),
+        (Failure(kind="timeout", message="timed out"), "timed out"),
+        (Failure(kind="connect", message="connection refused"), "unreachable"),
+    ],
+)
+def test_an_unread_row_says_why_in_the_table_and_unreachable_in_json(
+    failure: Failure, word: str
+) -> None:
+    """A server error is not a network fault: the table's STATE names it; `--json`
+    keeps the state vocabulary scripts match on."""
+    row = DatasetState(
+        backend="vl", id="x", name="n", state=State.UNREACHABLE, failure=failure, stale=True
+    )
+    line = format_table([row], width=200).splitlines()[1]
+    assert re.search(rf" {word}( |$)", line), line
+    assert row.summary()["state"] == "unreachable"

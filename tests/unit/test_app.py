@@ -420,6 +420,9 @@ async def test_a_backend_going_down_and_coming_back(
     await until(pilot, lambda: "vl: server error (HTTP 503)" in str(banner.render()))
     assert "R retries now" in str(banner.render())
     assert "STALE" in grid_text(app)
+    # The rows say it too: a server error, not "unreachable" (the network).
+    vl_rows = [line for line in grid_lines(app) if line.startswith(" vl ")]
+    assert vl_rows and all("⌁ HTTP 503" in line for line in vl_rows), vl_rows
     world.sim.clear_faults("vl")
     app.action_refresh_all()
     await until(pilot, lambda: not app.model.states[key].stale, timeout=10)

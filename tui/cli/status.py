@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.cells import cell_len
 
 from ..engine import Engine
+from ..health import state_word
 from ..models import DatasetState
 from ..text import fit, sanitize
 from .common import EXIT_OK, EXIT_PROBLEM, UNREADABLE
@@ -91,7 +92,7 @@ def format_table(
         (
             s.backend,
             fit(sanitize(s.label), 40),
-            s.state.value + (" stuck?" if s.key in stuck else ""),
+            state_word(s) + (" stuck?" if s.key in stuck else ""),
             fit(sanitize(s.status or ""), 32),
             "" if s.progress is None else f"{s.progress:.0f}%",
             _count(s.n_images),

@@ -30,7 +30,13 @@ from ..models import FAILED_STATES, DatasetState, Failure, valid_count, valid_pr
 from ..secrets import Redactor
 from ..text import sanitize, sanitize_lines
 from ..watch import PollUpdate, WatchModel
-from ..widgets.cells import STATE_LOOK, format_count, format_pipelines, format_progress
+from ..widgets.cells import (
+    STATE_LOOK,
+    format_count,
+    format_pipelines,
+    format_progress,
+    state_text,
+)
 from ..widgets.summary import alert_line
 
 MAX_RAW_CHARS = 200_000  # a huge body is cut for display, not for the copy on disk
@@ -71,7 +77,7 @@ def fields_table(state: DatasetState, now: datetime) -> Table:
     row("backend", state.backend)
     row("id", state.id)
     row("name", sanitize(state.name or ""))
-    row("state", STATE_LOOK[state.state] + ("  (STALE)" if state.stale else ""))
+    row("state", state_text(state) + ("  (STALE)" if state.stale else ""))
     row("status", sanitize(state.status or ""))
     row("progress", format_progress(state.progress).strip())
     for label, count in (

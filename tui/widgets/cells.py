@@ -15,6 +15,7 @@ from functools import lru_cache
 from rich.cells import cell_len
 
 from ..eta import format_eta
+from ..health import state_word
 from ..models import MAX_COUNT, DatasetState, State
 from ..palette import STATE_LOOKS
 from ..text import fit, sanitize
@@ -48,6 +49,7 @@ __all__ = [
     "pipeline_symbol",
     "shorten_progress",
     "shorten_status",
+    "state_text",
     "static_cells",
     "static_styles",
     "status_text",
@@ -169,12 +171,19 @@ def status_text(state: DatasetState) -> str:
     return sanitize(state.status or "", max_len=128)
 
 
+def state_text(state: DatasetState) -> str:
+    """`✓ ready`; for a failed read, why: `⌁ HTTP 500`, `⌁ timed out`."""
+    if state.state is State.UNREACHABLE:
+        return f"{STATE_LOOKS[state.state].glyph} {state_word(state)}"
+    return STATE_LOOK[state.state]
+
+
 def static_cells(state: DatasetState) -> tuple[str, ...]:
     """The texts of every column but the ages, in COLUMNS order."""
     return (
         backend_text(state),
         name_text(state),
-        STATE_LOOK.get(state.state, str(state.state)),
+        state_text(state),
         status_text(state),
         format_progress(state.progress),
         format_count(state.n_images),
