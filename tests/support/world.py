@@ -1,0 +1,103 @@
+"""The world a test watches, built one way: a simulator, a config file pointing at
+it, a backend, the engine and the dashboard over that config.
+
+Plain functions; tests/conftest.py wraps the ones that need a teardown (a served
+simulator, backends to close) as fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tui.backends import make_backend
+from tui.backends.base import Backend
+from tui.config import BackendConfig, Settings, load_config
+from tui.engine import Engine, build_engine
+from tui.sim import Simulator
+
+if TYPE_CHECKING:
+    from tui.app import DswatchApp
+
+# What most configs here poll with: fast polls, a settled re-read each second.
+SETTINGS: Mapping[str, float] = {"poll_interval": 0.1, "settled_interval": 1, "timeout": 2}
+
+
+def new_sim(seed: int, *, vl: int = 0, cognee: int = 0, **options: Any) -> Simulator:
+    """An in-process simulator; empty unless `vl` / `cognee` datasets are asked for."""
+    return Simulator(seed=seed, vl_datasets=vl, cognee_datasets=cognee, **options)
+
+
+def toml_list(values: Iterable[str]) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+
+def write_config(
+    folder: Path,
+    url: str,
+    vl: Iterable[str] | None = (),
+    cognee: Iterable[str] | None = (),
+    *,
+    settings: Mapping[str, float] = SETTINGS,
+    vl_extra: str = "",
+    cognee_extra: str = "",
+    tail: str = "",
+    mode: int | None = None,
+) -> Path:
+    """`folder`/config.toml watching backend "vl" at `url`/vl and "cg" at `url`/cognee.
+
+    None leaves that backend out. `*_extra` are more lines of that backend's table
+    (credential variables, `follow`); `tail` more tables (hooks); `mode` a chmod.
+    """
+    blocks = ["[settings]\n" + "".join(f"{key} = {value}\n" for key, value in settings.items())]
+    if vl is not None:
+        blocks.append(
+            "# the image datasets\n"
+            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
+            f"datasets = {toml_list(vl)}\n{vl_extra}"
+        )
+    if cognee is not None:
+        blocks.append(
+            f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
+            f"datasets = {toml_list(cognee)}\n{cognee_extra}"
+        )
+    path = folder / "config.toml"
+    path.write_text("\n".join(blocks) + tail, encoding="utf-8")
+    if mode is not None:
+        path.chmod(mode)
+    return path
+
+
+def backend_for(
+    cfg: BackendConfig,
+    sim: Simulator | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **settings: Any,
+) -> Backend:
+    """A backend for `cfg`; with `sim`, talking to it in-process (no socket)."""
+    transport = httpx.ASGITransport(app=sim.app) if sim is not None else None
+    return make_backend(cfg, Settings(**settings), transport=transport, environ=environ or {})
+
+
+def engine_for(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **options: Any,
+) -> Engine:
+    """The engine `dswatch --config path` builds, with no credentials from this process."""
+    return build_engine(
+        load_config(path), path, environ=environ or {}, transport=transport, **options
+    )
+
+
+def app_for(path: Path, *, flush_interval: float = 0.02, **options: Any) -> DswatchApp:
+    """The dashboard over `path` (history flushed quickly, for tests that read it)."""
+    from tui.app import DswatchApp  # Textual: only for the tests that start the dashboard
+
+    return DswatchApp(engine_for(path, flush_interval=flush_interval, **options), config_path=path)
