@@ -35,6 +35,10 @@ def toml_list(values: Iterable[str]) -> str:
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
+def lines(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
 def write_config(
     folder: Path,
     url: str,
@@ -57,12 +61,12 @@ def write_config(
         blocks.append(
             "# the image datasets\n"
             f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
-            f"datasets = {toml_list(vl)}\n{vl_extra}"
+            f"datasets = {toml_list(vl)}\n{lines(vl_extra)}"
         )
     if cognee is not None:
         blocks.append(
             f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
-            f"datasets = {toml_list(cognee)}\n{cognee_extra}"
+            f"datasets = {toml_list(cognee)}\n{lines(cognee_extra)}"
         )
     path = folder / "config.toml"
     path.write_text("\n".join(blocks) + tail, encoding="utf-8")
