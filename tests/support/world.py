@@ -100,8 +100,10 @@ def engine_for(
     )
 
 
-def app_for(path: Path, *, flush_interval: float = 0.02, **options: Any) -> DswatchApp:
-    """The dashboard over `path` (history flushed quickly, for tests that read it)."""
+def app_for(path: Path, engine: Engine | None = None, **app_options: Any) -> DswatchApp:
+    """The dashboard over `path`; by default on `engine_for(path)` with its history
+    flushed every 0.02 s (for tests that read the store)."""
     from tui.app import DswatchApp  # Textual: only for the tests that start the dashboard
 
-    return DswatchApp(engine_for(path, flush_interval=flush_interval, **options), config_path=path)
+    engine = engine or engine_for(path, flush_interval=0.02)
+    return DswatchApp(engine, config_path=path, **app_options)
