@@ -22,7 +22,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from tests.support.waiting import until as wait_until
-from tests.support.world import app_for, engine_for, new_sim, write_config
+from tests.support.world import app_for, app_with_history, engine_for, new_sim, write_config
 from tui.app import DswatchApp
 from tui.cli.main import main
 from tui.eta import PastRun
@@ -256,10 +256,7 @@ def grid_rows(app: DswatchApp) -> list[str]:
 
 def open_dashboard(path: Path) -> DswatchApp:
     """As `dswatch` opens it; the store at its default path (DSWATCH_STATE_DIR)."""
-    engine = engine_for(path, flush_interval=0.02)
-    keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
-    history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
-    return app_for(path, engine, history=history)
+    return app_with_history(path)
 
 
 async def read_once(path: Path) -> None:

@@ -107,3 +107,14 @@ def app_for(path: Path, engine: Engine | None = None, **app_options: Any) -> Dsw
 
     engine = engine or engine_for(path, flush_interval=0.02)
     return DswatchApp(engine, config_path=path, **app_options)
+
+
+def app_with_history(path: Path) -> DswatchApp:
+    """The dashboard as `dswatch` opens it: its history store at the default path
+    (DSWATCH_STATE_DIR), flushed every 0.02 s."""
+    from tui.history_link import HistoryLink
+
+    engine = engine_for(path, flush_interval=0.02)
+    keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
+    history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
+    return app_for(path, engine, history=history)
