@@ -100,12 +100,20 @@ def engine_for(
     )
 
 
-def app_for(path: Path, engine: Engine | None = None, **app_options: Any) -> DswatchApp:
-    """The dashboard over `path`; by default on `engine_for(path)` with its history
-    flushed every 0.02 s (for tests that read the store)."""
+def app_for(
+    path: Path,
+    engine: Engine | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **app_options: Any,
+) -> DswatchApp:
+    """The dashboard over `path`; by default on `engine_for(path, environ=, transport=)`
+    with its history flushed every 0.02 s (for tests that read the store)."""
     from tui.app import DswatchApp  # Textual: only for the tests that start the dashboard
 
-    engine = engine or engine_for(path, flush_interval=0.02)
+    if engine is None:
+        engine = engine_for(path, environ=environ, transport=transport, flush_interval=0.02)
     return DswatchApp(engine, config_path=path, **app_options)
 
 
