@@ -13,6 +13,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from textual.geometry import Region
 from textual.widget import Widget
 
+from tests.support.clock import FakeClock
 from tests.support.waiting import until as wait_until
 from tests.support.world import app_for, app_with_history, engine_for, new_sim, write_config
 from tui.app import DswatchApp
@@ -503,10 +505,11 @@ async def test_the_dashboard_flags_a_stuck_run_and_e_shows_it(
     _sim, _server, path, ids = served
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("[settings]\n", "[settings]\nstuck_after = 0.5\n"), "utf-8")
-    app = open_dashboard(path)
+    clock = FakeClock(time.time())  # the app's clock: ages and the stuck check
+    app = app_with_history(path, clock=clock)
     async with app.run_test(size=(200, 30)) as pilot:
         await until(pilot, lambda: all(s.fetched_at for s in app.model.states.values()), "read")
-        await pilot.pause(0.6)  # longer than stuck_after, and the simulator's run stands still
+        clock.now = time.time() + 0.6  # longer than stuck_after; the simulator's run stands still
         app.check_stuck()  # what the app's timer runs every STUCK_CHECK_SECONDS
         await pilot.pause()
         key = ("vl", ids[1])

@@ -117,7 +117,7 @@ def app_for(
     return DswatchApp(engine, config_path=path, **app_options)
 
 
-def app_with_history(path: Path) -> DswatchApp:
+def app_with_history(path: Path, **app_options: Any) -> DswatchApp:
     """The dashboard as `dswatch` opens it: its history store at the default path
     (DSWATCH_STATE_DIR), flushed every 0.02 s."""
     from tui.history_link import HistoryLink
@@ -125,4 +125,4 @@ def app_with_history(path: Path) -> DswatchApp:
     engine = engine_for(path, flush_interval=0.02)
     keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
     history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
-    return app_for(path, engine, history=history)
+    return app_for(path, engine, history=history, **app_options)
