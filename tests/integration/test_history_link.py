@@ -24,7 +24,14 @@ from textual.widget import Widget
 
 from tests.support.clock import FakeClock
 from tests.support.waiting import until as wait_until
-from tests.support.world import app_for, app_with_history, engine_for, new_sim, write_config
+from tests.support.world import (
+    app_for,
+    app_with_history,
+    cats_and_birds,
+    engine_for,
+    new_sim,
+    write_config,
+)
 from tui.app import DswatchApp
 from tui.cli.main import main
 from tui.eta import PastRun
@@ -237,10 +244,7 @@ def served(
     tmp_path: Path, serve_sim: Callable[[Simulator], SimServer]
 ) -> tuple[Simulator, SimServer, Path, list[str]]:
     sim = new_sim(5)
-    ids = [
-        sim.add_vl_dataset(name="cats-ready", status="READY", progress=100, n_images=1200),
-        sim.add_vl_dataset(name="birds-indexing", status="INDEXING", progress=55),
-    ]
+    ids = cats_and_birds(sim)
     server = serve_sim(sim)
     settings = {"poll_interval": 0.2, "settled_interval": 1.0, "timeout": 0.5}
     path = write_config(tmp_path, server.url, ids, None, settings=settings)

@@ -43,7 +43,7 @@ from tests.support.store_faults import (
     run_child,
 )
 from tests.support.waiting import until
-from tests.support.world import app_with_history, new_sim, write_config
+from tests.support.world import app_with_history, cats_and_birds, new_sim, write_config
 from tui.app import DswatchApp
 from tui.cli.main import main
 from tui.models import State
@@ -300,10 +300,7 @@ def sim_config(
 ) -> tuple[Simulator, Path, list[str]]:
     """Two Visual Layer datasets served on 127.0.0.1 and a config (readable by nobody)."""
     sim = new_sim(5)
-    ids = [
-        sim.add_vl_dataset(name="cats-ready", status="READY", progress=100, n_images=1200),
-        sim.add_vl_dataset(name="birds-indexing", status="INDEXING", progress=55),
-    ]
+    ids = cats_and_birds(sim)
     server = serve_sim(sim)
     settings = {"poll_interval": 0.2, "settled_interval": 1.0, "timeout": 2}
     return sim, write_config(open_dir, server.url, ids, None, settings=settings, mode=0o644), ids

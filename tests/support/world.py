@@ -31,6 +31,14 @@ def new_sim(seed: int, *, vl: int = 0, cognee: int = 0, **options: Any) -> Simul
     return Simulator(seed=seed, vl_datasets=vl, cognee_datasets=cognee, **options)
 
 
+def cats_and_birds(sim: Simulator) -> list[str]:
+    """Two Visual Layer datasets: "cats-ready" (READY, 1,200 images), "birds-indexing" (55%)."""
+    return [
+        sim.add_vl_dataset(name="cats-ready", status="READY", progress=100, n_images=1200),
+        sim.add_vl_dataset(name="birds-indexing", status="INDEXING", progress=55),
+    ]
+
+
 def toml_list(values: Iterable[str]) -> str:
     return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
