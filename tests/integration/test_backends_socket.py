@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.world import backend_for
-from tests.unit.test_backends_sim import ENVIRON, MISSING, VL_CONFIG, VL_KEY, VL_SECRET
+from tests.support.world import ENVIRON, MISSING, VL_CONFIG, VL_KEY, VL_SECRET, backend_for
 from tui.backends.base import Backend
 from tui.models import State
 from tui.sim import SimServer, Simulator

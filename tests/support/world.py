@@ -22,6 +22,26 @@ from tui.sim import Simulator
 if TYPE_CHECKING:
     from tui.app import DswatchApp
 
+# The simulator's credentials in the backend tests, in-process (tests/unit/test_backends_sim.py)
+# and over a socket (tests/integration/test_backends_socket.py).
+VL_KEY, VL_SECRET = "sim-vl-key-123456", "sim-vl-secret-abcdef-0123456789-0123456789"
+COGNEE_USER, COGNEE_PASSWORD = "me@example.com", "sim-password-123"
+ENVIRON = {
+    "VL_KEY": VL_KEY,
+    "VL_SECRET": VL_SECRET,
+    "CG_USER": COGNEE_USER,
+    "CG_PASS": COGNEE_PASSWORD,
+}
+MISSING = "6f1c1b56-93b0-4c0e-9a55-1d3c3c2f0d10"  # an ID no simulator knows
+VL_CONFIG = BackendConfig(
+    name="vl",
+    type="visual_layer",
+    url="http://sim/vl",
+    api_key_env="VL_KEY",
+    api_secret_env="VL_SECRET",
+    allow_insecure=True,  # "sim" is in-process, not a network host
+)
+
 # What most configs here poll with: fast polls, a settled re-read each second.
 SETTINGS: Mapping[str, float] = {"poll_interval": 0.1, "settled_interval": 1, "timeout": 2}
 

@@ -13,25 +13,26 @@ import httpx
 import pytest
 
 from tests.support.clock import FakeClock
-from tests.support.world import backend_for, new_sim
+from tests.support.world import (
+    COGNEE_PASSWORD,
+    COGNEE_USER,
+    ENVIRON,
+    MISSING,
+    VL_CONFIG,
+    VL_KEY,
+    VL_SECRET,
+    backend_for,
+    new_sim,
+)
 from tui.backends import make_backend
 from tui.backends.base import Backend, FetchResult
 from tui.config import BackendConfig, Settings
 from tui.models import DatasetState, State
 from tui.sim import Simulator
 
-VL_KEY, VL_SECRET = "sim-vl-key-123456", "sim-vl-secret-abcdef-0123456789-0123456789"
-COGNEE_USER, COGNEE_PASSWORD = "me@example.com", "sim-password-123"
-ENVIRON = {
-    "VL_KEY": VL_KEY,
-    "VL_SECRET": VL_SECRET,
-    "CG_USER": COGNEE_USER,
-    "CG_PASS": COGNEE_PASSWORD,
-}
 ADD, COGNIFY = "add_pipeline", "cognify_pipeline"
 COMPLETED, STARTED = "DATASET_PROCESSING_COMPLETED", "DATASET_PROCESSING_STARTED"
 ERRORED = "DATASET_PROCESSING_ERRORED"
-MISSING = "6f1c1b56-93b0-4c0e-9a55-1d3c3c2f0d10"
 
 
 @pytest.fixture
@@ -45,16 +46,6 @@ def sim(clock: FakeClock) -> Simulator:
         cognee_user=(COGNEE_USER, COGNEE_PASSWORD),
         cognee_jwt_lifetime=600,
     )
-
-
-VL_CONFIG = BackendConfig(
-    name="vl",
-    type="visual_layer",
-    url="http://sim/vl",
-    api_key_env="VL_KEY",
-    api_secret_env="VL_SECRET",
-    allow_insecure=True,  # "sim" is in-process, not a network host
-)
 
 
 @pytest.fixture
