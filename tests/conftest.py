@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.clock import FakeClock
+from tests.support.world import backend_for, new_sim
+from tui.backends.base import Backend
 from tui.sim import SimServer, Simulator
 
 
@@ -58,10 +60,49 @@ def quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
+def sim(request: pytest.FixtureRequest) -> Simulator:
+    """The module's simulator, shared by its tests: `pytestmark = pytest.mark.sim(seed=5)`
+    gives its options (those of `tests.support.world.new_sim`); empty by default."""
+    marker = request.node.get_closest_marker("sim")
+    options = dict(marker.kwargs) if marker else {}
+    return new_sim(options.pop("seed", 0), **options)
+
+
+@pytest.fixture(scope="module")
 def server(sim: Simulator) -> Iterator[SimServer]:
-    """The module's own `sim` fixture served by uvicorn on 127.0.0.1: real sockets."""
+    """The module's `sim` served by uvicorn on 127.0.0.1: real sockets."""
     with SimServer(sim) as running:
         yield running
+
+
+@pytest.fixture
+def serve_sim() -> Iterator[Callable[[Simulator], SimServer]]:
+    """Serve a test's own simulator on 127.0.0.1 (`serve_sim(sim)` -> the running
+    server, `.url`, `.stop()`/`.start()`); stopped when the test ends."""
+    running: list[SimServer] = []
+
+    def serve(sim: Simulator) -> SimServer:
+        running.append(SimServer(sim).start())
+        return running[-1]
+
+    yield serve
+    for server in running:
+        server.stop()
+
+
+@pytest.fixture
+async def open_backend() -> AsyncIterator[Callable[..., Backend]]:
+    """`open_backend(cfg, sim=None, environ=..., **settings)`: `support.world.backend_for`,
+    each backend closed when the test ends."""
+    opened: list[Backend] = []
+
+    def open_one(*args: Any, **kwargs: Any) -> Backend:
+        opened.append(backend_for(*args, **kwargs))
+        return opened[-1]
+
+    yield open_one
+    for backend in opened:
+        await backend.aclose()
 
 
 @pytest.fixture
@@ -73,6 +114,10 @@ async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
     loop.set_exception_handler(lambda _, context: errors.append(context))
     yield errors
     loop.set_exception_handler(previous)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sim(seed, **options): the module's `sim` fixture")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

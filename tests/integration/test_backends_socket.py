@@ -11,18 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_backends_sim import ENVIRON, MISSING, VL_CONFIG, VL_KEY, VL_SECRET
-from tui.backends import make_backend
+from tests.support.world import ENVIRON, MISSING, VL_CONFIG, VL_KEY, VL_SECRET, backend_for
 from tui.backends.base import Backend
-from tui.config import Settings
 from tui.models import State
 from tui.sim import SimServer, Simulator
 
-
-@pytest.fixture(scope="module")
-def sim() -> Simulator:
-    """Served by conftest's `server` fixture: real sockets, real streaming."""
-    return Simulator(seed=3, vl_datasets=0, cognee_datasets=0, vl_credentials=(VL_KEY, VL_SECRET))
+# conftest's `sim`, served by its `server`: real sockets, real streaming.
+pytestmark = pytest.mark.sim(seed=3, vl_credentials=(VL_KEY, VL_SECRET))
 
 
 @pytest.fixture
@@ -32,7 +27,7 @@ def served(sim: Simulator, server: SimServer) -> tuple[Simulator, str]:
 
 def socket_vl(url: str, timeout: float) -> Backend:
     cfg = VL_CONFIG.model_copy(update={"url": f"{url}/vl", "allow_insecure": False})
-    return make_backend(cfg, Settings(timeout=timeout), environ=ENVIRON)
+    return backend_for(cfg, environ=ENVIRON, timeout=timeout)
 
 
 @pytest.mark.parametrize(

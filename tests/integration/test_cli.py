@@ -11,23 +11,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.cli import config_file, run
+from tests.support.cli import run
+from tests.support.world import engine_for, new_sim, write_config
 from tui.sim import SimServer, Simulator
 
 ERROR_MESSAGE = "Out of disk space while writing thumbnails"
 
 
-@pytest.fixture(scope="module")
-def sim() -> Simulator:
-    return Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
-
-
-pytestmark = pytest.mark.usefixtures("quiet_home")  # tests/conftest.py
+pytestmark = [
+    pytest.mark.usefixtures("quiet_home"),  # tests/conftest.py
+    pytest.mark.sim(seed=5),  # conftest's `sim`, served by its `server`
+]
 
 
 # -- status -------------------------------------------------------------------
@@ -45,7 +45,7 @@ def test_status_prints_a_table_and_exits_0_when_everything_was_read(
             "cognify_pipeline": "DATASET_PROCESSING_STARTED",
         },
     )
-    path = config_file(tmp_path, server.url, [ready, failed], [notes])
+    path = write_config(tmp_path, server.url, [ready, failed], [notes])
     code, out, _ = run(capsys, "status", "--config", str(path))
     assert code == 0  # an errored dataset was still read
     lines = out.splitlines()
@@ -60,7 +60,7 @@ def test_status_json_has_the_documented_keys(
     sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ready = sim.add_vl_dataset(name="birds", status="READ_ONLY", progress=50)
-    path = config_file(tmp_path, server.url, [ready])
+    path = write_config(tmp_path, server.url, [ready])
     code, out, _ = run(capsys, "status", "--json", "--config", str(path))
     assert code == 0
     [row] = json.loads(out)
@@ -90,7 +90,7 @@ def test_status_exits_1_when_a_dataset_cannot_be_read(
 ) -> None:
     ready = sim.add_vl_dataset(name="fish", status="READY", progress=100)
     missing = "0b6ad7b4-0000-4000-8000-000000000404"
-    path = config_file(tmp_path, server.url, [ready, missing])
+    path = write_config(tmp_path, server.url, [ready, missing])
     code, out, _ = run(capsys, "status", "--json", "--config", str(path))
     assert code == 1
     states = {row["id"]: row["state"] for row in json.loads(out)}
@@ -103,7 +103,7 @@ def test_status_exits_1_when_the_backend_is_down(
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    path = config_file(
+    path = write_config(
         tmp_path, f"http://127.0.0.1:{port}", ["0b6ad7b4-0000-4000-8000-000000000001"]
     )
     code, out, _ = run(capsys, "status", "--config", str(path))
@@ -156,7 +156,7 @@ def test_an_unset_credential_variable_stops_only_its_backend(
     monkeypatch.delenv("DSWATCH_TEST_KEY", raising=False)
     ready = sim.add_vl_dataset(name="fine-one", status="READY", progress=100)
     locked = sim.add_cognee_dataset(name="locked-one")
-    path = config_file(tmp_path, server.url, [ready], [locked])
+    path = write_config(tmp_path, server.url, [ready], [locked])
     text = path.read_text().replace(
         'type = "cognee"\n', 'type = "cognee"\napi_key_env = "DSWATCH_TEST_KEY"\n'
     )
@@ -188,7 +188,7 @@ def test_status_and_wait_say_why_a_cognee_dataset_errored(
             "cognify_pipeline": "DATASET_PROCESSING_ERRORED",
         },
     )
-    path = config_file(tmp_path, server.url, [], [broken])
+    path = write_config(tmp_path, server.url, [], [broken])
     cause = "cognify_pipeline errored: LLMAPIKeyNotSetError"
     code, out, _ = run(capsys, "status", "--config", str(path), "--wide")
     assert code == 0 and cause in out  # read, in error: 0 (README's exit codes)
@@ -216,7 +216,7 @@ def test_wait_exits_0_once_ready_and_reports_progress_on_stderr(
 ) -> None:
     growing = sim.add_vl_dataset(name="growing")  # a fresh lifecycle: DRAFT -> ... -> READY
     sim.set_vl_status(growing, "INDEXING", progress=90)
-    path = config_file(tmp_path, server.url, [growing])
+    path = write_config(tmp_path, server.url, [growing])
 
     def finish_soon() -> None:
         time.sleep(0.5)
@@ -237,7 +237,7 @@ def test_wait_exits_1_on_error_and_124_on_timeout(
 ) -> None:
     failed = sim.add_vl_dataset(name="broken", status="ERROR", fatal_error_msg=ERROR_MESSAGE)
     stuck = sim.add_vl_dataset(name="stuck", status="INDEXING", progress=10)
-    path = config_file(tmp_path, server.url, [failed, stuck])
+    path = write_config(tmp_path, server.url, [failed, stuck])
     code, _, err = run(capsys, "wait", "--config", str(path), f"vl:{failed}", stuck)
     assert code == 1 and ERROR_MESSAGE in err
     code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "0.6", stuck)
@@ -248,7 +248,7 @@ def test_wait_partial_ok(
     sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     partial = sim.add_vl_dataset(name="half", status="PARTIAL INDEX", progress=100)
-    path = config_file(tmp_path, server.url, [partial])
+    path = write_config(tmp_path, server.url, [partial])
     code, _, _ = run(capsys, "wait", "--config", str(path), "--timeout", "0.6", partial)
     assert code == 124
     code, _, _ = run(capsys, "wait", "--config", str(path), "--partial-ok", partial)
@@ -270,7 +270,7 @@ def test_wait_usage_errors_exit_2_before_any_request(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = config_file(tmp_path, server.url, [])
+    path = write_config(tmp_path, server.url, [])
     before = sim.stats["vl"].total + sim.stats["cognee"].total
     code, _, err = run(capsys, "wait", "--config", str(path), spec)
     assert code == 2 and message in err
@@ -283,7 +283,7 @@ def test_wait_usage_errors_exit_2_before_any_request(
 def test_add_and_remove_edit_the_config_in_place(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = config_file(tmp_path, "http://127.0.0.1:9", [])
+    path = write_config(tmp_path, "http://127.0.0.1:9", [])
     first, second = "0b6ad7b4-0000-4000-8000-000000000001", "0B6AD7B4000040008000000000000002"
     code, out, _ = run(capsys, "add", "vl", first, second, "--config", str(path))
     assert code == 0 and "added 2" in out
@@ -308,7 +308,7 @@ def test_add_and_remove_edit_the_config_in_place(
 def test_add_and_remove_refuse_bad_input_and_leave_the_file_untouched(
     args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = config_file(tmp_path, "http://127.0.0.1:9", [])
+    path = write_config(tmp_path, "http://127.0.0.1:9", [])
     before = path.read_bytes(), path.stat().st_mtime_ns
     code, _, err = run(capsys, *args, "--config", str(path))
     assert code == 2 and message in err
@@ -391,7 +391,7 @@ def test_options_work_before_and_after_the_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ready = sim.add_vl_dataset(name="either-way", status="READY", progress=100)
-    path = config_file(tmp_path, server.url, [ready])
+    path = write_config(tmp_path, server.url, [ready])
     options = ["--config", str(path)]
     args = [*options, "status", "--json"] if order == "before" else ["status", "--json", *options]
     code, out, _ = run(capsys, *args)
@@ -399,32 +399,34 @@ def test_options_work_before_and_after_the_command(
 
 
 async def test_wait_reports_a_down_backend_while_it_waits(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    serve_sim: Callable[[Simulator], SimServer],
 ) -> None:
     """Silence looks like a hang: while a backend is down, `wait` says so on stderr
     (every 30 s; here shortened), then finishes when the dataset is ready."""
     import asyncio
 
     import tui.cli.wait as wait_module
-    from tui.config import load_config
-    from tui.engine import build_engine
 
     monkeypatch.setattr(wait_module, "OUTAGE_REPORT_SECONDS", 0.3)
-    sim = Simulator(seed=8, vl_datasets=0, cognee_datasets=0)
+    sim = new_sim(8)  # its own: this test stops its server
     target = sim.add_vl_dataset(name="slowpoke", status="INDEXING", progress=10)
-    with SimServer(sim) as server:
-        path = config_file(tmp_path, server.url, [target])
-        engine = build_engine(load_config(path), path, environ={})
-        waiting = asyncio.create_task(
-            wait_module.wait(engine, {("vl", target)}, timeout=30, partial_ok=False)
-        )
-        await asyncio.sleep(0.5)
-        server.stop()
-        await asyncio.sleep(2.0)
-        server.start()
-        await asyncio.sleep(0.5)
-        sim.set_vl_status(target, "READY", progress=100)
-        code = await asyncio.wait_for(waiting, 30)
+    server = serve_sim(sim)
+    path = write_config(tmp_path, server.url, [target])
+    engine = engine_for(path)
+    waiting = asyncio.create_task(
+        wait_module.wait(engine, {("vl", target)}, timeout=30, partial_ok=False)
+    )
+    # Real time: the outage is a real stopped server, and reports come every 0.3 s.
+    await asyncio.sleep(0.5)
+    server.stop()
+    await asyncio.sleep(2.0)
+    server.start()
+    await asyncio.sleep(0.5)
+    sim.set_vl_status(target, "READY", progress=100)
+    code = await asyncio.wait_for(waiting, 30)
     err = capsys.readouterr().err
     assert code == 0, err
     assert "dswatch: vl is down: network unreachable; still waiting" in err

@@ -79,7 +79,7 @@ def bombs() -> Iterator[tuple[BombServer, str]]:
         yield app, server.url
 
 
-def cfg(url: str) -> BackendConfig:
+def cfg(url: str) -> BackendConfig:  # its own: the bomb server's routes, not the simulator
     return BackendConfig(name="vl", type="visual_layer", url=url)
 
 

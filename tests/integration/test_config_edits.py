@@ -38,7 +38,7 @@ datasets = ["{ID_OLD}"]
 """
 
 
-@pytest.fixture
+@pytest.fixture  # its own: CONFIG's exact text is what the concurrent edits must keep
 def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(CONFIG)

@@ -224,6 +224,8 @@ class Watch:
         )
 
 
+# Its own world: both credential kinds against the simulator and the Watch handle the
+# fault table reads (transport and backend options vary per row).
 def new_sim() -> Simulator:
     return Simulator(
         seed=11,

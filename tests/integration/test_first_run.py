@@ -6,26 +6,24 @@ Its other Pilot tests (in-process, no socket) are tests/unit/test_app.py.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tests.support.waiting import until
+from tests.support.world import app_for, engine_for, new_sim
 from tests.unit.test_app import grid_text, shown
-from tui.app import DswatchApp
-from tui.config import load_config
-from tui.engine import build_engine
 from tui.models import State
-from tui.sim import Simulator
 
 
 async def test_first_run_defines_a_backend_then_adds_a_dataset(tmp_path: Path) -> None:
     from tui.screens.backend import AddBackendScreen
     from tui.sim import SimServer
 
-    sim = Simulator(seed=4, vl_datasets=0, cognee_datasets=0)
+    sim = new_sim(4)
     dataset = sim.add_vl_dataset(name="first-one", status="READY", progress=100)
     path = tmp_path / "dswatch" / "config.toml"  # neither the file nor its folder exists
     with SimServer(sim) as server:
-        app = DswatchApp(build_engine(load_config(path), path), config_path=path)
+        app = app_for(path, engine_for(path, environ=os.environ))
         async with app.run_test(size=(160, 45)) as pilot:
             assert "define a backend" in shown(app.query_one("#empty"))
             await pilot.press("a")

@@ -8,11 +8,14 @@ rows `status` prints, the model's rows, the removal notice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import until
+from tests.support.world import new_sim, write_config
 from tui.backends.base import RemoteDataset
 from tui.cli import main
 from tui.config import load_config
@@ -26,43 +29,19 @@ READY = {"add_pipeline": "DATASET_PROCESSING_COMPLETED", "cognify_pipeline": Non
 
 @pytest.fixture
 def sim() -> Simulator:
-    return Simulator(seed=11, vl_datasets=0, cognee_datasets=0)
+    """Per test (conftest's `sim` is per module): following lists the whole backend."""
+    return new_sim(11)
 
 
 @pytest.fixture
-def server(sim: Simulator) -> Iterator[SimServer]:
-    """Served per test (conftest's `server` is per module): each test's own simulator."""
-    with SimServer(sim) as running:
-        yield running
+def server(sim: Simulator, serve_sim: Callable[[Simulator], SimServer]) -> SimServer:
+    return serve_sim(sim)
 
 
 pytestmark = pytest.mark.usefixtures("quiet_home")  # tests/conftest.py
 
-
-def config_file(
-    tmp_path: Path,
-    url: str,
-    *,
-    vl_follow: str = "",
-    cg_follow: str = "",
-    vl: tuple[str, ...] = (),
-    cg: tuple[str, ...] = (),
-    settled: float = 60,
-) -> Path:
-    def ids(values: tuple[str, ...]) -> str:
-        return ", ".join(f'"{v}"' for v in values)
-
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"[settings]\npoll_interval = 0.2\nsettled_interval = {settled}\ntimeout = 2\n\n"
-        f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
-        f"datasets = [{ids(vl)}]\n{vl_follow}\n\n"
-        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
-        f"datasets = [{ids(cg)}]\n{cg_follow}\n",
-        encoding="utf-8",
-    )
-    path.chmod(0o600)
-    return path
+SETTINGS = {"poll_interval": 0.2, "settled_interval": 60, "timeout": 2}
+config_file = partial(write_config, settings=SETTINGS, mode=0o600)
 
 
 def status_names(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, list[str]]:
@@ -101,7 +80,7 @@ def test_a_pattern_may_name_an_id(tmp_path: Path) -> None:
 
 
 def test_follow_loads_without_any_listed_dataset(tmp_path: Path) -> None:
-    path = config_file(tmp_path, "http://127.0.0.1:9", vl_follow='follow = "all"')
+    path = config_file(tmp_path, "http://127.0.0.1:9", vl_extra='follow = "all"')
     config = load_config(path)
     assert config.backends[0].follow == "all" and config.backends[0].datasets == []
 
@@ -114,7 +93,7 @@ def test_status_with_follow_all_shows_every_listed_dataset(
 ) -> None:
     for name in ("alpha", "beta", "gamma"):
         sim.add_vl_dataset(name=name, status="READY", progress=100)
-    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+    path = config_file(tmp_path, server.url, vl_extra='follow = "all"')
     code, names = status_names(capsys, path)
     assert code == 0
     assert sorted(names) == ["alpha", "beta", "gamma"]
@@ -126,7 +105,7 @@ def test_status_with_patterns_keeps_explicit_datasets_beside_them(
     for name in ("prod-notes", "prod-wiki", "staging-notes"):
         sim.add_cognee_dataset(name=name, pipelines=READY)
     explicit = sim.add_cognee_dataset(name="handpicked", pipelines=READY)
-    path = config_file(tmp_path, server.url, cg_follow='follow = ["prod-*"]', cg=(explicit,))
+    path = config_file(tmp_path, server.url, cognee_extra='follow = ["prod-*"]', cognee=(explicit,))
     code, names = status_names(capsys, path)
     assert code == 0
     assert sorted(names) == ["handpicked", "prod-notes", "prod-wiki"]
@@ -137,7 +116,7 @@ def test_a_failed_list_still_polls_the_explicit_datasets(
 ) -> None:
     explicit = sim.add_vl_dataset(name="kept", status="READY", progress=100)
     sim.add_vl_dataset(name="listed-only", status="READY", progress=100)
-    path = config_file(tmp_path, server.url, vl_follow='follow = "all"', vl=(explicit,))
+    path = config_file(tmp_path, server.url, vl_extra='follow = "all"', vl=(explicit,))
     sim.set_faults("vl", status=500)
     code, out = main(["status", "--config", str(path)]), capsys.readouterr().out
     assert code == 1  # the explicit dataset could not be read either
@@ -151,12 +130,7 @@ async def watch_until(engine, condition, timeout: float = 20.0) -> None:  # type
     """Run the poller until `condition()` holds (a deadline, not a timing assertion)."""
     runner = asyncio.create_task(engine.poller.run())
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not condition():
-            if loop.time() > deadline:
-                raise AssertionError("the watch never got there")
-            await asyncio.sleep(0.05)
+        await until(None, condition, "the watch never got there", timeout)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -170,7 +144,11 @@ def test_running_watch_picks_up_new_datasets_and_drops_deleted_ones_with_a_notic
     explicit = sim.add_cognee_dataset(name="pinned", pipelines=READY)
     sim.add_cognee_dataset(name="staging-x", pipelines=READY)
     path = config_file(
-        tmp_path, server.url, cg_follow='follow = ["prod-*"]', cg=(explicit,), settled=0.3
+        tmp_path,
+        server.url,
+        cognee_extra='follow = ["prod-*"]',
+        cognee=(explicit,),
+        settings={**SETTINGS, "settled_interval": 0.3},
     )
 
     async def scenario() -> tuple[list[FollowChange], list[PollUpdate], dict]:  # type: ignore[type-arg]
@@ -211,7 +189,7 @@ def test_running_watch_picks_up_new_datasets_and_drops_deleted_ones_with_a_notic
 def test_a_failed_list_removes_nothing(sim: Simulator, server: SimServer, tmp_path: Path) -> None:
     sim.add_vl_dataset(name="one", status="READY", progress=100)
     sim.add_vl_dataset(name="two", status="READY", progress=100)
-    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+    path = config_file(tmp_path, server.url, vl_extra='follow = "all"')
 
     async def scenario() -> tuple[bool, int, int]:
         engine = load_engine(path)
@@ -235,7 +213,7 @@ def test_wait_on_named_datasets_ignores_follow(
 ) -> None:
     target = sim.add_vl_dataset(name="target", status="READY", progress=100)
     sim.add_vl_dataset(name="other", status="ERROR")
-    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+    path = config_file(tmp_path, server.url, vl_extra='follow = "all"')
     code = main(["wait", "--config", str(path), "--timeout", "20", f"vl:{target}"])
     err = capsys.readouterr().err
     assert code == 0 and "other" not in err
@@ -247,7 +225,7 @@ def test_a_list_over_the_status_answers_cap_is_still_read(
     # ~600 bytes per Visual Layer dataset: 15,000 make a list over the 8 MiB cap of
     # status answers; a list has a cap of its own.
     sim.add_vl_datasets(15_000)
-    path = config_file(tmp_path, server.url, vl_follow='follow = "all"')
+    path = config_file(tmp_path, server.url, vl_extra='follow = "all"')
 
     async def scenario() -> tuple[bool, int]:
         engine = load_engine(path)
@@ -268,7 +246,7 @@ def test_wait_with_no_ids_waits_for_what_follow_takes(
     sim.add_vl_dataset(name="prod-a", status="READY", progress=100)
     sim.add_vl_dataset(name="prod-b", status="READY", progress=100)
     sim.add_vl_dataset(name="staging-broken", status="ERROR")  # not taken: never waited for
-    path = config_file(tmp_path, server.url, vl_follow='follow = ["prod-*"]')
+    path = config_file(tmp_path, server.url, vl_extra='follow = ["prod-*"]')
     code = main(["wait", "--config", str(path), "--timeout", "20"])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -284,7 +262,7 @@ def test_wait_with_no_ids_and_nothing_followed_says_so(
     sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sim.add_vl_dataset(name="staging-a", status="READY", progress=100)
-    path = config_file(tmp_path, server.url, vl_follow='follow = ["prod-*"]')
+    path = config_file(tmp_path, server.url, vl_extra='follow = ["prod-*"]')
     code = main(["wait", "--config", str(path), "--timeout", "20"])
     err = capsys.readouterr().err
     assert code == 2
@@ -302,7 +280,7 @@ async def test_d_on_a_followed_dataset_says_how_to_stop_it(
 
     followed = sim.add_vl_dataset(name="prod-only-listed", status="READY", progress=100)
     pinned = sim.add_vl_dataset(name="prod-pinned", status="READY", progress=100)
-    path = config_file(tmp_path, server.url, vl_follow='follow = ["prod-*"]', vl=(pinned,))
+    path = config_file(tmp_path, server.url, vl_extra='follow = ["prod-*"]', vl=(pinned,))
     before = path.read_text(encoding="utf-8")
     engine = build_engine(load_config(path), path, environ={}, flush_interval=0.02)
     app = DswatchApp(engine, config_path=path)

@@ -13,7 +13,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,11 +22,18 @@ import pytest
 from textual.geometry import Region
 from textual.widget import Widget
 
+from tests.support.clock import FakeClock
 from tests.support.waiting import until as wait_until
+from tests.support.world import (
+    app_for,
+    app_with_history,
+    cats_and_birds,
+    engine_for,
+    new_sim,
+    write_config,
+)
 from tui.app import DswatchApp
 from tui.cli.main import main
-from tui.config import load_config
-from tui.engine import build_engine
 from tui.eta import PastRun
 from tui.history_link import HistoryLink
 from tui.models import DatasetState, State
@@ -232,21 +240,15 @@ def test_rows_from_the_store_say_how_old_they_are_until_confirmed(store_path: Pa
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Simulator, SimServer, Path, list[str]]]:
-    sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
-    ids = [
-        sim.add_vl_dataset(name="cats-ready", status="READY", progress=100, n_images=1200),
-        sim.add_vl_dataset(name="birds-indexing", status="INDEXING", progress=55),
-    ]
-    with SimServer(sim) as server:
-        path = tmp_path / "config.toml"
-        path.write_text(
-            "[settings]\npoll_interval = 0.2\nsettled_interval = 1.0\ntimeout = 0.5\n\n"
-            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
-            f"datasets = [{', '.join(repr(i).replace(chr(39), chr(34)) for i in ids)}]\n",
-            encoding="utf-8",
-        )
-        yield sim, server, path, ids
+def served(
+    tmp_path: Path, serve_sim: Callable[[Simulator], SimServer]
+) -> tuple[Simulator, SimServer, Path, list[str]]:
+    sim = new_sim(5)
+    ids = cats_and_birds(sim)
+    server = serve_sim(sim)
+    settings = {"poll_interval": 0.2, "settled_interval": 1.0, "timeout": 0.5}
+    path = write_config(tmp_path, server.url, ids, None, settings=settings)
+    return sim, server, path, ids
 
 
 async def until(pilot: object, condition: Callable[[], bool], what: str) -> None:
@@ -260,10 +262,7 @@ def grid_rows(app: DswatchApp) -> list[str]:
 
 def open_dashboard(path: Path) -> DswatchApp:
     """As `dswatch` opens it; the store at its default path (DSWATCH_STATE_DIR)."""
-    engine = build_engine(load_config(path), path, environ={}, flush_interval=0.02)
-    keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
-    history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
-    return DswatchApp(engine, config_path=path, history=history)
+    return app_with_history(path)
 
 
 async def read_once(path: Path) -> None:
@@ -348,8 +347,7 @@ async def test_a_secret_in_a_readable_config_is_told_once_the_dashboard_is_up(
         'token_command = "echo sk-live-9f8e7d6c5b4a39281706f5e4d3c2b1a0"\n'
     )
     path.chmod(0o644)
-    engine = build_engine(load_config(path), path, environ={})
-    app = DswatchApp(engine, config_path=path, warnings=lambda: secret_warnings(path))
+    app = app_for(path, engine_for(path), warnings=lambda: secret_warnings(path))
     async with app.run_test(size=(200, 30)) as pilot:
         await until(
             pilot,
@@ -511,10 +509,11 @@ async def test_the_dashboard_flags_a_stuck_run_and_e_shows_it(
     _sim, _server, path, ids = served
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("[settings]\n", "[settings]\nstuck_after = 0.5\n"), "utf-8")
-    app = open_dashboard(path)
+    clock = FakeClock(time.time())  # the app's clock: ages and the stuck check
+    app = app_with_history(path, clock=clock)
     async with app.run_test(size=(200, 30)) as pilot:
         await until(pilot, lambda: all(s.fetched_at for s in app.model.states.values()), "read")
-        await pilot.pause(0.6)  # longer than stuck_after, and the simulator's run stands still
+        clock.now = time.time() + 0.6  # longer than stuck_after; the simulator's run stands still
         app.check_stuck()  # what the app's timer runs every STUCK_CHECK_SECONDS
         await pilot.pause()
         key = ("vl", ids[1])

@@ -19,11 +19,18 @@ from textual.widgets import Static, TextArea
 from textual.widgets._toast import Toast
 
 from tests.support.faultservers import AppServer
-from tests.support.hostile import ENV, MARKUP, HostileServer, echo_config, inert, leaked
+from tests.support.hostile import (
+    ENV,
+    MARKUP,
+    HostileServer,
+    echo_config,
+    hostile_config,
+    inert,
+    leaked,
+)
 from tests.support.waiting import until
+from tests.support.world import app_for
 from tui.app import DswatchApp
-from tui.config import load_config
-from tui.engine import build_engine
 from tui.screens.details import DetailsScreen
 from tui.widgets.grid import DatasetGrid
 from tui.widgets.summary import AlertBanner, SummaryBar
@@ -51,25 +58,6 @@ def hostile() -> Iterator[tuple[TurningServer, str]]:
         yield app, server.url
 
 
-def write_config(path: Path, url: str, app: HostileServer) -> None:
-    def ids(values: Any) -> str:
-        return ", ".join(f'"{v}"' for v in values)
-
-    path.write_text(
-        "[settings]\npoll_interval = 0.2\nsettled_interval = 0.5\ntimeout = 3\n\n"
-        f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
-        f"datasets = [{ids(app.vl.values())}]\n\n"
-        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
-        f"datasets = [{ids(app.cognee.values())}]\n",
-        encoding="utf-8",
-    )
-
-
-def dashboard(path: Path, environ: dict[str, str] | None = None) -> DswatchApp:
-    engine = build_engine(load_config(path), path, environ=environ or {}, flush_interval=0.02)
-    return DswatchApp(engine, config_path=path)
-
-
 def on_screen(app: DswatchApp) -> dict[str, str]:
     """What a user reads on the main screen: grid lines, summary, banner, toasts."""
     grid = app.query_one(DatasetGrid)
@@ -92,9 +80,8 @@ async def test_the_dashboard_shows_a_hostile_server_inert_and_keeps_running(
     hostile: tuple[TurningServer, str], tmp_path: Path
 ) -> None:
     server, url = hostile
-    path = tmp_path / "config.toml"
-    write_config(path, url, server)
-    app = dashboard(path)
+    path = hostile_config(tmp_path, url, server, poll_interval=0.2, settled_interval=0.5)
+    app = app_for(path)
     total = len(server.vl) + len(server.cognee)
     async with app.run_test(size=(200, 50), notifications=True) as pilot:
         await until(pilot, lambda: every_dataset_read(app, total), "every row read")
@@ -135,7 +122,7 @@ async def test_the_banner_and_screens_hold_no_encoded_secret_echo(
     server, url = hostile
     server.echo_secrets = True
     path = echo_config(tmp_path, url, server)
-    app = dashboard(path, ENV)
+    app = app_for(path, environ=ENV)
     async with app.run_test(size=(200, 50), notifications=True) as pilot:
 
         def both_refused() -> bool:

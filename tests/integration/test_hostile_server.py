@@ -21,7 +21,7 @@ import pytest
 from rich.console import Console
 
 from tests.support.faultservers import AppServer
-from tests.support.hostile import HUGE, MARKUP, HostileServer, inert
+from tests.support.hostile import HUGE, MARKUP, HostileServer, hostile_config, inert
 from tui.backends import make_backend
 from tui.backends.http import MAX_RETRY_AFTER
 from tui.cli import main
@@ -120,22 +120,6 @@ async def test_every_field_of_every_shape_reaches_every_view_inert(
     # A non-string status is shown as the JSON it was, not a Python repr.
     json_status = next(s for s in states if s.id == app.vl["json_status"])
     assert json_status.status is not None and json_status.status.startswith('{"phase": "name')
-
-
-def hostile_config(tmp_path: Path, url: str, app: HostileServer) -> Path:
-    def ids(values: Any) -> str:
-        return ", ".join(f'"{v}"' for v in values)
-
-    path = tmp_path / "config.toml"
-    path.write_text(
-        "[settings]\npoll_interval = 0.1\nsettled_interval = 1\ntimeout = 3\n\n"
-        f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
-        f"datasets = [{ids(app.vl.values())}]\n\n"
-        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
-        f"datasets = [{ids(app.cognee.values())}]\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 def log_text(tmp_path: Path) -> str:

@@ -19,9 +19,8 @@ import pytest
 from textual.widgets import Static
 
 from tests.support.waiting import until
+from tests.support.world import app_for, new_sim, write_config
 from tui.app import DswatchApp
-from tui.config import load_config
-from tui.engine import build_engine
 from tui.health import Health
 from tui.models import State
 from tui.screens.details import DetailsScreen
@@ -43,24 +42,9 @@ class Stage:
     cognee: list[str]
 
 
-def write_config(path: Path, url: str, vl: list[str], cognee: list[str]) -> None:
-    def ids(values: list[str]) -> str:
-        return ", ".join(f'"{v}"' for v in values)
-
-    path.write_text(
-        f"[settings]\npoll_interval = {POLL}\nsettled_interval = {SETTLED}\n"
-        f"timeout = {TIMEOUT}\n\n"
-        f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{url}/vl"\n'
-        f"datasets = [{ids(vl)}]\n\n"
-        f'[[backends]]\nname = "cg"\ntype = "cognee"\nurl = "{url}/cognee"\n'
-        f"datasets = [{ids(cognee)}]\n",
-        encoding="utf-8",
-    )
-
-
 @pytest.fixture
-def stage(tmp_path: Path) -> AsyncIterator[Stage]:
-    sim = Simulator(seed=11, vl_datasets=0, cognee_datasets=0)
+def stage(tmp_path: Path, serve_sim: Callable[[Simulator], SimServer]) -> Stage:
+    sim = new_sim(11)
     vl = [
         sim.add_vl_dataset(name=f"vl-done-{n}", status="READY", progress=100, n_images=10 + n)
         for n in range(3)
@@ -68,10 +52,10 @@ def stage(tmp_path: Path) -> AsyncIterator[Stage]:
     done = {"add_pipeline": "DATASET_PROCESSING_COMPLETED"}
     done["cognify_pipeline"] = "DATASET_PROCESSING_COMPLETED"
     cognee = [sim.add_cognee_dataset(name=f"cg-done-{n}", pipelines=done) for n in range(2)]
-    with SimServer(sim) as server:
-        path = tmp_path / "config.toml"
-        write_config(path, server.url, vl, cognee)
-        yield Stage(sim, server, path, vl, cognee)
+    server = serve_sim(sim)
+    settings = {"poll_interval": POLL, "settled_interval": SETTLED, "timeout": TIMEOUT}
+    path = write_config(tmp_path, server.url, vl, cognee, settings=settings)
+    return Stage(sim, server, path, vl, cognee)
 
 
 def screen_text(app: DswatchApp) -> tuple[str, str, list[str]]:
@@ -113,8 +97,7 @@ def dataset_toasts(app: DswatchApp) -> list[str]:
 
 @pytest.fixture
 async def running(stage: Stage) -> AsyncIterator[tuple[DswatchApp, object]]:
-    engine = build_engine(load_config(stage.path), stage.path, environ={}, flush_interval=0.02)
-    app = DswatchApp(engine, config_path=stage.path)
+    app = app_for(stage.path)
     draw = app.apply_update
 
     def apply_update(update: PollUpdate) -> None:  # remember what the screen drew
@@ -296,8 +279,7 @@ async def test_a_dashboard_started_during_an_outage_reads_everything_once_it_ans
     """The issue measured 38 s for this; with every dataset settled for a minute,
     only the recovery's re-read of all datasets can make this wait."""
     stage.server.stop()
-    engine = build_engine(load_config(stage.path), stage.path, environ={}, flush_interval=0.02)
-    app = DswatchApp(engine, config_path=stage.path)
+    app = app_for(stage.path)
     async with app.run_test(size=(200, 40)) as pilot:
         await until(
             pilot,

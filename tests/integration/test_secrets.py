@@ -141,7 +141,7 @@ def _query(scope: Any) -> list[tuple[str, str]]:
     return parse_qsl(scope.get("query_string", b"").decode("latin-1"))
 
 
-@pytest.fixture
+@pytest.fixture  # its own: the simulator behind HeaderLog, which records the credentials sent
 def careless() -> Iterator[Careless]:
     sim = Simulator(
         seed=3,

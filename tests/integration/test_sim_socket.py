@@ -13,11 +13,8 @@ from tests.unit.test_sim import ADD, COGNIFY, VL_KEY, VL_SECRET, vl_token
 from tui.sim import SimControl, SimServer, Simulator
 from tui.sim.cognee_world import ERRORED, SERVER_STATUSES
 
-
-@pytest.fixture(scope="module")
-def sim() -> Simulator:
-    """Served by conftest's `server` fixture."""
-    return Simulator(seed=23, vl_datasets=3, cognee_datasets=3, vl_credentials=(VL_KEY, VL_SECRET))
+# conftest's `sim`, served by its `server`.
+pytestmark = pytest.mark.sim(seed=23, vl=3, cognee=3, vl_credentials=(VL_KEY, VL_SECRET))
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.support.clock import FakeClock
 from tests.support.store import KEY, read
-from tui.backends import make_backend
-from tui.config import BackendConfig, Settings
+from tests.support.world import backend_for, new_sim
+from tui.config import BackendConfig
 from tui.models import State, utcnow
 from tui.sim import SimServer, Simulator
 from tui.store import HistoryStore
@@ -95,10 +95,9 @@ def test_help_names_the_store(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def served(clock: FakeClock) -> Iterator[tuple[Simulator, str]]:
-    sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0, cognee_auth=False, clock=clock)
-    with SimServer(sim) as server:
-        yield sim, server.url
+def served(clock: FakeClock, serve_sim: Callable[[Simulator], SimServer]) -> tuple[Simulator, str]:
+    sim = new_sim(5, cognee_auth=False, clock=clock)
+    return sim, serve_sim(sim).url
 
 
 async def test_cognee_past_runs_give_durations(
@@ -111,8 +110,7 @@ async def test_cognee_past_runs_give_durations(
         clock.now = start
         sim.cognee.start_run(dataset, "cognify_pipeline", duration)
     clock.now = 2100.0  # two runs over, the third still going
-    cfg = BackendConfig(name="cg", type="cognee", url=f"{url}/cognee")
-    backend = make_backend(cfg, Settings(timeout=5), environ={})
+    backend = backend_for(BackendConfig(name="cg", type="cognee", url=f"{url}/cognee"), timeout=5)
     try:
         runs = await backend.past_runs(dataset_id)  # type: ignore[attr-defined]
         only = await backend.past_runs(dataset_id, "add_pipeline")  # type: ignore[attr-defined]

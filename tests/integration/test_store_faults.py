@@ -43,11 +43,9 @@ from tests.support.store_faults import (
     run_child,
 )
 from tests.support.waiting import until
+from tests.support.world import app_with_history, cats_and_birds, new_sim, write_config
 from tui.app import DswatchApp
 from tui.cli.main import main
-from tui.config import load_config
-from tui.engine import build_engine
-from tui.history_link import HistoryLink
 from tui.models import State
 from tui.sim import SimServer, Simulator
 from tui.store import STATE_DIR_ENV, WRITE_BUSY_MS, HistoryStore, default_path
@@ -297,24 +295,15 @@ def test_a_read_only_store_for_a_user_who_cannot_write_it(open_dir: Path) -> Non
 
 
 @pytest.fixture
-def sim_config(open_dir: Path) -> Iterator[tuple[Simulator, Path, list[str]]]:
+def sim_config(
+    open_dir: Path, serve_sim: Callable[[Simulator], SimServer]
+) -> tuple[Simulator, Path, list[str]]:
     """Two Visual Layer datasets served on 127.0.0.1 and a config (readable by nobody)."""
-    sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
-    ids = [
-        sim.add_vl_dataset(name="cats-ready", status="READY", progress=100, n_images=1200),
-        sim.add_vl_dataset(name="birds-indexing", status="INDEXING", progress=55),
-    ]
-    with SimServer(sim) as server:
-        path = open_dir / "config.toml"
-        quoted = ", ".join(f'"{i}"' for i in ids)
-        path.write_text(
-            "[settings]\npoll_interval = 0.2\nsettled_interval = 1.0\ntimeout = 2\n\n"
-            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
-            f"datasets = [{quoted}]\n",
-            encoding="utf-8",
-        )
-        path.chmod(0o644)
-        yield sim, path, ids
+    sim = new_sim(5)
+    ids = cats_and_birds(sim)
+    server = serve_sim(sim)
+    settings = {"poll_interval": 0.2, "settled_interval": 1.0, "timeout": 2}
+    return sim, write_config(open_dir, server.url, ids, None, settings=settings, mode=0o644), ids
 
 
 def test_status_on_a_read_only_store_warns_once_and_shows_the_rows(
@@ -453,10 +442,9 @@ async def test_a_store_failing_mid_run_is_one_toast_and_the_dashboard_runs_on(
     if fault == "full":
         monkeypatch.setenv(STATE_DIR_ENV, str(request.getfixturevalue("small_disk")))
     path = default_path()
-    engine = build_engine(load_config(config), config, environ={}, flush_interval=0.02)
-    keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
-    history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
-    app = DswatchApp(engine, config_path=config, history=history)
+    app = app_with_history(config)
+    history = app.history
+    assert history is not None
     birds, cats = ("vl", ids[1]), ("vl", ids[0])
     async with app.run_test(size=(200, 30)) as pilot:
         await until(pilot, lambda: len(grid_rows(app)) == 2, "both rows")
@@ -565,17 +553,11 @@ def test_the_switch_to_memory_keeps_all_of_this_runs_history(tmp_path: Path) -> 
 
 
 def test_watch_wait_and_status_processes_share_the_store(tmp_path: Path) -> None:
-    sim = Simulator(seed=9, vl_datasets=0, cognee_datasets=0)
+    sim = new_sim(9)
     ids = [sim.add_vl_dataset(name=f"set-{n}", status="INDEXING", progress=0) for n in range(30)]
     with SimServer(sim) as server:
-        config = tmp_path / "config.toml"
-        quoted = ", ".join(f'"{i}"' for i in ids)
-        config.write_text(
-            "[settings]\npoll_interval = 0.1\nsettled_interval = 1.0\ntimeout = 5\n\n"
-            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
-            f"datasets = [{quoted}]\n",
-            encoding="utf-8",
-        )
+        settings = {"poll_interval": 0.1, "settled_interval": 1.0, "timeout": 5}
+        config = write_config(tmp_path, server.url, ids, None, settings=settings)
         # The long-running one (writes every poll, as the dashboard does) and a script's wait.
         watcher = dswatch("watch", "--json", "--config", str(config))
         news: list[str] = []

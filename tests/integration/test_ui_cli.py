@@ -12,20 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import config_file, run
+from tests.support.cli import run
+from tests.support.world import write_config
 from tui.cli.init import template
 from tui.config import load_config
 from tui.refs import AmbiguousName, Named, dataset_id_from, pick_by_name
 from tui.sim import SimServer, Simulator
 
-pytestmark = pytest.mark.usefixtures("quiet_home")  # tests/conftest.py
+pytestmark = [
+    pytest.mark.usefixtures("quiet_home"),  # tests/conftest.py
+    pytest.mark.sim(seed=15),  # conftest's `sim`, served by its `server`
+]
 
 ID = "0b6ad7b4-0000-4000-8000-000000000001"
-
-
-@pytest.fixture(scope="module")
-def sim() -> Simulator:
-    return Simulator(seed=15, vl_datasets=0, cognee_datasets=0)
 
 
 # -- IDs from web addresses and names -------------------------------------------
@@ -70,7 +69,7 @@ def test_wait_takes_a_name_and_lists_the_matches_when_ambiguous(
     ready = sim.add_vl_dataset(name="docs-receipts-17", status="READY", progress=100)
     twin_a = sim.add_vl_dataset(name="twin", status="READY", progress=100)
     twin_b = sim.add_vl_dataset(name="twin", status="READY", progress=100)
-    path = config_file(tmp_path, server.url, [ready])
+    path = write_config(tmp_path, server.url, [ready])
     for spec in ("vl:docs-receipts-17", "docs-receipts-17"):
         code, _, err = run(capsys, "wait", "--config", str(path), "--timeout", "20", spec)
         assert code == 0 and "vl:docs-receipts-17 ready" in err
@@ -87,7 +86,7 @@ def test_remove_takes_the_name_of_a_watched_dataset(
 ) -> None:
     gone = sim.add_vl_dataset(name="old-run", status="READY")
     unwatched = sim.add_vl_dataset(name="other-run", status="READY")
-    path = config_file(tmp_path, server.url, [gone])
+    path = write_config(tmp_path, server.url, [gone])
     code, _, err = run(capsys, "remove", "vl", "other-run", "--config", str(path))
     assert code == 2 and "nor the name of a watched dataset on vl" in err
     assert unwatched not in path.read_text()
@@ -98,7 +97,7 @@ def test_remove_takes_the_name_of_a_watched_dataset(
 def test_add_takes_the_dataset_web_address(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = config_file(tmp_path, "http://127.0.0.1:9", [])
+    path = write_config(tmp_path, "http://127.0.0.1:9", [])
     url = f"https://app.visual-layer.com/dataset/{ID}/data"
     code, out, _ = run(capsys, "add", "vl", url, "--config", str(path))
     assert code == 0 and "added 1" in out
@@ -108,7 +107,7 @@ def test_add_takes_the_dataset_web_address(
 def test_a_bad_id_blames_the_argument_not_the_config_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = config_file(tmp_path, "http://127.0.0.1:9", [])
+    path = write_config(tmp_path, "http://127.0.0.1:9", [])
     code, _, err = run(capsys, "add", "vl", "nope", "--config", str(path))
     assert code == 2
     assert err.startswith("dswatch: add: 'nope' is not a dataset ID") and str(path) not in err
@@ -121,7 +120,7 @@ def test_status_wide_adds_an_id_column_and_json_always_has_it(
     sim: Simulator, server: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dataset = sim.add_vl_dataset(name="wide-one", status="READY", progress=100)
-    path = config_file(tmp_path, server.url, [dataset])
+    path = write_config(tmp_path, server.url, [dataset])
     code, out, _ = run(capsys, "status", "--config", str(path))
     assert code == 0 and dataset not in out and " ID " not in out.splitlines()[0]
     code, out, _ = run(capsys, "status", "--wide", "--config", str(path))
@@ -143,7 +142,7 @@ def test_status_keeps_each_line_within_the_terminal(
 ) -> None:
     error = "The archive is corrupted and could not be extracted: " * 3
     failed = sim.add_vl_dataset(name="x" * 30, status="ERROR", fatal_error_msg=error)
-    path = config_file(tmp_path, server.url, [failed])
+    path = write_config(tmp_path, server.url, [failed])
     monkeypatch.setenv("COLUMNS", str(columns))
     _, out, _ = run(capsys, "status", "--config", str(path))
     lines = out.splitlines()

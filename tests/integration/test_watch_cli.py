@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
-from tui.sim import SimServer, Simulator
+from tests.support.world import new_sim, write_config
+from tui.sim import SimServer
 
 REACH = 15.0  # generous; every wait ends as soon as its line arrives
+SETTINGS = {"poll_interval": 0.2, "settled_interval": 1, "timeout": 0.5}
 
 
 class Lines:
@@ -56,16 +58,11 @@ class Lines:
 
 
 def test_watch_prints_real_changes_and_one_line_per_backend_down_and_up(tmp_path: Path) -> None:
-    sim = Simulator(seed=4, vl_datasets=0, cognee_datasets=0)
+    sim = new_sim(4)
     first = sim.add_vl_dataset(name="first", status="INDEXING", progress=10)
     second = sim.add_vl_dataset(name="second", status="READY", progress=100)
     with SimServer(sim) as server:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            "[settings]\npoll_interval = 0.2\nsettled_interval = 1\ntimeout = 0.5\n"
-            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
-            f'datasets = ["{first}", "{second}"]\n'
-        )
+        config = write_config(tmp_path, server.url, [first, second], None, settings=SETTINGS)
         env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
         process = subprocess.Popen(
             [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config)],
@@ -152,7 +149,7 @@ def test_watch_runs_the_hooks_for_the_named_datasets_and_tells_a_failed_one_on_s
 ) -> None:
     """`watch vl:ID` watches that dataset only; its hooks run (a good one gets the
     change and no credential); a failing hook is told on stderr for the CI log."""
-    sim = Simulator(seed=5, vl_datasets=0, cognee_datasets=0)
+    sim = new_sim(5)
     named = sim.add_vl_dataset(name="named", status="INDEXING", progress=10)
     other = sim.add_vl_dataset(name="other", status="INDEXING", progress=10)
     seen = tmp_path / "seen.txt"
@@ -163,14 +160,15 @@ def test_watch_runs_the_hooks_for_the_named_datasets_and_tells_a_failed_one_on_s
     good = json.dumps([sys.executable, "-c", script, str(seen)])
     bad = json.dumps(["sh", "-c", "echo 'chat is down' >&2; exit 3"])
     with SimServer(sim) as server:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            "[settings]\npoll_interval = 0.2\nsettled_interval = 1\ntimeout = 0.5\n"
-            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
-            'api_key_env = "VL_API_KEY"\napi_secret_env = "VL_API_SECRET"\n'
-            f'datasets = ["{named}", "{other}"]\n'
-            f'[[hooks]]\non = ["ready"]\ncommand = {good}\n'
-            f'[[hooks]]\non = ["ready"]\ncommand = {bad}\n'
+        config = write_config(
+            tmp_path,
+            server.url,
+            [named, other],
+            None,
+            settings=SETTINGS,
+            vl_extra='api_key_env = "VL_API_KEY"\napi_secret_env = "VL_API_SECRET"\n',
+            tail=f'[[hooks]]\non = ["ready"]\ncommand = {good}\n'
+            f'[[hooks]]\non = ["ready"]\ncommand = {bad}\n',
         )
         only = f"vl:{named}"
         env = {

@@ -25,6 +25,8 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from tests.support.world import SETTINGS, write_config
+
 HOSTILE = (
     "name\x1b]0;pwned-title\x07\x1b]52;c;cHduZWQ=\x07\x1b[2J\x9b31m\x07\x85[bold]x[/bold]"
     "\u202etxt\x00\x7f\ttab\nline2\r\x1bP dcs \x1b\\end"
@@ -196,7 +198,14 @@ def leaked(text: str) -> list[str]:
     return [s for s in (KEY, TOKEN) for d in decodings(text) if s in d]
 
 
+def hostile_config(tmp_path: Path, url: str, app: HostileServer, **settings: float) -> Path:
+    """A config watching every dataset `app` serves, on both its backends."""
+    settings = {**SETTINGS, "timeout": 3, **settings}
+    return write_config(tmp_path, url, app.vl.values(), app.cognee.values(), settings=settings)
+
+
 def echo_config(tmp_path: Path, url: str, app: HostileServer) -> Path:
+    # Its own: two Cognee backends (API key, token) on the echoing routes, not vl + cg.
     ids = ", ".join(f'"{i}"' for i in app.cognee.values())
     path = tmp_path / "config.toml"
     path.write_text(

@@ -188,19 +188,13 @@ RO_APP = NOBODY + textwrap.dedent(
     """
     import asyncio, json, sys
     from tests.support.waiting import until
-    from tui.app import DswatchApp
-    from tui.config import load_config
-    from tui.engine import build_engine
-    from tui.history_link import HistoryLink
+    from tests.support.world import app_with_history
     from tui.widgets.grid import DatasetGrid
 
     config, warm_dir, store_dir = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 
     async def dashboard() -> dict:
-        engine = build_engine(load_config(config), config, environ={}, flush_interval=0.02)
-        keys = [(b.name, i) for b in engine.config.backends for i in b.datasets]
-        history = HistoryLink.for_settings(engine.model, keys, engine.config.settings)
-        app = DswatchApp(engine, config_path=config, history=history)
+        app = app_with_history(config)
         async with app.run_test(size=(200, 30)) as pilot:
             grid = app.query_one(DatasetGrid)
             await until(pilot, lambda: all(s.fetched_at for s in app.model.states.values()))

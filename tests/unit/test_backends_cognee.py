@@ -92,6 +92,7 @@ class Server:
         return httpx.Response(200, json={i: self.statuses[i] for i in asked if i in self.statuses})
 
 
+# Its own, not support.world.backend_for: a scripted handler (httpx.MockTransport), no simulator.
 def backend(handler: Callable[[httpx.Request], httpx.Response], **extra: Any) -> CogneeBackend:
     timeout = extra.pop("timeout", 5.0)
     return CogneeBackend(

@@ -6,39 +6,40 @@ Over a real socket: tests/integration/test_backends_socket.py.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.clock import FakeClock
+from tests.support.world import (
+    COGNEE_PASSWORD,
+    COGNEE_USER,
+    ENVIRON,
+    MISSING,
+    VL_CONFIG,
+    VL_KEY,
+    VL_SECRET,
+    backend_for,
+    new_sim,
+)
 from tui.backends import make_backend
 from tui.backends.base import Backend, FetchResult
 from tui.config import BackendConfig, Settings
 from tui.models import DatasetState, State
 from tui.sim import Simulator
 
-VL_KEY, VL_SECRET = "sim-vl-key-123456", "sim-vl-secret-abcdef-0123456789-0123456789"
-COGNEE_USER, COGNEE_PASSWORD = "me@example.com", "sim-password-123"
-ENVIRON = {
-    "VL_KEY": VL_KEY,
-    "VL_SECRET": VL_SECRET,
-    "CG_USER": COGNEE_USER,
-    "CG_PASS": COGNEE_PASSWORD,
-}
 ADD, COGNIFY = "add_pipeline", "cognify_pipeline"
 COMPLETED, STARTED = "DATASET_PROCESSING_COMPLETED", "DATASET_PROCESSING_STARTED"
 ERRORED = "DATASET_PROCESSING_ERRORED"
-MISSING = "6f1c1b56-93b0-4c0e-9a55-1d3c3c2f0d10"
 
 
 @pytest.fixture
 def sim(clock: FakeClock) -> Simulator:
-    return Simulator(
-        seed=7,
-        vl_datasets=0,
-        cognee_datasets=0,
+    """Per test, on the test's FakeClock (conftest's module `sim` has no clock)."""
+    return new_sim(
+        7,
         clock=clock,
         vl_credentials=(VL_KEY, VL_SECRET),
         cognee_auth=True,
@@ -47,30 +48,13 @@ def sim(clock: FakeClock) -> Simulator:
     )
 
 
-def build(sim: Simulator, cfg: BackendConfig, **settings: Any) -> Backend:
-    transport = httpx.ASGITransport(app=sim.app)
-    return make_backend(cfg, Settings(**settings), transport=transport, environ=ENVIRON)
-
-
-VL_CONFIG = BackendConfig(
-    name="vl",
-    type="visual_layer",
-    url="http://sim/vl",
-    api_key_env="VL_KEY",
-    api_secret_env="VL_SECRET",
-    allow_insecure=True,  # "sim" is in-process, not a network host
-)
+@pytest.fixture
+def vl(sim: Simulator, open_backend: Callable[..., Backend]) -> Backend:
+    return open_backend(VL_CONFIG, sim, environ=ENVIRON, timeout=2.0)
 
 
 @pytest.fixture
-async def vl(sim: Simulator) -> AsyncIterator[Backend]:
-    backend = build(sim, VL_CONFIG, timeout=2.0)
-    yield backend
-    await backend.aclose()
-
-
-@pytest.fixture
-async def cognee(sim: Simulator) -> AsyncIterator[Backend]:
+def cognee(sim: Simulator, open_backend: Callable[..., Backend]) -> Backend:
     cfg = BackendConfig(
         name="cg",
         type="cognee",
@@ -79,9 +63,7 @@ async def cognee(sim: Simulator) -> AsyncIterator[Backend]:
         password_env="CG_PASS",
         allow_insecure=True,
     )
-    backend = build(sim, cfg, timeout=2.0)
-    yield backend
-    await backend.aclose()
+    return open_backend(cfg, sim, environ=ENVIRON, timeout=2.0)
 
 
 def by_id(result: FetchResult) -> dict[str, DatasetState]:
@@ -129,7 +111,7 @@ async def test_vl_wrong_secret_is_unauthorized(sim: Simulator) -> None:
         api_secret_env="CG_PASS",  # the wrong secret
         allow_insecure=True,
     )
-    backend = build(sim, cfg)
+    backend = backend_for(cfg, sim, environ=ENVIRON)
     result = await backend.fetch([dataset_id], {})
     await backend.aclose()
     assert result.unauthorized is True
@@ -157,7 +139,7 @@ async def test_vl_faults_are_unreachable(sim: Simulator, faults: dict[str, Any],
     dataset_id = sim.add_vl_dataset(status="READY")
     sim.set_faults("vl", **faults)
     timeout = 0.3 if "trickle" in faults else 2.0
-    backend = build(sim, VL_CONFIG, timeout=timeout)
+    backend = backend_for(VL_CONFIG, sim, environ=ENVIRON, timeout=timeout)
     started = time.monotonic()
     result = await backend.fetch([dataset_id], {})
     elapsed = time.monotonic() - started
@@ -234,7 +216,7 @@ async def test_cognee_docs_vocabulary_and_one_pipeline(sim: Simulator) -> None:
         password_env="CG_PASS",
         allow_insecure=True,
     )
-    backend = build(sim, cfg)
+    backend = backend_for(cfg, sim, environ=ENVIRON)
     result = await backend.fetch([dataset_id, empty], {})
     await backend.aclose()
     states = by_id(result)
@@ -282,7 +264,7 @@ async def test_cognee_wrong_password_is_unauthorized(sim: Simulator) -> None:
         password_env="VL_SECRET",
         allow_insecure=True,
     )
-    backend = build(sim, cfg)
+    backend = backend_for(cfg, sim, environ=ENVIRON)
     result = await backend.fetch([dataset_id], {})
     await backend.aclose()
     assert result.unauthorized is True

@@ -35,6 +35,7 @@ def config(**extra: Any) -> BackendConfig:
     return BackendConfig(name="vl", type="visual_layer", url=extra.pop("url", BASE), **extra)
 
 
+# Its own, not support.world.backend_for: a scripted handler (httpx.MockTransport), no simulator.
 def backend(
     handler: Handler, *, auth: httpx.Auth | None = None, timeout: float = 5.0, **extra: Any
 ) -> VisualLayerBackend:

@@ -63,7 +63,7 @@ ENV = {"VL_API_KEY": "k", "VL_API_SECRET": "s", "COGNEE_API_KEY": "c"}
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
 
-@pytest.fixture
+@pytest.fixture  # its own: BASE's exact text (comments, layout) is what the edits must keep
 def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(BASE)
