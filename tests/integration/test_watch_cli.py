@@ -285,7 +285,7 @@ def test_hooks_run_once_for_a_backend_refusing_credentials_or_down_and_once_when
     """`unauthorized` and `unreachable` are a backend's news, never its datasets':
     a hook that names them runs once when the backend goes down that way and once
     when it answers again (state `ok`), with empty DSWATCH_ID / DSWATCH_NAME."""
-    sim = Simulator(seed=4, vl_datasets=0, cognee_datasets=0)
+    sim = new_sim(4)
     datasets = [sim.add_vl_dataset(name=f"set-{n}", status="READY", progress=100) for n in (1, 2)]
     out = tmp_path / "hooks.txt"
     fields = ["BACKEND", "ID", "NAME", "OLD_STATE", "STATE", "ERROR"]
@@ -296,15 +296,8 @@ def test_hooks_run_once_for_a_backend_refusing_credentials_or_down_and_once_when
         return f'[[hooks]]\non = ["{on}"]\ncommand = {command}\n'
 
     with SimServer(sim) as server:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            "[settings]\npoll_interval = 0.2\nsettled_interval = 1\ntimeout = 0.5\n"
-            f'[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "{server.url}/vl"\n'
-            f"datasets = {json.dumps(datasets)}\n"
-            + hook("unauthorized", "creds")
-            + hook("unreachable", "down")
-            + hook("ready", "ready")
-        )
+        hooks = hook("unauthorized", "creds") + hook("unreachable", "down") + hook("ready", "ready")
+        config = write_config(tmp_path, server.url, datasets, None, settings=SETTINGS, tail=hooks)
         process = subprocess.Popen(
             [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config)],
             stdout=subprocess.PIPE,

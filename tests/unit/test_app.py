@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from tests.support.waiting import until
+from tests.support.world import app_for
 from tui.app import DswatchApp
 from tui.config import load_config
 from tui.engine import build_engine
@@ -91,15 +92,8 @@ def world(tmp_path: Path) -> World:
 
 
 def make_app(world: World, environ: dict[str, str] | None = None) -> DswatchApp:
-    config = load_config(world.path)
-    engine = build_engine(
-        config,
-        world.path,
-        transport=httpx.ASGITransport(app=world.sim.app),
-        environ=environ or {},
-        flush_interval=0.02,
-    )
-    return DswatchApp(engine, config_path=world.path)
+    """The dashboard over the world's config, its simulator in-process."""
+    return app_for(world.path, transport=httpx.ASGITransport(app=world.sim.app), environ=environ)
 
 
 @pytest.fixture
