@@ -85,6 +85,7 @@ _KIND_WORDS = {
     "too_large": "bad answer (too large)",
     "redirect": "unexpected redirect",
     "auth": "refused credentials",
+    "command": "token_command failed",
     "login": "login failed",
     "config": "unusable config",
     "internal": "dswatch error",

@@ -20,6 +20,7 @@ from tui.backends.auth import VisualLayerJwtAuth
 from tui.backends.base import BackendError, FetchResult
 from tui.backends.visual_layer import VisualLayerBackend, count_of, progress_of
 from tui.config import BackendConfig, Settings
+from tui.health import describe_failure
 from tui.models import DatasetState, State
 from tui.secrets import Redactor, Secret
 
@@ -595,6 +596,8 @@ async def test_a_failing_token_command_is_unauthorized(tmp_path: Path) -> None:
     await b.aclose()
     assert result.unauthorized is True
     assert result.states[0].error == "token_command failed (exit 1) sso session expired"
+    # Named as the command's failure, not as credentials the server refused.
+    assert describe_failure(result.states[0].failure) == "token_command failed"
 
 
 # ---------------------------------------------------------------- secrets

@@ -50,11 +50,13 @@ class CredentialsError(Exception):
         http_status: int | None = None,
         refused: bool = True,
         unusable: bool = False,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.refused = refused
         self.unusable = unusable  # the config cannot work: nothing was sent
+        self.kind = kind  # a Failure kind of its own ("command"), else derived
 
 
 def _bearer(token: str) -> str:
@@ -212,9 +214,11 @@ class CommandToken(TokenSource):
         try:
             argv = shlex.split(self._command)
         except ValueError as exc:
-            raise CredentialsError(f"token_command cannot be parsed: {exc}") from None
+            raise CredentialsError(
+                f"token_command cannot be parsed: {exc}", kind="command"
+            ) from None
         if not argv:
-            raise CredentialsError("token_command is empty")
+            raise CredentialsError("token_command is empty", kind="command")
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -223,13 +227,15 @@ class CommandToken(TokenSource):
                 stderr=asyncio.subprocess.PIPE,
             )
         except OSError as exc:
-            raise CredentialsError(f"token_command could not start: {exc.strerror}") from None
+            raise CredentialsError(
+                f"token_command could not start: {exc.strerror}", kind="command"
+            ) from None
         try:
             async with asyncio.timeout(self.TIMEOUT):
                 out, err = await process.communicate()
         except TimeoutError:
             raise CredentialsError(
-                f"token_command gave no token within {self.TIMEOUT:g}s"
+                f"token_command gave no token within {self.TIMEOUT:g}s", kind="command"
             ) from None
         finally:
             if process.returncode is None:
@@ -241,11 +247,15 @@ class CommandToken(TokenSource):
         if process.returncode != 0:
             last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
             reason = self._redactor.text(last[0])[:200]
-            raise CredentialsError(f"token_command failed (exit {process.returncode}) {reason}")
+            raise CredentialsError(
+                f"token_command failed (exit {process.returncode}) {reason}", kind="command"
+            )
         if not token:
-            raise CredentialsError("token_command printed no token")
+            raise CredentialsError("token_command printed no token", kind="command")
         if any(c.isspace() or not c.isprintable() for c in token):
-            raise CredentialsError("token_command printed something that is not a token")
+            raise CredentialsError(
+                "token_command printed something that is not a token", kind="command"
+            )
         self._token = token
         return token
 

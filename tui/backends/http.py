@@ -353,7 +353,7 @@ async def get_json(
             finally:
                 await response.aclose()
     except CredentialsError as exc:
-        kind = "config" if exc.unusable else "auth" if exc.refused else "login"
+        kind = exc.kind or ("config" if exc.unusable else "auth" if exc.refused else "login")
         failure = Failure(kind=kind, message=redactor.text(str(exc)), http_status=exc.http_status)
         return RequestFailure(failure, unauthorized=exc.refused)
     except (httpx.HTTPError, OSError, ssl.SSLError) as exc:  # TimeoutError is an OSError
