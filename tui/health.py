@@ -109,12 +109,16 @@ _KIND_SHORT = {
 }
 
 
-def state_word(state: DatasetState) -> str:
-    """The word for a row's state: for a read that failed, why (`HTTP 500`,
-    `timed out`), in the words of `describe_failure`, shortened."""
-    failure = state.failure
-    if state.state is not State.UNREACHABLE or failure is None:
-        return state.state.value
+def short_failure(failure: Failure) -> str:
+    """`describe_failure` in a word or two (12 cells at most): `HTTP 500`, `timed out`."""
     if failure.kind == "http" and failure.http_status is not None:
         return f"HTTP {failure.http_status}"
     return _KIND_SHORT.get(failure.kind, "unreachable")
+
+
+def state_word(state: DatasetState) -> str:
+    """The word for a row's state: for a read that failed, why (`HTTP 500`,
+    `timed out`); the narrow summary says a down backend's cause the same way."""
+    if state.state is not State.UNREACHABLE or state.failure is None:
+        return state.state.value
+    return short_failure(state.failure)

@@ -193,6 +193,10 @@ class HealthWatch:
         else:
             if self.health.health is Health.UNAUTHORIZED and not readable:
                 return  # still parked; only an answer with data lifts it
+            if self.health.health is Health.RATE_LIMITED and now < self.paused_until:
+                # An answer to a request sent before the 429: the backend stays parked
+                # until the time it gave, and says so (not "ok" while paused).
+                return
             self._publish_health(Health.OK, None, stamp, ok=readable)
 
     def _go_down(

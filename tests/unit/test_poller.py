@@ -253,6 +253,24 @@ async def test_retry_after_pauses_the_whole_backend() -> None:
     assert health[-1].health is Health.RATE_LIMITED
 
 
+async def test_an_answer_sent_before_a_429_does_not_lift_the_rate_limit() -> None:
+    """Two requests in flight: the first meets a 429 (retry in 10 s), the second
+    answers after it. The backend stays rate limited (and paused), never "ok"
+    while nothing more is sent: the summary and banner must say why."""
+
+    def rate_limit_the_first(result: FetchResult) -> None:
+        if result.states[0].id == IDS[0]:
+            result.retry_after = 10
+
+    backend = ScriptedBackend("b", ok(State.RUNNING), delay=0.01, result_hook=rate_limit_the_first)
+    poller = make_poller(FAST, {"b": backend}, {"b": IDS[:2]})
+    updates = await run_for(poller, 0.5)
+    assert [len(c) for c in backend.calls] == [1, 1]  # both sent, then nothing for 10 s
+    health = [u.health["b"].health for u in updates if "b" in u.health]
+    assert health[-1] is Health.RATE_LIMITED, health
+    assert poller.health()["b"].health is Health.RATE_LIMITED
+
+
 async def test_unauthorized_stops_polling_until_refresh_and_marks_every_dataset() -> None:
     def refused(result: FetchResult) -> None:
         result.unauthorized = True

@@ -414,3 +414,17 @@ async def test_the_footer_shows_enter_in_every_field_of_a_dialog() -> None:
         await pilot.pause()
         assert app.results == [None]  # the backend form was cancelled; nothing picked here
         assert "No IDs given." in str(app.screen.query_one("#check", Static).render())
+
+
+def test_a_rate_limited_banner_says_it_once_with_its_countdown() -> None:
+    now = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+    alert = BackendHealth(
+        backend="vl",
+        health=Health.RATE_LIMITED,
+        message="rate limited, retrying in 3600s",  # the log's words, not the banner's
+        since=now,
+        retry_at=now.replace(hour=13),
+    )
+    said = alert_line(alert, now).plain
+    assert said.count("rate limited") == 1 and "retrying in" not in said, said
+    assert "retry in 1h" in said

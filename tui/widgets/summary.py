@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ..credentials import RETRY_COMMAND
-from ..health import BackendHealth, Health, describe_failure
+from ..health import BackendHealth, Health, describe_failure, short_failure
 from ..history import format_duration
 from ..models import State
 from ..palette import HEALTH_LOOKS, STATE_LOOKS
@@ -177,7 +177,8 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
         cause = alert.reason or describe_failure(alert.failure)
     text.append(f" ⚠ {alert.backend}: {cause} ", "bold reverse")
     details: list[str] = []
-    said = server_words(alert)
+    # Rate limited: the message is our own "retrying in ..." (said below, as a countdown).
+    said = server_words(alert) if alert.health is not Health.RATE_LIMITED else None
     if said and said not in (alert.credential_hint or ""):
         details.append(sanitize(said, max_len=160))
     if alert.since is not None and alert.health is not Health.RATE_LIMITED:
@@ -207,12 +208,8 @@ def alert_line(alert: BackendHealth, now: datetime) -> Text:
 def short_cause(health: BackendHealth) -> str:
     """A down backend's cause in a word or two, for a narrow summary: a server error
     must not read as a network problem there either."""
-    failure = health.failure
-    if health.health is Health.UNREACHABLE and failure is not None:
-        if failure.kind == "http" and failure.http_status is not None:
-            return f"HTTP {failure.http_status}"
-        if failure.kind == "timeout":
-            return "timeout"
+    if health.health is Health.UNREACHABLE and health.failure is not None:
+        return short_failure(health.failure)  # as the rows say it
     return HEALTH_LOOKS[health.health].word
 
 
