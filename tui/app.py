@@ -56,6 +56,10 @@ NARROW_COLUMNS = 120  # below this, toasts move to the left edge (see app.tcss)
 CONFIG_GONE = "the file is gone; watching with the last good config"
 
 
+# Grid keys that act on the row under the cursor.
+_ROW_ACTIONS = frozenset({"details", "remove", "refresh", "copy_id", "open", "cycle_sort"})
+
+
 class DswatchApp(DatasetActions, App[int]):
     TITLE = "dswatch"
     CSS_PATH = "app.tcss"
@@ -75,6 +79,8 @@ class DswatchApp(DatasetActions, App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter":
             return isinstance(self.focused, DatasetGrid)  # `/` typed elsewhere is text
+        if action in _ROW_ACTIONS and not self._rows_shown:
+            return None  # no row to act on: the footer shows the key dimmed
         return True
 
     def __init__(
@@ -102,6 +108,7 @@ class DswatchApp(DatasetActions, App[int]):
         self.watch_changed: Signal[PollUpdate] = Signal(self, "watch-changed")
         self.problems_only = False
         self.filter_text = ""
+        self._rows_shown = False  # any row on the grid (filtered in): keys that act on one
         self.toasts = Toasts(
             self,
             lambda: self.model.states,
@@ -254,6 +261,9 @@ class DswatchApp(DatasetActions, App[int]):
             notes=self._notes(),
         )
         self.query_one(AlertBanner).show(health)
+        if (self.grid.visible_count > 0) != self._rows_shown:
+            self._rows_shown = not self._rows_shown
+            self.refresh_bindings()
         empty = self.query_one("#empty", Static)
         has_rows = bool(total)
         empty.display = not has_rows

@@ -151,3 +151,18 @@ def test_an_unread_row_says_why_in_the_table_and_unreachable_in_json(
     line = format_table([row], width=200).splitlines()[1]
     assert re.search(rf" {word}( |$)", line), line
     assert row.summary()["state"] == "unreachable"
+
+
+def test_a_narrow_table_drops_the_counts_before_the_error() -> None:
+    """At 80 columns the counts and pipelines go whole: ERROR stays on screen."""
+    rows = [
+        state("cats-ready", n_images=1200, n_videos=3, n_objects=4000),
+        state("dogs-failed", "ERROR", error="disk full on the indexer", n_images=5),
+    ]
+    rows[1] = rows[1].model_copy(update={"state": State.ERROR})
+    wide, narrow = format_table(rows, width=200), format_table(rows, width=80)
+    assert "IMAGES" in wide.splitlines()[0] and "VIDEOS" in wide.splitlines()[0]
+    header = narrow.splitlines()[0].split()
+    assert header == ["BACKEND", "NAME", "STATE", "STATUS", "PROGRESS", "ERROR"]
+    assert "disk full on the indexer" in narrow.splitlines()[2]
+    assert all(cell_len(line) <= 80 for line in narrow.splitlines())

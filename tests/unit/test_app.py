@@ -800,6 +800,33 @@ async def test_the_summary_keeps_the_last_successful_poll_while_requests_fail(
         assert f"last answer {health.last_ok.astimezone():%H:%M:%S}" in line
 
 
+async def test_keys_that_act_on_a_row_are_dimmed_while_no_row_is_shown(
+    running: tuple[DswatchApp, object],
+) -> None:
+    """A filter that matches nothing (or an empty dashboard): Details, Remove,
+    Refresh and Sort have nothing to act on, and the footer says so."""
+    from textual.widgets._footer import FooterKey
+
+    app, pilot = running
+
+    def disabled() -> set[str]:
+        keys = app.screen.query(FooterKey)
+        return {k.description for k in keys if k.has_class("-disabled")}
+
+    assert app.check_action("details", ()) is True and not disabled()
+    await pilot.press("slash", *"no-such-dataset", "enter")  # type: ignore[attr-defined]
+    await until(pilot, lambda: app.grid.visible_count == 0 and app.grid.has_focus)
+    await until(
+        pilot,
+        lambda: {"Details", "Remove", "Refresh", "Sort"} <= disabled(),
+        lambda: f"{disabled()} {[k.description for k in app.screen.query(FooterKey)]}",
+    )
+    assert app.check_action("details", ()) is None
+    await pilot.press("slash", "ctrl+u", "enter")  # type: ignore[attr-defined]
+    await until(pilot, lambda: app.grid.visible_count > 0)
+    await until(pilot, lambda: not disabled())
+
+
 async def test_toasts_stay_off_the_age_columns_and_the_dialogs_buttons(world: World) -> None:
     from textual.widgets import Button
     from textual.widgets._toast import Toast

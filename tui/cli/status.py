@@ -61,9 +61,20 @@ def terminal_width() -> int | None:
     return shutil.get_terminal_size().columns
 
 
-# When a line is wider than the terminal, these columns give up width first,
-# in this order, down to these widths; what is left is cut at the edge.
-_SHRINK = ((9, 12), (8, 16), (1, 16), (3, 10))  # ERROR, PIPELINES, NAME, STATUS
+# When a line is wider than the terminal, columns give way in this order: some
+# shrink (down to a floor), the least useful go whole, so that the ERROR text
+# stays on screen as long as it can; what is still too wide is cut at the edge.
+_FIT_STEPS: tuple[tuple[int, int | None], ...] = (
+    (8, 16),  # PIPELINES shrinks
+    (1, 16),  # NAME
+    (3, 10),  # STATUS
+    (6, None),  # VIDEOS goes
+    (7, None),  # OBJECTS
+    (5, None),  # IMAGES
+    (8, None),  # PIPELINES
+    (9, 12),  # ERROR shrinks
+    (4, None),  # PROGRESS goes
+)
 
 
 def format_table(
@@ -109,19 +120,26 @@ def format_table(
     # Widths and padding in terminal cells, as the grid does: CJK and emoji take
     # two cells, combining marks none; len() would misalign every column after.
     widths = [max(cell_len(r[i]) for r in (header, *body)) for i in range(len(header))]
+    shown = list(range(len(header)))
+
+    def excess() -> int:
+        used = sum(widths[i] for i in shown) + 2 * (len(shown) - 1) + (38 if wide else 0)
+        return used - (width or 0)
+
     if width is not None:
-        for index, floor in _SHRINK:
-            excess = sum(widths) + 2 * (len(widths) - 1) + (38 if wide else 0) - width
-            if excess <= 0:
+        for index, floor in _FIT_STEPS:
+            if excess() <= 0:
                 break
-            widths[index] -= max(0, min(excess, widths[index] - max(floor, len(header[index]))))
+            if floor is None:
+                shown.remove(index)
+            else:
+                least = max(floor, len(header[index]))
+                widths[index] -= max(0, min(excess(), widths[index] - least))
     right = {4, 5, 6, 7}
     ids = ["ID", *(s.id for s in rows)] if wide else None
     lines = []
     for n, row in enumerate((header, *body)):
-        cells = [
-            pad(fit(cell, widths[i]), widths[i], right=i in right) for i, cell in enumerate(row)
-        ]
+        cells = [pad(fit(row[i], widths[i]), widths[i], right=i in right) for i in shown]
         if ids is not None:
             cells.insert(2, ids[n].ljust(36))
         line = "  ".join(cells).rstrip()
