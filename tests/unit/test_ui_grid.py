@@ -194,6 +194,7 @@ async def test_with_more_rows_than_lines_the_stale_column_stays_beside_the_scrol
         assert grid.show_vertical_scrollbar and not grid.show_horizontal_scrollbar
         header = grid.render_line(0).text
         assert header.rstrip().endswith("stale"), header
+        assert "…" not in header  # a narrow progress column is headed `%`, not `pro…`
         assert header.index("stale") + len("stale") <= grid.scrollable_content_region.width
         first = grid.render_line(1).text
         assert "a-stale-one" in first and "STALE" in first

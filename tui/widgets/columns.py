@@ -17,6 +17,7 @@ class Column:
     width: int  # starting (and minimum) width in cells
     max_width: int  # data can widen the column up to this; == width: fixed
     right: bool = False  # right-aligned (numbers)
+    short: str = ""  # the header when the title does not fit (progress at 4 cells: `%`)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -24,7 +25,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", "name", 12, 36),
     Column("state", "state", 14, 14),
     Column("status", "status", 8, 28),  # DATASET_PROCESSING_COMPLETED fits
-    Column("progress", "progress", 15, 15),
+    Column("progress", "progress", 15, 15, short="%"),
     Column("images", "images", 10, 10, right=True),
     Column("videos", "videos", 10, 10, right=True),
     Column("objects", "objects", 10, 10, right=True),

@@ -541,7 +541,10 @@ class DatasetGrid(ScrollView, can_focus=True):
             for column, width in zip(COLUMNS, self._shown, strict=True):
                 if not width:
                     continue
-                title = column.title + (arrow if column.key == self.sort_column else "")
+                title = column.title
+                if column.short and len(title) > width:
+                    title = column.short  # not `pro…`
+                title += arrow if column.key == self.sort_column else ""
                 segments += (
                     Segment(layout_cell(title, width, column.right), style),
                     Segment(" ", style),
