@@ -224,8 +224,10 @@ class DswatchApp(DatasetActions, App[int]):
         self.post_message(PollerUpdated(update))
 
     def on_poller_updated(self, message: PollerUpdated) -> None:
-        if not self.query(DatasetGrid):
-            return  # a last batch arriving while the app shuts down
+        if not self.is_running or not self.query(DatasetGrid):
+            # A last batch arriving while the app shuts down: its widgets are being
+            # removed one by one (Textual clears `is_running` first).
+            return
         self.apply_update(message.update)
 
     def apply_update(self, update: PollUpdate) -> None:
