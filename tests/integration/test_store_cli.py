@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_process
 from tests.support.clock import FakeClock
 from tests.support.store import KEY, read
 from tests.support.world import backend_for, new_sim
@@ -20,20 +19,10 @@ from tui.models import State, utcnow
 from tui.sim import SimServer, Simulator
 from tui.store import HistoryStore
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def dswatch(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DSWATCH_STATE_DIR": str(state_dir), "TZ": "UTC"}
-    env["COLUMNS"] = "400"  # argparse wraps help at the terminal width
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=ROOT,
-    )
+    # COLUMNS: argparse wraps help at the terminal width.
+    return run_process(*args, DSWATCH_STATE_DIR=str(state_dir), TZ="UTC", COLUMNS="400")
 
 
 @pytest.fixture

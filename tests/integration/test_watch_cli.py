@@ -22,6 +22,23 @@ from tests.support.world import new_sim, write_config
 from tui.sim import SimServer
 
 REACH = 15.0  # generous; every wait ends as soon as its line arrives
+
+
+def start_watch(
+    tmp_path: Path, *args: str, environ: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`dswatch watch ARGS` as a real process, its output piped, its history in tmp_path."""
+    env = {**os.environ, **(environ or {}), "XDG_STATE_HOME": str(tmp_path / "state")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 SETTINGS = {"poll_interval": 0.2, "settled_interval": 1, "timeout": 0.5}
 
 
@@ -63,15 +80,7 @@ def test_watch_prints_real_changes_and_one_line_per_backend_down_and_up(tmp_path
     second = sim.add_vl_dataset(name="second", status="READY", progress=100)
     with SimServer(sim) as server:
         config = write_config(tmp_path, server.url, [first, second], None, settings=SETTINGS)
-        env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
+        process = start_watch(tmp_path, "--json", "--config", str(config))
         lines = Lines(process)
         try:
             time.sleep(1.0)  # both read once: a first read is no news
@@ -126,14 +135,7 @@ def test_watch_refuses_a_broken_config_with_exit_2(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_watch_exits_0_on_sigint_and_sigterm(signum: int, tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "watch", "--demo"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
-        stdin=subprocess.DEVNULL,
-    )
+    process = start_watch(tmp_path, "--demo")
     lines = Lines(process)
     deadline = time.monotonic() + REACH
     while not lines.lines and time.monotonic() < deadline:  # the demo makes news quickly
@@ -177,14 +179,7 @@ def test_watch_runs_the_hooks_for_the_named_datasets_and_tells_a_failed_one_on_s
             "VL_API_KEY": "vl-key-0123456789abcdef",
             "VL_API_SECRET": "vl-secret-fedcba9876543210",
         }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config), only],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
+        process = start_watch(tmp_path, "--json", "--config", str(config), only, environ=env)
         lines = Lines(process)
         try:
             time.sleep(1.0)  # read once: a first read is no news
@@ -298,14 +293,7 @@ def test_hooks_run_once_for_a_backend_refusing_credentials_or_down_and_once_when
     with SimServer(sim) as server:
         hooks = hook("unauthorized", "creds") + hook("unreachable", "down") + hook("ready", "ready")
         config = write_config(tmp_path, server.url, datasets, None, settings=SETTINGS, tail=hooks)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "watch", "--json", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
-            stdin=subprocess.DEVNULL,
-        )
+        process = start_watch(tmp_path, "--json", "--config", str(config))
         lines = Lines(process)
 
         def backend_lines(event: str) -> int:

@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -125,6 +126,17 @@ def grid_text(app: DswatchApp) -> str:
 
 def select(app: DswatchApp, backend: str, dataset_id: str) -> None:
     assert app.query_one(DatasetGrid).select((backend, dataset_id))
+
+
+async def outage_then_real_change(pilot: Any, app: DswatchApp, world: World) -> None:
+    """vl goes down (503) and comes back; then birds-indexing really becomes ready."""
+    key = ("vl", world.indexing)
+    await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
+    world.sim.set_faults("vl", status=503)
+    await until(pilot, lambda: app.model.health["vl"].is_down)
+    world.sim.clear_faults("vl")
+    await until(pilot, lambda: not app.model.health["vl"].is_down)
+    world.sim.set_vl_status(world.indexing, "READY", progress=100)
 
 
 # -- the grid ------------------------------------------------------------------
@@ -609,13 +621,7 @@ async def test_a_real_change_runs_the_hooks_and_an_outage_does_not(
         config.write(f'\n[[hooks]]\non = ["ready"]\ncommand = {command}\n')
     app = make_app(world)
     async with app.run_test(size=(200, 50)) as pilot:
-        key = ("vl", world.indexing)
-        await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
-        world.sim.set_faults("vl", status=503)
-        await until(pilot, lambda: app.model.health["vl"].is_down)
-        world.sim.clear_faults("vl")
-        await until(pilot, lambda: not app.model.health["vl"].is_down)
-        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await outage_then_real_change(pilot, app, world)
         await until(pilot, lambda: out.exists() and out.read_text().strip() != "")
         assert out.read_text().splitlines() == ["birds-indexing:running->ready"]
 
@@ -672,13 +678,7 @@ async def test_desktop_notification_for_a_real_change_and_none_for_an_outage(
     world.path.write_text(text)
     app = make_app(world)
     async with app.run_test(size=(200, 50)) as pilot:
-        key = ("vl", world.indexing)
-        await until(pilot, lambda: app.model.states[key].state is State.RUNNING)
-        world.sim.set_faults("vl", status=503)
-        await until(pilot, lambda: app.model.health["vl"].is_down)
-        world.sim.clear_faults("vl")
-        await until(pilot, lambda: not app.model.health["vl"].is_down)
-        world.sim.set_vl_status(world.indexing, "READY", progress=100)
+        await outage_then_real_change(pilot, app, world)
         await until(pilot, lambda: bool(written), "a desktop notification")
         assert written == ["\x1b]9;dswatch: vl: birds-indexing is now ready\x07"]
         # Refused credentials are `unauthorized` (in the default notify_on): told once,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import tui.cli.status
+from tests.support.cli import run_process
 from tui import launch
 from tui.engine import Engine
 
@@ -46,15 +47,7 @@ def test_a_refused_config_leaves_collection_on(
 
 
 def dswatch(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m tui.cli`: what the console script runs, teardown skipped."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp_path / "state")}
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    return run_process(*args, XDG_STATE_HOME=str(tmp_path / "state"))
 
 
 def test_leaving_without_a_teardown_keeps_all_output_and_the_exit_code(tmp_path: Path) -> None:
