@@ -199,7 +199,7 @@ class DswatchApp(DatasetActions, App[int]):
         )
 
     def _hook_failed(self, message: str) -> None:  # logged by the runner
-        if self.query(DatasetGrid):  # not while the app shuts down
+        if self._screen_up():
             self.show_summary()  # "hooks: N failed" at once
 
     def _write_to_terminal(self, text: str) -> None:
@@ -223,12 +223,14 @@ class DswatchApp(DatasetActions, App[int]):
         # Called on the event loop by the model; widgets change in the handler below.
         self.post_message(PollerUpdated(update))
 
+    def _screen_up(self) -> bool:
+        """False while the app shuts down: its widgets are being removed one by one
+        (Textual clears `is_running` first); a late batch or hook must not draw."""
+        return self.is_running and bool(self.query(DatasetGrid))
+
     def on_poller_updated(self, message: PollerUpdated) -> None:
-        if not self.is_running or not self.query(DatasetGrid):
-            # A last batch arriving while the app shuts down: its widgets are being
-            # removed one by one (Textual clears `is_running` first).
-            return
-        self.apply_update(message.update)
+        if self._screen_up():
+            self.apply_update(message.update)
 
     def apply_update(self, update: PollUpdate) -> None:
         """Show one applied batch in one synchronous pass: one repaint, not one per dataset."""

@@ -72,40 +72,26 @@ def describe_failure(failure: Failure | None) -> str:
         if status in (401, 403):
             return f"refused credentials (HTTP {status})"
         return f"HTTP {status}"
-    return _KIND_WORDS.get(kind, kind)
+    return _KINDS[kind][0] if kind in _KINDS else kind
 
 
-_KIND_WORDS = {
-    "connect": "network unreachable",
-    "dns": "network unreachable (DNS)",
-    "timeout": "timeout",
-    "tls": "TLS error",
-    "protocol": "connection broken",
-    "body": "bad answer",
-    "too_large": "bad answer (too large)",
-    "redirect": "unexpected redirect",
-    "auth": "refused credentials",
-    "command": "token_command failed",
-    "login": "login failed",
-    "config": "unusable config",
-    "internal": "dswatch error",
-}
-
-
-# The same kinds in a word or two: what an unreadable row says in its state
-# column (12 cells at most), so a server error never reads as a network fault.
-_KIND_SHORT = {
-    "connect": "unreachable",
-    "dns": "no DNS",
-    "timeout": "timed out",
-    "tls": "TLS error",
-    "protocol": "cut off",
-    "body": "bad answer",
-    "too_large": "too large",
-    "redirect": "redirected",
-    "login": "login failed",
-    "config": "bad config",
-    "internal": "dswatch bug",
+# Each failure kind in words a user acts on, then in a word or two (12 cells at
+# most: an unreadable row's state column, a narrow summary), so a server error
+# never reads as a network fault. One table: a new kind gets both or neither.
+_KINDS: dict[str, tuple[str, str]] = {
+    "connect": ("network unreachable", "unreachable"),
+    "dns": ("network unreachable (DNS)", "no DNS"),
+    "timeout": ("timeout", "timed out"),
+    "tls": ("TLS error", "TLS error"),
+    "protocol": ("connection broken", "cut off"),
+    "body": ("bad answer", "bad answer"),
+    "too_large": ("bad answer (too large)", "too large"),
+    "redirect": ("unexpected redirect", "redirected"),
+    "auth": ("refused credentials", "refused"),
+    "command": ("token_command failed", "token failed"),
+    "login": ("login failed", "login failed"),
+    "config": ("unusable config", "bad config"),
+    "internal": ("dswatch error", "dswatch bug"),
 }
 
 
@@ -113,7 +99,7 @@ def short_failure(failure: Failure) -> str:
     """`describe_failure` in a word or two (12 cells at most): `HTTP 500`, `timed out`."""
     if failure.kind == "http" and failure.http_status is not None:
         return f"HTTP {failure.http_status}"
-    return _KIND_SHORT.get(failure.kind, "unreachable")
+    return _KINDS[failure.kind][1] if failure.kind in _KINDS else "unreachable"
 
 
 def state_word(state: DatasetState) -> str:
