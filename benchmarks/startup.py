@@ -14,9 +14,10 @@ median wall time from spawn to exit is reported:
 Baselines, same run: `python -c pass`, `python -c "import httpx"`, the
 floor of a one-shot command built on the same libraries (asyncio, one httpx
 GET of the same dataset from the simulator, one pydantic model validating the
-answer; once as written, once leaving with `os._exit` as dswatch does, see
-tui/launch.py), and for the demo a Textual app of one Static until its text shows,
-in the same tmux setup. Then `python -X importtime` of `status` says what is
+answer, with httpx's command-line tool kept out as dswatch keeps it out; once
+as written, once leaving with `os._exit` as dswatch does, see tui/launch.py),
+and for the demo a Textual app of one Static until its text shows, in the
+same tmux setup. Then `python -X importtime` of `status` says what is
 left: the modules that cost most (cumulative, one run, so noisy: a
 breakdown, not a figure).
 
@@ -72,7 +73,11 @@ TEXTUAL_BASELINE = (
 
 
 FLOOR = (
-    "import asyncio, ssl, sys, httpx, pydantic\n"
+    # httpx's own command-line tool is kept out as dswatch keeps it out (tui/cli): with
+    # it, the floor imported rich, click and pygments (~30 ms) that dswatch never pays.
+    "import sys\n"
+    "sys.modules['httpx._main'] = None\n"
+    "import asyncio, ssl, httpx, pydantic\n"
     "class Dataset(pydantic.BaseModel):\n"
     "    id: str\n"
     "    status_new: str | None = None\n"

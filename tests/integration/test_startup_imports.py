@@ -54,3 +54,17 @@ def test_the_dashboard_imports_each_screen_when_it_is_first_pushed() -> None:
         f"tui.screens.{name}" for name in ("add", "backend", "confirm", "details", "help")
     )
     assert loaded("import tui.app", screens) == []
+
+
+def test_jwt_is_loaded_only_to_sign_a_visual_layer_token(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[[backends]]\nname = "vl"\ntype = "visual_layer"\nurl = "http://h/vl"\n')
+    config.chmod(0o600)
+    code = f"from tui.cli import main\nmain(['status', '--config', {str(config)!r}])\n"
+    assert loaded(code, ("jwt",)) == []
+    code = (
+        "from tui.backends.auth import VisualLayerJwtAuth\n"
+        "from tui.secrets import Redactor, Secret\n"
+        "VisualLayerJwtAuth(Secret('key-0001'), Secret('secret-0001'), Redactor()).mint()\n"
+    )
+    assert loaded(code, ("jwt",)) == ["jwt"]

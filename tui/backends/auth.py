@@ -25,7 +25,6 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any
 
 import httpx
-import jwt
 
 from ..config import BackendConfig
 from ..credentials import resolve_credentials
@@ -94,9 +93,6 @@ class ApiKeyAuth(httpx.Auth):
         yield request
 
 
-_KEY_LENGTH_WARNING: type[Warning] = getattr(jwt, "InsecureKeyLengthWarning", UserWarning)
-
-
 class VisualLayerJwtAuth(httpx.Auth):
     """Visual Layer: HS256 JWTs signed here with the API secret (there is no token endpoint).
 
@@ -127,6 +123,8 @@ class VisualLayerJwtAuth(httpx.Auth):
         return f"VisualLayerJwtAuth(api_key={MASK}, minted={self.minted})"
 
     def mint(self) -> str:
+        import jwt  # here, not at the top: only a Visual Layer key signs (~2 ms of every start)
+
         now = int(self._clock())
         key = self._key.reveal()
         claims = {"sub": key, "iat": now, "exp": now + self.LIFETIME, "iss": "sdk"}
@@ -134,7 +132,7 @@ class VisualLayerJwtAuth(httpx.Auth):
             # The secret's length is Visual Layer's choice, not the user's: PyJWT's
             # advice (>= 32 bytes) is not actionable, and a warning would scribble
             # over the dashboard.
-            warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)
+            warnings.simplefilter("ignore", getattr(jwt, "InsecureKeyLengthWarning", UserWarning))
             token = jwt.encode(
                 claims,
                 self._secret.reveal(),
