@@ -217,7 +217,11 @@ def dispatch(args: argparse.Namespace) -> int:
     # `wait` hears answers in batches; a one-shot command needs no 0.1 s coalescing
     # (it would add 0.1 s to every call), only a little for many datasets.
     engine = open_engine(args, flush_interval=0.02) if command == "wait" else open_engine(args)
-    gc.enable()  # the config and the engine are built: collect from here on
+    # The config and the engine are built: collect from here on, but not among what
+    # start-up built and keeps (as the dashboard does, engine.tune_gc): a long `wait`
+    # or `watch` would walk the modules and pydantic's schemas in every full collection.
+    gc.freeze()
+    gc.enable()
     if command == "status":
         from .status import status
 
