@@ -14,7 +14,7 @@ import pytest
 from tests.support.clock import FakeClock
 from tui.backends import make_backend
 from tui.backends.base import Backend, BackendError, FetchResult
-from tui.backends.cognee import CogneeBackend, combine, run_state
+from tui.backends.cognee import CogneeBackend, combine, dataset_state, run_state
 from tui.config import BackendConfig, Settings
 from tui.models import State
 
@@ -237,6 +237,41 @@ async def test_an_entry_of_an_unexpected_shape_is_unknown(entry: Any, status: st
     # A bare string with two pipelines asked for cannot be attributed to either.
     result = await poll(Server({ID: entry}), [ID])
     assert (result.states[0].state, result.states[0].status) == (State.UNKNOWN, status)
+
+
+async def test_a_repeated_entry_reads_as_if_read_for_the_first_time() -> None:
+    """Entries seen before are translated from what was kept of them: each dataset
+    still gets the state a fresh translation gives, with its own ID, name and raw."""
+    a, b, c, d, e, f = dataset_ids = ids(6)
+    first = {
+        a: {ADD: COMPLETED, COGNIFY: STARTED},
+        b: {ADD: COMPLETED, COGNIFY: ERRORED},
+        c: {ADD: {"status": COMPLETED, "progress": 50}},  # a dict status: not kept
+        d: {ADD: 42},  # not a string: not kept
+        e: {},
+        f: COMPLETED,  # flat with two pipelines asked for: unknown
+    }
+    # The same entries again, each now for another dataset.
+    second = dict(zip(dataset_ids, [first[x] for x in (b, a, d, c, f, e)], strict=True))
+    answers = [first, second]
+    server = Server(lambda asked, _: httpx.Response(200, json=answers[0]), names={a: "alpha"})
+    b_ = backend(server)
+    try:
+        results = [await b_.fetch(dataset_ids, {})]
+        answers.pop(0)
+        results.append(await b_.fetch(dataset_ids, {}))
+    finally:
+        await b_.aclose()
+    for result, entries in zip(results, (first, second), strict=True):
+        for state in result.states:
+            entry = entries[state.id]
+            name = "alpha" if state.id == a else None
+            fresh = dataset_state("cg", state.id, entry, [ADD, COGNIFY], {state.id: entry}, name)
+            assert state.__dict__ == fresh.__dict__
+            assert state.raw == {state.id: entry}
+    states = by_id(results[1])
+    assert (states[a].state, states[a].name) == (State.ERROR, "alpha")
+    assert states[b].state is State.RUNNING
 
 
 async def test_ids_in_the_answer_are_matched_whatever_their_spelling() -> None:

@@ -42,7 +42,7 @@ from .cognee_activity import (
     _one_row_per_run,
     _past_run,
 )
-from .cognee_status import _entries_by_id, combine, dataset_state, run_state
+from .cognee_status import EntryStates, _entries_by_id, combine, dataset_state, run_state
 
 # The translation rules, importable from here as before the split.
 __all__ = ["CogneeBackend", "combine", "dataset_state", "run_state"]
@@ -107,6 +107,7 @@ class CogneeBackend(Backend):
         self._names: dict[str, str] = {}
         self._names_checked_at: float | None = None
         self._status_urls: dict[tuple[str, ...], httpx.URL] = {}
+        self._entry_states = EntryStates(self.name, self.pipelines)
         # IDs that made a batch answer 403: polled alone, so they cannot blind a batch.
         self.suspects: set[str] = set()
 
@@ -259,14 +260,19 @@ class CogneeBackend(Backend):
         # Redacted first: statuses and pipeline names shown come from what is kept.
         entries = _entries_by_id(self.redactor.json(answer.data))
         outcome = _Outcome()
+        states, names = outcome.states, self._names
         for dataset_id in chunk:
-            value = entries.get(dataset_id)
-            raw = {dataset_id: value} if dataset_id in entries else {}
-            outcome.states[dataset_id] = dataset_state(
-                self.name, dataset_id, value, self.pipelines, raw, self._names.get(dataset_id)
-            )
-            if len(chunk) == 1:
-                self.suspects.discard(dataset_id)  # readable again: back into batches
+            if dataset_id in entries:
+                state = self._entry_states.state(
+                    dataset_id, entries[dataset_id], names.get(dataset_id)
+                )
+            else:
+                state = dataset_state(
+                    self.name, dataset_id, None, self.pipelines, {}, names.get(dataset_id)
+                )
+            states[dataset_id] = state
+        if len(chunk) == 1:
+            self.suspects.discard(chunk[0])  # readable again: back into batches
         return outcome
 
     # ------------------------------------------------------------ names
