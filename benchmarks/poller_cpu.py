@@ -1,0 +1,83 @@
+"""The poller's CPU under churn, two source trees alternated in the same run.
+
+    .venv/bin/python benchmarks/poller_cpu.py --base /work/main [--ours .] [--runs 3]
+
+The simulator (its own process) serves N Cognee datasets whose every pipeline
+changes status each second; `_e2e_baselines.py poller` (the engine, no UI)
+polls them at --intervals (default 1 s / 1 s, issue 17's stress case) with
+PYTHONPATH set to one tree, then the other, alternately. After --warmup
+seconds, the child's CPU (utime + stime) is read over --seconds. Only such
+alternated pairs compare on a shared machine; the medians are printed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from _common import HERE, PYTHON, SimProcess, median, parser, proc_cpu_seconds
+from e2e import parse_intervals, write_config
+
+
+def run_once(tree: Path, config: Path, warmup: float, seconds: float) -> float:
+    """% of a core the poller of `tree` used over `seconds`, after `warmup`."""
+    command = [PYTHON, str(HERE / "_e2e_baselines.py"), "poller", "--config", str(config)]
+    command += ["--max-seconds", str(warmup + seconds + 30)]
+    env = {**os.environ, "PYTHONPATH": str(tree), "DSWATCH_HISTORY": "off"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(warmup)
+        if proc.poll() is not None:
+            raise RuntimeError(f"the poller of {tree} exited early")
+        cpu, wall = proc_cpu_seconds(proc.pid), time.perf_counter()
+        time.sleep(seconds)
+        cpu, wall = proc_cpu_seconds(proc.pid) - cpu, time.perf_counter() - wall
+        return 100 * cpu / wall
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def main() -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--base", type=Path, required=True, help="the tree to compare against")
+    p.add_argument("--ours", type=Path, default=HERE.parent, help="this tree (default)")
+    p.add_argument("--datasets", type=int, default=5000, metavar="N")
+    p.add_argument("--intervals", default="1/1", metavar="POLL/SETTLED")
+    p.add_argument("--warmup", type=float, default=8.0, metavar="S")
+    p.add_argument("--seconds", type=float, default=20.0, metavar="S")
+    args = p.parse_args()
+    if args.quick:
+        args.datasets, args.warmup, args.seconds = 200, 2.0, 2.0
+    poll, settled = parse_intervals(args.intervals)
+    trees = {"base": args.base.resolve(), "ours": args.ours.resolve()}
+    results: dict[str, list[float]] = {name: [] for name in trees}
+    with SimProcess(latency=args.latency) as sim, tempfile.TemporaryDirectory() as home:
+        ids = sim.control.add_cognee_datasets(args.datasets)
+        sim.control.set_churn("cognee", True, settles=False)
+        config = Path(home) / "config.toml"
+        write_config(config, sim.url, ids, poll, settled)
+        for run in range(args.runs):
+            order = list(trees) if run % 2 == 0 else list(reversed(trees))
+            for name in order:
+                results[name].append(run_once(trees[name], config, args.warmup, args.seconds))
+                print(f"run {run + 1} {name}: {results[name][-1]:.2f}% of a core", flush=True)
+    base, ours = median(results["base"]), median(results["ours"])
+    print(
+        f"{args.datasets:,} datasets at {poll:g} s/{settled:g} s, median of {args.runs}: "
+        f"base {base:.2f}%, ours {ours:.2f}% ({(ours - base) / base:+.1%})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
