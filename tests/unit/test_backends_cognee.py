@@ -594,9 +594,9 @@ async def test_a_refused_login_is_unauthorized_and_keeps_the_password_out() -> N
 
 
 async def test_requests_waiting_on_a_refused_login_share_it() -> None:
-    """The names lookup and the status poll go out together and share one refused
-    login: a wrong password must not pile up refusals (account lockouts). The next
-    poll tries once more: the server may have been fixed meanwhile."""
+    """The names lookup waits for a status poll that gets in: a wrong password must
+    not pile up refusals (account lockouts). The next poll tries once more (the server
+    may have been fixed meanwhile), and then asks for the names too."""
     server = LoginServer()
 
     async def over_the_network(request: httpx.Request) -> httpx.Response:
@@ -614,7 +614,7 @@ async def test_requests_waiting_on_a_refused_login_share_it() -> None:
     server.password = "pw-wrong-wrong"  # the account was fixed on the server
     second = await b.fetch([ID], {})
     await b.aclose()
-    assert server.paths == [LOGIN_PATH, LOGIN_PATH, STATUS_PATH]
+    assert server.paths == [LOGIN_PATH, LOGIN_PATH, STATUS_PATH, LIST_PATH]
     assert second.unauthorized is False and second.states[0].state is State.READY
 
 
@@ -775,6 +775,33 @@ async def test_names_are_fetched_when_unknown_at_most_once_per_settled_interval(
     third = await b.fetch([ID, ID2], {})
     assert list_calls() == 2 and by_id(third)[ID2].name == "code"
     await b.aclose()
+
+
+async def test_names_are_asked_after_the_statuses_and_only_from_a_server_that_answers() -> None:
+    """A server lists 50,000 datasets slowly: the statuses asked for are not queued
+    behind that list. A server that does not answer is not asked for names too."""
+    done = {ADD: COMPLETED, COGNIFY: COMPLETED}
+    server = Server({ID: done, ID2: done}, names={ID: "papers", ID2: "code"})
+    down = True
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if down:
+            return httpx.Response(503)
+        await asyncio.sleep(0.01)  # a round trip: the other chunk's request goes out meanwhile
+        return server(request)
+
+    b = backend(handler)
+    try:
+        unread = await b.fetch([ID], {})
+        assert unread.states[0].state is State.UNREACHABLE and server.requests == []
+        down = False
+        # Two chunks polled at once, as the scheduler does: both statuses go out first.
+        first, second = await asyncio.gather(b.fetch([ID], {}), b.fetch([ID2], {}))
+    finally:
+        await b.aclose()
+    assert [r.url.path for r in server.requests] == [STATUS_PATH, STATUS_PATH, LIST_PATH]
+    assert (first.states[0].state, first.states[0].name) == (State.READY, "papers")
+    assert second.states[0].state is State.READY
 
 
 async def test_a_failing_name_lookup_never_fails_the_poll() -> None:

@@ -74,9 +74,11 @@ class _Outcome:
     states: dict[str, DatasetState] = field(default_factory=dict)
     retry_after: float | None = None
     unauthorized: bool = False
+    answered: bool = False  # the server answered a status request with JSON
 
     def absorb(self, other: _Outcome) -> None:
         self.states.update(other.states)
+        self.answered = self.answered or other.answered
         if other.retry_after is not None:
             self.retry_after = max(self.retry_after or 0.0, other.retry_after)
         self.unauthorized = self.unauthorized or other.unauthorized
@@ -131,8 +133,13 @@ class CogneeBackend(Backend):
         chunks = [batched[k : k + self.batch_size] for k in range(0, len(batched), self.batch_size)]
         chunks += [[i] for i in valid if i in self.suspects]
         with counting_requests() as counter:
-            polls = asyncio.gather(*(self._poll(chunk) for chunk in chunks))
-            _, outcomes = await asyncio.gather(self._refresh_names_if_due(valid), polls)
+            outcomes = await asyncio.gather(*(self._poll(chunk) for chunk in chunks))
+            # Names after the statuses, not beside them: a server takes a while to list
+            # 50,000 datasets, and the first sweep's statuses would queue behind it.
+            # Only from a server that answers: not one more refused login (lockouts) or
+            # timeout; they are asked again at the next poll.
+            if any(outcome.answered for outcome in outcomes):
+                await self._refresh_names_if_due(valid)
         for outcome in outcomes:
             result.absorb(outcome)
         states = []
@@ -259,7 +266,7 @@ class CogneeBackend(Backend):
             )
         # Redacted first: statuses and pipeline names shown come from what is kept.
         entries = _entries_by_id(self.redactor.json(answer.data))
-        outcome = _Outcome()
+        outcome = _Outcome(answered=True)
         states, names = outcome.states, self._names
         for dataset_id in chunk:
             if dataset_id in entries:
