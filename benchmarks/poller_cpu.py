@@ -8,6 +8,8 @@ polls them at --intervals (default 1 s / 1 s, issue 17's stress case) with
 PYTHONPATH set to one tree, then the other, alternately. After --warmup
 seconds, the child's CPU (utime + stime) is read over --seconds. Only such
 alternated pairs compare on a shared machine; the medians are printed.
+--together runs both pollers at once over the same window instead (each then
+has the other's load too, but both meet the same machine at the same time).
 """
 
 from __future__ import annotations
@@ -22,29 +24,31 @@ from _common import HERE, PYTHON, SimProcess, median, parser, proc_cpu_seconds
 from e2e import parse_intervals, write_config
 
 
-def run_once(tree: Path, config: Path, warmup: float, seconds: float) -> float:
-    """% of a core the poller of `tree` used over `seconds`, after `warmup`."""
+def run_once(trees: list[Path], config: Path, warmup: float, seconds: float) -> list[float]:
+    """% of a core the poller of each of `trees` (run at once) used over `seconds`."""
     command = [PYTHON, str(HERE / "_e2e_baselines.py"), "poller", "--config", str(config)]
     command += ["--max-seconds", str(warmup + seconds + 30)]
-    env = {**os.environ, "PYTHONPATH": str(tree), "DSWATCH_HISTORY": "off"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    procs = []
     try:
+        for tree in trees:
+            env = {**os.environ, "PYTHONPATH": str(tree), "DSWATCH_HISTORY": "off"}
+            quiet = subprocess.DEVNULL
+            procs.append(subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet))
         time.sleep(warmup)
-        if proc.poll() is not None:
-            raise RuntimeError(f"the poller of {tree} exited early")
-        cpu, wall = proc_cpu_seconds(proc.pid), time.perf_counter()
+        if any(proc.poll() is not None for proc in procs):
+            raise RuntimeError("a poller exited early")
+        cpu, wall = [proc_cpu_seconds(p.pid) for p in procs], time.perf_counter()
         time.sleep(seconds)
-        cpu, wall = proc_cpu_seconds(proc.pid) - cpu, time.perf_counter() - wall
-        return 100 * cpu / wall
+        wall = time.perf_counter() - wall
+        return [100 * (proc_cpu_seconds(p.pid) - c) / wall for p, c in zip(procs, cpu, strict=True)]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 def main() -> int:
@@ -55,6 +59,7 @@ def main() -> int:
     p.add_argument("--intervals", default="1/1", metavar="POLL/SETTLED")
     p.add_argument("--warmup", type=float, default=8.0, metavar="S")
     p.add_argument("--seconds", type=float, default=20.0, metavar="S")
+    p.add_argument("--together", action="store_true", help="both pollers at once, each run")
     args = p.parse_args()
     if args.quick:
         args.datasets, args.warmup, args.seconds = 200, 2.0, 2.0
@@ -68,9 +73,12 @@ def main() -> int:
         write_config(config, sim.url, ids, poll, settled)
         for run in range(args.runs):
             order = list(trees) if run % 2 == 0 else list(reversed(trees))
-            for name in order:
-                results[name].append(run_once(trees[name], config, args.warmup, args.seconds))
-                print(f"run {run + 1} {name}: {results[name][-1]:.2f}% of a core", flush=True)
+            groups = [order] if args.together else [[name] for name in order]
+            for group in groups:
+                measured = run_once([trees[n] for n in group], config, args.warmup, args.seconds)
+                for name, cpu in zip(group, measured, strict=True):
+                    results[name].append(cpu)
+                    print(f"run {run + 1} {name}: {cpu:.2f}% of a core", flush=True)
     base, ours = median(results["base"]), median(results["ours"])
     print(
         f"{args.datasets:,} datasets at {poll:g} s/{settled:g} s, median of {args.runs}: "
