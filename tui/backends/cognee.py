@@ -121,13 +121,18 @@ class CogneeBackend(Backend):
     async def fetch(self, ids: Sequence[str], previous: Mapping[str, DatasetState]) -> FetchResult:
         result = _Outcome()
         valid: list[str] = []
+        keys: list[str] = []  # each ID as the answers are keyed: canonical, or as given
         for dataset_id in ids:
             try:
-                valid.append(normalize_dataset_id(dataset_id))
+                key = normalize_dataset_id(dataset_id)
             except InvalidDatasetId as exc:
+                key = dataset_id
                 result.states[dataset_id] = DatasetState(
                     backend=self.name, id=dataset_id, state=State.NOT_FOUND, error=str(exc)
                 )
+            else:
+                valid.append(key)
+            keys.append(key)
         valid = list(dict.fromkeys(valid))  # the same dataset twice is asked once
         batched = [i for i in valid if i not in self.suspects]
         chunks = [batched[k : k + self.batch_size] for k in range(0, len(batched), self.batch_size)]
@@ -143,11 +148,11 @@ class CogneeBackend(Backend):
         for outcome in outcomes:
             result.absorb(outcome)
         states = []
-        for dataset_id in ids:
+        found, names = result.states, self._names
+        for dataset_id, key in zip(ids, keys, strict=True):
             # The poller keys by the ID it asked with, which may be spelled differently.
-            key = _canonical_or_same(dataset_id)
-            state = result.states.get(key) or result.states[dataset_id]
-            name = self._names.get(key) or state.name
+            state = found.get(key) or found[dataset_id]
+            name = names.get(key) or state.name
             if state.id != dataset_id or state.name != name:
                 state = state.model_copy(update={"id": dataset_id, "name": name})
             states.append(state)
@@ -369,13 +374,6 @@ class CogneeBackend(Backend):
 
     async def aclose(self) -> None:
         await self.api.aclose()
-
-
-def _canonical_or_same(dataset_id: str) -> str:
-    try:
-        return normalize_dataset_id(dataset_id)
-    except InvalidDatasetId:
-        return dataset_id
 
 
 def _optional(answer: JsonAnswer | RequestFailure) -> Any:
