@@ -1,13 +1,14 @@
 """The poller's CPU under churn, two source trees alternated in the same run.
 
-    .venv/bin/python benchmarks/poller_cpu.py --base /work/main [--ours .] [--runs 3]
+    .venv/bin/python benchmarks/poller_cpu.py [--base TREE] [--ours .] [--runs 3]
 
 The simulator (its own process) serves N Cognee datasets whose every pipeline
 changes status each second; `_e2e_baselines.py poller` (the engine, no UI)
 polls them at --intervals (default 1 s / 1 s, issue 17's stress case) with
 PYTHONPATH set to one tree, then the other, alternately. After --warmup
 seconds, the child's CPU (utime + stime) is read over --seconds. Only such
-alternated pairs compare on a shared machine; the medians are printed.
+alternated pairs compare on a shared machine; the medians are printed. Without
+--base, this tree is compared with itself: the method's noise.
 --together runs both pollers at once over the same window instead (each then
 has the other's load too, but both meet the same machine at the same time).
 """
@@ -20,7 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import HERE, PYTHON, SimProcess, median, parser, proc_cpu_seconds
+from _common import (
+    HERE,
+    PYTHON,
+    Row,
+    SimProcess,
+    header_line,
+    median,
+    parser,
+    pct,
+    print_table,
+    proc_cpu_seconds,
+)
 from e2e import parse_intervals, write_config
 
 
@@ -53,7 +65,7 @@ def run_once(trees: list[Path], config: Path, warmup: float, seconds: float) -> 
 
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--base", type=Path, required=True, help="the tree to compare against")
+    p.add_argument("--base", type=Path, default=HERE.parent, help="the tree to compare with")
     p.add_argument("--ours", type=Path, default=HERE.parent, help="this tree (default)")
     p.add_argument("--datasets", type=int, default=5000, metavar="N")
     p.add_argument("--intervals", default="1/1", metavar="POLL/SETTLED")
@@ -80,9 +92,17 @@ def main() -> int:
                     results[name].append(cpu)
                     print(f"run {run + 1} {name}: {cpu:.2f}% of a core", flush=True)
     base, ours = median(results["base"]), median(results["ours"])
-    print(
-        f"{args.datasets:,} datasets at {poll:g} s/{settled:g} s, median of {args.runs}: "
-        f"base {base:.2f}%, ours {ours:.2f}% ({(ours - base) / base:+.1%})"
+    change = f"{(ours - base) / base:+.1%}" if base > 0 else "-"
+    label = f"{args.datasets:,} datasets at {poll:g} s/{settled:g} s"
+    print_table(
+        "The poller's CPU under churn, two trees",
+        [Row(f"{label}: poller CPU (vs --base)", pct(ours), pct(base), change)],
+        intro=[
+            header_line("Poller CPU", args),
+            f"ours: {trees['ours']}; base: {trees['base']}; "
+            + ("both at once" if args.together else "alternated")
+            + f"; {args.warmup:g} s warm-up, {args.seconds:g} s window. Ratio: change vs base.",
+        ],
     )
     return 0
 
