@@ -2,7 +2,9 @@
 
 Every dataset has a next-due time; the loop wakes at the earliest, takes
 everything due, chunks it by the backend's batch size and runs the chunks
-under the backend's concurrency limit. A dataset is never polled twice at
+under the backend's concurrency limit. Datasets given the same due time
+together (a chunk's answers) share one heap entry: under churn that is ~50
+entries a second instead of 5,000. A dataset is never polled twice at
 once. After each poll it is rescheduled by what came back: poll_interval
 while processing, settled_interval once settled, exponential backoff with
 jitter on failures, the whole backend paused on Retry-After or refused
@@ -55,7 +57,8 @@ class BackendScheduler(HealthWatch):
         self.backend = backend
         self.name = backend.name
         self.due_at: dict[str, float] = {}
-        self.heap: list[tuple[float, int, str]] = []
+        # (due time, sequence, IDs): an entry's IDs are due then unless rescheduled since.
+        self.heap: list[tuple[float, int, list[str]]] = []
         self.in_flight: set[str] = set()
         self.failures: dict[str, int] = {}
         self.paused_until = 0.0
@@ -72,16 +75,27 @@ class BackendScheduler(HealthWatch):
         self.recovering: set[str] = set()  # re-read after an outage, not answered yet
         self.probes: set[asyncio.Task[None]] = set()  # reads probing a down backend
         self.recovered_at = -math.inf  # clock time the backend last came back
-        now = poller.clock()
-        for dataset_id in ids:
-            self.schedule(dataset_id, now)
+        self.schedule_many(list(ids), poller.clock())
 
     # -- the schedule --------------------------------------------------------
 
     def schedule(self, dataset_id: str, at: float) -> None:
-        self.due_at[dataset_id] = at
-        heapq.heappush(self.heap, (at, next(self.poller.sequence), dataset_id))
-        if self.heap[0][2] == dataset_id:
+        self.schedule_many([dataset_id], at)
+
+    def schedule_many(self, ids: list[str], at: float) -> None:
+        """Make `ids` due at `at` (one heap entry for all of them)."""
+        if not ids:
+            return
+        due_at = self.due_at
+        for dataset_id in ids:
+            due_at[dataset_id] = at
+        self._push(ids, at)
+
+    def _push(self, ids: list[str], at: float) -> None:
+        """The heap entry of `ids`, whose due_at says `at` (else it is skipped)."""
+        entry = (at, next(self.poller.sequence), ids)
+        heapq.heappush(self.heap, entry)
+        if self.heap[0] is entry:
             self.wake.set()
 
     def forget(self, dataset_id: str) -> None:
@@ -92,19 +106,20 @@ class BackendScheduler(HealthWatch):
 
     def take_due(self, now: float) -> list[str]:
         due: list[str] = []
-        while self.heap and self.heap[0][0] <= now:
-            at, _, dataset_id = heapq.heappop(self.heap)
-            if self.due_at.get(dataset_id) != at or dataset_id in self.in_flight:
-                continue  # superseded by a later schedule() or already running
-            due.append(dataset_id)
+        heap, due_at, in_flight = self.heap, self.due_at, self.in_flight
+        while heap and heap[0][0] <= now:
+            at, _, ids = heapq.heappop(heap)
+            # Skipped: superseded by a later schedule() or already running.
+            due += [i for i in ids if due_at.get(i) == at and i not in in_flight]
         return due
 
     def next_wake(self) -> float | None:
-        while self.heap:
-            at, _, dataset_id = self.heap[0]
-            if self.due_at.get(dataset_id) == at and dataset_id not in self.in_flight:
+        heap, due_at, in_flight = self.heap, self.due_at, self.in_flight
+        while heap:
+            at, _, ids = heap[0]
+            if any(due_at.get(i) == at and i not in in_flight for i in ids):
                 return at
-            heapq.heappop(self.heap)
+            heapq.heappop(heap)
         return None
 
     def unpause(self) -> None:
@@ -113,10 +128,8 @@ class BackendScheduler(HealthWatch):
         self.wake.set()
 
     def poll_all_now(self) -> None:
-        now = self.poller.clock()
-        for dataset_id in list(self.due_at):
-            if dataset_id not in self.in_flight:
-                self.schedule(dataset_id, now)
+        in_flight = self.in_flight
+        self.schedule_many([i for i in self.due_at if i not in in_flight], self.poller.clock())
 
     # -- the loop ------------------------------------------------------------
 
@@ -155,9 +168,7 @@ class BackendScheduler(HealthWatch):
         self.in_flight.difference_update(ids)
         at = self.paused_until if math.isfinite(self.paused_until) else self.poller.clock()
         at = max(at, self.poller.clock())
-        for dataset_id in ids:
-            if dataset_id in self.due_at:
-                self.schedule(dataset_id, at)
+        self.schedule_many([i for i in ids if i in self.due_at], at)
 
     async def _sleep(self, seconds: float | None, event: asyncio.Event | None = None) -> None:
         event = event or self.wake
@@ -217,9 +228,7 @@ class BackendScheduler(HealthWatch):
         if sent_at < self.recovered_at and all(s.state in FAILED for s in result.states):
             # Sent while the backend was down and failed only now (a hung request):
             # old news. The backend answers again; read these datasets at once.
-            for dataset_id in chunk:
-                if dataset_id in self.due_at:
-                    self.schedule(dataset_id, now)
+            self.schedule_many([i for i in chunk if i in self.due_at], now)
             return
         if result.retry_after is not None:
             wait = min(max(result.retry_after, 0.0), MAX_RETRY_AFTER)
@@ -234,22 +243,28 @@ class BackendScheduler(HealthWatch):
         if readable and self.down and not result.unauthorized:
             # Back: lift the outage's pause before anything is rescheduled below.
             self._recover(chunk)
+        due_at, failures, paused_until = self.due_at, self.failures, self.paused_until
+        next_due: dict[float, list[str]] = {}  # due time -> IDs: one heap entry each
         for observed in result.states:
-            if observed.id not in self.due_at:
+            dataset_id = observed.id
+            if dataset_id not in due_at:
                 continue  # removed while in flight
             poller.observe(observed, stamp)
             if observed.state in FAILED:
-                failures = self.failures.get(observed.id, 0) + 1
-                self.failures[observed.id] = failures
-                delay = backoff_delay(failures, settings, poller.rng)
+                failed = failures[dataset_id] = failures.get(dataset_id, 0) + 1
+                delay = backoff_delay(failed, settings, poller.rng)
             else:
-                self.failures.pop(observed.id, None)
+                failures.pop(dataset_id, None)
                 delay = interval_after(observed, settings)
-            self.schedule(observed.id, max(now + delay, self.paused_until))
+            at = due_at[dataset_id] = max(now + delay, paused_until)
+            next_due.setdefault(at, []).append(dataset_id)
         for dataset_id in chunk:
-            if dataset_id not in answered and dataset_id in self.due_at:
+            if dataset_id not in answered and dataset_id in due_at:
                 log.warning("backend %s: no answer for %s", self.name, dataset_id)
-                self.schedule(dataset_id, now + settings.poll_interval)
+                at = due_at[dataset_id] = now + settings.poll_interval
+                next_due.setdefault(at, []).append(dataset_id)
+        for at, ids in next_due.items():
+            self._push(ids, at)
         self._update_health(result, stamp, now, readable=readable, probe=probe, chunk=chunk)
 
 

@@ -48,6 +48,10 @@ _SECRET_KEY_RE = re.compile(
 )
 # Rotating tokens (a JWT minted every 8 minutes, login tokens): keep the last few.
 _MAX_ROTATING = 8
+# Strings found to hold no secret, remembered until the secrets change: a poll's
+# answers repeat a few statuses thousands of times (bounded: a server decides).
+_CLEAN_KEPT = 4096
+_CLEAN_MAX_CHARS = 256
 # Shorter values would mask ordinary words (or, for hooks, strip unrelated variables);
 # real secrets are longer.
 MIN_SECRET_LENGTH = 6
@@ -110,6 +114,7 @@ class Redactor:
         self._static: set[str] = set()
         self._rotating: OrderedDict[str, None] = OrderedDict()
         self._longest_first: tuple[str, ...] = ()  # every secret; see text()
+        self._clean: set[str] = set()  # strings with no secret in them (_CLEAN_KEPT)
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._static) + len(self._rotating)} secrets)"
@@ -127,6 +132,7 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         spellings = {v for s in (*self._static, *self._rotating) for v in _variants(s)}
         self._longest_first = tuple(sorted(spellings, key=len, reverse=True))
+        self._clean.clear()  # found clean of the old secrets only
 
     def text(self, text: str) -> str:
         for secret in self._longest_first:
@@ -141,11 +147,16 @@ class Redactor:
         mostly holds nothing to mask, and is then returned as it came.
         """
         if isinstance(value, str):
-            return self.text(value) if self._longest_first else value
+            return self._value_text(value) if self._longest_first else value
         if isinstance(value, dict):
+            secrets = self._longest_first
             for key, item in value.items():
-                masked = MASK if isinstance(key, str) and is_secret_key(key) else self.json(item)
-                if masked is not item:
+                if isinstance(key, str) and is_secret_key(key):
+                    return self._masked_dict(value)
+                if type(item) is str:  # most values: checked here, not by a call per value
+                    if secrets and self._value_text(item) is not item:
+                        return self._masked_dict(value)
+                elif self.json(item) is not item:
                     return self._masked_dict(value)
             return value
         if isinstance(value, list):
@@ -154,6 +165,17 @@ class Redactor:
                     return [self.json(item) for item in value]
             return value
         return value
+
+    def _value_text(self, value: str) -> str:
+        """`text(value)`, remembering the (short) strings found clean."""
+        if value in self._clean:
+            return value
+        masked = self.text(value)
+        if masked is value and type(value) is str and len(value) <= _CLEAN_MAX_CHARS:
+            if len(self._clean) >= _CLEAN_KEPT:
+                self._clean.clear()
+            self._clean.add(value)
+        return masked
 
     def _masked_dict(self, value: dict[Any, Any]) -> dict[Any, Any]:
         return {

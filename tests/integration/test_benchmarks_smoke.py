@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-SCRIPTS = ("sweep", "batching", "adapt", "grid", "e2e", "store", "startup", "model", "memory")
+SCRIPTS = (
+    "sweep", "batching", "adapt", "grid", "e2e", "store", "startup", "model", "memory",
+    "poller_cpu",
+)  # fmt: skip
 TIMEOUT = 120  # seconds per script; they take 3-25 s
 HEADER = "| metric "
 RESULTS = {"PASS", "MISS", "-"}

@@ -14,7 +14,7 @@ import pytest
 from tests.support.clock import FakeClock
 from tui.backends import make_backend
 from tui.backends.base import Backend, BackendError, FetchResult
-from tui.backends.cognee import CogneeBackend, combine, run_state
+from tui.backends.cognee import CogneeBackend, combine, dataset_state, run_state
 from tui.config import BackendConfig, Settings
 from tui.models import State
 
@@ -237,6 +237,41 @@ async def test_an_entry_of_an_unexpected_shape_is_unknown(entry: Any, status: st
     # A bare string with two pipelines asked for cannot be attributed to either.
     result = await poll(Server({ID: entry}), [ID])
     assert (result.states[0].state, result.states[0].status) == (State.UNKNOWN, status)
+
+
+async def test_a_repeated_entry_reads_as_if_read_for_the_first_time() -> None:
+    """Entries seen before are translated from what was kept of them: each dataset
+    still gets the state a fresh translation gives, with its own ID, name and raw."""
+    a, b, c, d, e, f = dataset_ids = ids(6)
+    first = {
+        a: {ADD: COMPLETED, COGNIFY: STARTED},
+        b: {ADD: COMPLETED, COGNIFY: ERRORED},
+        c: {ADD: {"status": COMPLETED, "progress": 50}},  # a dict status: not kept
+        d: {ADD: 42},  # not a string: not kept
+        e: {},
+        f: COMPLETED,  # flat with two pipelines asked for: unknown
+    }
+    # The same entries again, each now for another dataset.
+    second = dict(zip(dataset_ids, [first[x] for x in (b, a, d, c, f, e)], strict=True))
+    answers = [first, second]
+    server = Server(lambda asked, _: httpx.Response(200, json=answers[0]), names={a: "alpha"})
+    b_ = backend(server)
+    try:
+        results = [await b_.fetch(dataset_ids, {})]
+        answers.pop(0)
+        results.append(await b_.fetch(dataset_ids, {}))
+    finally:
+        await b_.aclose()
+    for result, entries in zip(results, (first, second), strict=True):
+        for state in result.states:
+            entry = entries[state.id]
+            name = "alpha" if state.id == a else None
+            fresh = dataset_state("cg", state.id, entry, [ADD, COGNIFY], {state.id: entry}, name)
+            assert state.__dict__ == fresh.__dict__
+            assert state.raw == {state.id: entry}
+    states = by_id(results[1])
+    assert (states[a].state, states[a].name) == (State.ERROR, "alpha")
+    assert states[b].state is State.RUNNING
 
 
 async def test_ids_in_the_answer_are_matched_whatever_their_spelling() -> None:
@@ -559,9 +594,9 @@ async def test_a_refused_login_is_unauthorized_and_keeps_the_password_out() -> N
 
 
 async def test_requests_waiting_on_a_refused_login_share_it() -> None:
-    """The names lookup and the status poll go out together and share one refused
-    login: a wrong password must not pile up refusals (account lockouts). The next
-    poll tries once more: the server may have been fixed meanwhile."""
+    """The names lookup waits for a status poll that gets in: a wrong password must
+    not pile up refusals (account lockouts). The next poll tries once more (the server
+    may have been fixed meanwhile), and then asks for the names too."""
     server = LoginServer()
 
     async def over_the_network(request: httpx.Request) -> httpx.Response:
@@ -579,7 +614,7 @@ async def test_requests_waiting_on_a_refused_login_share_it() -> None:
     server.password = "pw-wrong-wrong"  # the account was fixed on the server
     second = await b.fetch([ID], {})
     await b.aclose()
-    assert server.paths == [LOGIN_PATH, LOGIN_PATH, STATUS_PATH]
+    assert server.paths == [LOGIN_PATH, LOGIN_PATH, STATUS_PATH, LIST_PATH]
     assert second.unauthorized is False and second.states[0].state is State.READY
 
 
@@ -740,6 +775,33 @@ async def test_names_are_fetched_when_unknown_at_most_once_per_settled_interval(
     third = await b.fetch([ID, ID2], {})
     assert list_calls() == 2 and by_id(third)[ID2].name == "code"
     await b.aclose()
+
+
+async def test_names_are_asked_after_the_statuses_and_only_from_a_server_that_answers() -> None:
+    """A server lists 50,000 datasets slowly: the statuses asked for are not queued
+    behind that list. A server that does not answer is not asked for names too."""
+    done = {ADD: COMPLETED, COGNIFY: COMPLETED}
+    server = Server({ID: done, ID2: done}, names={ID: "papers", ID2: "code"})
+    down = True
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if down:
+            return httpx.Response(503)
+        await asyncio.sleep(0.01)  # a round trip: the other chunk's request goes out meanwhile
+        return server(request)
+
+    b = backend(handler)
+    try:
+        unread = await b.fetch([ID], {})
+        assert unread.states[0].state is State.UNREACHABLE and server.requests == []
+        down = False
+        # Two chunks polled at once, as the scheduler does: both statuses go out first.
+        first, second = await asyncio.gather(b.fetch([ID], {}), b.fetch([ID2], {}))
+    finally:
+        await b.aclose()
+    assert [r.url.path for r in server.requests] == [STATUS_PATH, STATUS_PATH, LIST_PATH]
+    assert (first.states[0].state, first.states[0].name) == (State.READY, "papers")
+    assert second.states[0].state is State.READY
 
 
 async def test_a_failing_name_lookup_never_fails_the_poll() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 import time
@@ -453,6 +454,26 @@ def test_redactor_masks_keys_and_known_values() -> None:
         "n": 3,
     }
     assert redactor.text("Bearer s3cr3t-value-123") == "Bearer ***"
+
+
+def test_strings_found_clean_are_checked_again_once_a_secret_is_added() -> None:
+    """The walk remembers strings that held no secret (statuses repeat thousands of
+    times); a secret learnt later (a renewed token) is still masked in them."""
+    redactor = Redactor()
+    redactor.add("first-token-value", rotating=True)
+    body = json.loads('{"a": {"note": "renewed-token-value"}, "b": ["renewed-token-value"]}')
+    assert redactor.json(body) is body  # nothing to mask yet: as it came
+    redactor.add("renewed-token-value", rotating=True)
+    again = json.loads('{"a": {"note": "renewed-token-value"}, "b": ["renewed-token-value"]}')
+    assert redactor.json(again) == {"a": {"note": "***"}, "b": ["***"]}
+
+
+def test_a_secret_echoed_with_json_escapes_is_masked_once_parsed() -> None:
+    redactor = Redactor()
+    redactor.add("secret-value-123")
+    text = '{"echo": "\\u0073ecret-value-123", "\\u0074oken": "x", "ok": "fine"}'
+    assert "secret-value-123" not in text  # only the parsed string holds it
+    assert redactor.json(json.loads(text)) == {"echo": "***", "token": "***", "ok": "fine"}
 
 
 def test_secret_repr_hides_the_value() -> None:

@@ -42,7 +42,7 @@ from .cognee_activity import (
     _one_row_per_run,
     _past_run,
 )
-from .cognee_status import _entries_by_id, combine, dataset_state, run_state
+from .cognee_status import EntryStates, _entries_by_id, combine, dataset_state, run_state
 
 # The translation rules, importable from here as before the split.
 __all__ = ["CogneeBackend", "combine", "dataset_state", "run_state"]
@@ -74,9 +74,11 @@ class _Outcome:
     states: dict[str, DatasetState] = field(default_factory=dict)
     retry_after: float | None = None
     unauthorized: bool = False
+    answered: bool = False  # the server answered a status request with JSON
 
     def absorb(self, other: _Outcome) -> None:
         self.states.update(other.states)
+        self.answered = self.answered or other.answered
         if other.retry_after is not None:
             self.retry_after = max(self.retry_after or 0.0, other.retry_after)
         self.unauthorized = self.unauthorized or other.unauthorized
@@ -107,6 +109,7 @@ class CogneeBackend(Backend):
         self._names: dict[str, str] = {}
         self._names_checked_at: float | None = None
         self._status_urls: dict[tuple[str, ...], httpx.URL] = {}
+        self._entry_states = EntryStates(self.name, self.pipelines)
         # IDs that made a batch answer 403: polled alone, so they cannot blind a batch.
         self.suspects: set[str] = set()
 
@@ -118,28 +121,38 @@ class CogneeBackend(Backend):
     async def fetch(self, ids: Sequence[str], previous: Mapping[str, DatasetState]) -> FetchResult:
         result = _Outcome()
         valid: list[str] = []
+        keys: list[str] = []  # each ID as the answers are keyed: canonical, or as given
         for dataset_id in ids:
             try:
-                valid.append(normalize_dataset_id(dataset_id))
+                key = normalize_dataset_id(dataset_id)
             except InvalidDatasetId as exc:
+                key = dataset_id
                 result.states[dataset_id] = DatasetState(
                     backend=self.name, id=dataset_id, state=State.NOT_FOUND, error=str(exc)
                 )
+            else:
+                valid.append(key)
+            keys.append(key)
         valid = list(dict.fromkeys(valid))  # the same dataset twice is asked once
         batched = [i for i in valid if i not in self.suspects]
         chunks = [batched[k : k + self.batch_size] for k in range(0, len(batched), self.batch_size)]
         chunks += [[i] for i in valid if i in self.suspects]
         with counting_requests() as counter:
-            polls = asyncio.gather(*(self._poll(chunk) for chunk in chunks))
-            _, outcomes = await asyncio.gather(self._refresh_names_if_due(valid), polls)
+            outcomes = await asyncio.gather(*(self._poll(chunk) for chunk in chunks))
+            # Names after the statuses, not beside them: a server takes a while to list
+            # 50,000 datasets, and the first sweep's statuses would queue behind it.
+            # Only from a server that answers: not one more refused login (lockouts) or
+            # timeout; they are asked again at the next poll.
+            if any(outcome.answered for outcome in outcomes):
+                await self._refresh_names_if_due(valid)
         for outcome in outcomes:
             result.absorb(outcome)
         states = []
-        for dataset_id in ids:
+        found, names = result.states, self._names
+        for dataset_id, key in zip(ids, keys, strict=True):
             # The poller keys by the ID it asked with, which may be spelled differently.
-            key = _canonical_or_same(dataset_id)
-            state = result.states.get(key) or result.states[dataset_id]
-            name = self._names.get(key) or state.name
+            state = found.get(key) or found[dataset_id]
+            name = names.get(key) or state.name
             if state.id != dataset_id or state.name != name:
                 state = state.model_copy(update={"id": dataset_id, "name": name})
             states.append(state)
@@ -258,15 +271,20 @@ class CogneeBackend(Backend):
             )
         # Redacted first: statuses and pipeline names shown come from what is kept.
         entries = _entries_by_id(self.redactor.json(answer.data))
-        outcome = _Outcome()
+        outcome = _Outcome(answered=True)
+        states, names = outcome.states, self._names
         for dataset_id in chunk:
-            value = entries.get(dataset_id)
-            raw = {dataset_id: value} if dataset_id in entries else {}
-            outcome.states[dataset_id] = dataset_state(
-                self.name, dataset_id, value, self.pipelines, raw, self._names.get(dataset_id)
-            )
-            if len(chunk) == 1:
-                self.suspects.discard(dataset_id)  # readable again: back into batches
+            if dataset_id in entries:
+                state = self._entry_states.state(
+                    dataset_id, entries[dataset_id], names.get(dataset_id)
+                )
+            else:
+                state = dataset_state(
+                    self.name, dataset_id, None, self.pipelines, {}, names.get(dataset_id)
+                )
+            states[dataset_id] = state
+        if len(chunk) == 1:
+            self.suspects.discard(chunk[0])  # readable again: back into batches
         return outcome
 
     # ------------------------------------------------------------ names
@@ -356,13 +374,6 @@ class CogneeBackend(Backend):
 
     async def aclose(self) -> None:
         await self.api.aclose()
-
-
-def _canonical_or_same(dataset_id: str) -> str:
-    try:
-        return normalize_dataset_id(dataset_id)
-    except InvalidDatasetId:
-        return dataset_id
 
 
 def _optional(answer: JsonAnswer | RequestFailure) -> Any:

@@ -124,6 +124,57 @@ def dataset_state(
     return from_template(template, backend=backend, id=dataset_id, name=clean_name(name), raw=raw)
 
 
+# Distinct entries an EntryStates keeps; a server's few pipelines and statuses make a
+# few dozen, so more means a strange server: start over rather than grow.
+_ENTRIES_KEPT = 1024
+
+
+class EntryStates:
+    """`dataset_state` for one backend's reads, each distinct entry translated once.
+
+    Under churn thousands of datasets a second answer with one of a few entries
+    (a `{pipeline: status}` map of strings, or a flat status): what `dataset_state`
+    builds from one (the validated state, the shared raw value) is kept by the
+    entry's contents and reused, so a read costs a lookup and one new state.
+    Anything else (other shapes, absent entries) goes through `dataset_state`.
+    """
+
+    def __init__(self, backend: str, pipelines: Sequence[str]) -> None:
+        self.backend = backend
+        self.pipelines = tuple(pipelines)
+        self._kept: dict[Any, tuple[DatasetState, Any]] = {}
+
+    def state(self, dataset_id: str, value: Any, name: str | None) -> DatasetState:
+        """What `dataset_state(backend, dataset_id, value, pipelines, {dataset_id:
+        value}, name)` returns, for an entry the answer holds."""
+        kind = type(value)
+        key = value if kind is str else tuple(value.items()) if kind is dict else None
+        try:
+            kept = self._kept.get(key) if key is not None else None
+        except TypeError:  # a status that is not a string (a dict): not keyed
+            kept = None
+        if kept is None:
+            state = dataset_state(
+                self.backend, dataset_id, value, self.pipelines, {dataset_id: value}, name
+            )
+            if key is not None and _plain_entry(key):
+                if len(self._kept) >= _ENTRIES_KEPT:
+                    self._kept.clear()
+                template = from_template(state, id="", name=None, raw=None)
+                self._kept[key] = (template, state.raw[dataset_id])
+            return state
+        template, shared = kept
+        raw = {dataset_id: shared}
+        return from_template(template, id=dataset_id, name=clean_name(name), raw=raw)
+
+
+def _plain_entry(key: Any) -> bool:
+    """Is `key` a flat status or a {pipeline: status} map's items, all strings?"""
+    if type(key) is str:
+        return True
+    return all(type(p) is str and type(s) is str for p, s in key)
+
+
 @functools.lru_cache(maxsize=1024)
 def _validated(items: tuple[tuple[str, str], ...], pipelines: tuple[str, ...]) -> DatasetState:
     """A validated state (no dataset) of these runs: state, status, pipelines, error."""

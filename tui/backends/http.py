@@ -187,21 +187,29 @@ def _parse_json(raw: bytes | bytearray, redactor: Redactor) -> JsonAnswer | Requ
     except UnicodeDecodeError as exc:
         shown = _kept_text(raw.decode("utf-8", "replace"), redactor)
         return _body_failure(f"response is not UTF-8 (bad byte at {exc.start})", shown)
-    shown = _kept_text(text, redactor)
     if not text.strip():
-        return _body_failure("response is empty, not JSON", shown)
+        return _body_failure("response is empty, not JSON", _kept_text(text, redactor))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         cut_short = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         if cut_short:
-            return _body_failure("response is truncated JSON", shown)
-        return _body_failure(f"response is not JSON ({exc.msg} at char {exc.pos})", shown)
+            message = "response is truncated JSON"
+        else:
+            message = f"response is not JSON ({exc.msg} at char {exc.pos})"
     except RecursionError:
-        return _body_failure("response JSON is nested too deeply", shown)
+        message = "response JSON is nested too deeply"
     except ValueError as exc:  # e.g. an integer too long to convert
-        return _body_failure(f"response JSON is unusable ({exc})"[:200], shown)
-    return JsonAnswer(status=200, data=data)
+        message = f"response JSON is unusable ({exc})"[:200]
+    else:
+        return JsonAnswer(status=200, data=data)
+    # What of the body is kept (masked, cut) is worked out only for a failure.
+    return _body_failure(message, _kept_text(text, redactor))
+
+
+def _too_large(max_bytes: int, status: int) -> RequestFailure:
+    message = f"response larger than {max_bytes // (1024 * 1024)} MiB, not read"
+    return RequestFailure(Failure(kind="too_large", message=message, http_status=status))
 
 
 async def _read_prefix(response: httpx.Response, limit: int) -> tuple[bytearray, bool]:
@@ -237,23 +245,16 @@ async def _read_answer(
         failure = Failure(kind="http", message=message, http_status=status, body=body)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return RequestFailure(failure, retry_after=retry_after, unauthorized=status == 401)
-    too_large = RequestFailure(
-        Failure(
-            kind="too_large",
-            message=f"response larger than {max_bytes // (1024 * 1024)} MiB, not read",
-            http_status=status,
-        )
-    )
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        return too_large
+        return _too_large(max_bytes, status)
     try:
         raw, more = await _read_prefix(response, max_bytes)
     except BodyUndecodable as exc:
         message = f"response could not be decoded: {exc}"
         return RequestFailure(Failure(kind="body", message=message, http_status=status))
     if more:
-        return too_large
+        return _too_large(max_bytes, status)
     parsed = _parse_json(raw, redactor)
     if isinstance(parsed, JsonAnswer):
         return JsonAnswer(status=status, data=parsed.data)
