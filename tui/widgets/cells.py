@@ -47,6 +47,7 @@ __all__ = [
     "layout_cell",
     "name_text",
     "pipeline_symbol",
+    "pipelines_cells",
     "shorten_progress",
     "shorten_status",
     "state_text",
@@ -104,6 +105,16 @@ def _format_pipelines(items: tuple[tuple[str, str], ...]) -> str:
         f"{sanitize(name.removesuffix('_pipeline'), max_len=24)} {pipeline_symbol(status)}"
         for name, status in items
     )
+
+
+def pipelines_cells(pipelines: dict[str, str]) -> int:
+    """How many cells format_pipelines(pipelines) takes (cached like it)."""
+    return _pipelines_cells(tuple(pipelines.items())) if pipelines else 0
+
+
+@lru_cache(maxsize=512)
+def _pipelines_cells(items: tuple[tuple[str, str], ...]) -> int:
+    return cell_len(_format_pipelines(items))
 
 
 def _progress_shown(progress: float | None) -> tuple[int, int] | None:
