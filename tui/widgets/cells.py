@@ -36,6 +36,7 @@ __all__ = [
     "Column",
     "age_cells",
     "backend_text",
+    "backend_text_of",
     "changed_columns",
     "eta_cell",
     "fit_widths",
@@ -171,7 +172,11 @@ def format_age(seconds: float) -> str:
 
 
 def backend_text(state: DatasetState) -> str:
-    return sanitize(state.backend, max_len=64)
+    return backend_text_of(state.backend)
+
+
+def backend_text_of(backend: str) -> str:
+    return sanitize(backend, max_len=64)
 
 
 def name_text(state: DatasetState) -> str:

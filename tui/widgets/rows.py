@@ -19,6 +19,7 @@ from ..models import DatasetState, State
 from .cells import (
     STATE_RANK,
     backend_text,
+    backend_text_of,
     changed_columns,
     format_pipelines,
     name_text,
@@ -46,9 +47,25 @@ def _number(match: re.Match[str]) -> str:
     return f"0{chr(48 + len(digits))}{digits}"
 
 
-@lru_cache(maxsize=256)  # a handful of backends: one folded string each, shared by every row
-def _fold(backend: str) -> str:
-    return backend.casefold()
+@lru_cache(maxsize=256)  # a handful of backends: one key each, shared by every row
+def _backend_key(backend: str) -> str:
+    return backend_text_of(backend).casefold()
+
+
+# Statuses and pipeline texts repeat across thousands of rows: one sort key per
+# distinct text, shared (sorting by them builds no string per row).
+@lru_cache(maxsize=4096)
+def _status_key(status: str) -> str:
+    return _natural(status)
+
+
+def _pipes_key(pipelines: dict[str, str]) -> str:
+    return _pipes_key_of(tuple(pipelines.items())) if pipelines else ""
+
+
+@lru_cache(maxsize=1024)
+def _pipes_key_of(items: tuple[tuple[str, str], ...]) -> str:
+    return format_pipelines(dict(items)).casefold()
 
 
 class Row:
@@ -85,7 +102,7 @@ class Row:
         # Sorting by name (the default) sorts by this one string: (name, backend,
         # id) joined by "\0", which sorts below every character a sanitized text
         # holds, so it orders like the tuple at half its memory and twice the speed.
-        self.name_key = f"{_natural(self.name)}\0{_fold(self.backend)}\0{state.id}"
+        self.name_key = f"{_natural(self.name)}\0{_backend_key(state.backend)}\0{state.id}"
         self.order: Any = None  # the sort key of the grid's column (ORDER_OF), set by the grid
         self.haystack: str | None = None  # built on the first filter that needs it
 
@@ -126,8 +143,11 @@ class Row:
     def search_text(self) -> str:
         if self.haystack is None:
             # "\n" keeps a search term from matching across two fields.
-            fields = (self.name, self.state.id, self.backend, self.status)
-            self.haystack = "\n".join(fields).casefold()
+            state = self.state
+            self.haystack = (
+                f"{name_text(state)}\n{state.id}\n{backend_text_of(self.key[0])}\n"
+                f"{status_text(state)}"
+            ).casefold()
         return self.haystack
 
 
@@ -143,12 +163,12 @@ SORT_VALUE: dict[str, Callable[[Row], Any]] = {
     "backend": lambda row: "",  # the tie starts with the backend
     "name": lambda row: row.name_key,
     "state": lambda row: STATE_RANK.get(row.state.state, len(STATE_RANK)),  # worst first
-    "status": lambda row: _natural(row.status),
+    "status": lambda row: _status_key(row.status),
     "progress": lambda row: -1.0 if row.state.progress is None else row.state.progress,
     "images": _count("n_images"),
     "videos": _count("n_videos"),
     "objects": _count("n_objects"),
-    "pipelines": lambda row: row.pipes.casefold(),
+    "pipelines": lambda row: _pipes_key(row.state.pipelines),
     # running rows first (the ETA is a clock's, not the row's): stuck ones first
     "eta": lambda row: (
         0 if row.stuck else 1 if row.state.state is State.RUNNING else 2,
@@ -173,9 +193,9 @@ def order_of(column: str) -> Callable[[Row], Any]:
     if column == "name":
         return _NAME_KEY
     if column == "backend":
-        return lambda row: (_fold(row.backend), row.name_key)
+        return lambda row: (_backend_key(row.key[0]), row.name_key)
     value = SORT_VALUE[column]
-    return lambda row: (value(row), _fold(row.backend), row.name_key)
+    return lambda row: (value(row), _backend_key(row.key[0]), row.name_key)
 
 
 _NAME_KEY = attrgetter("name_key")
