@@ -55,6 +55,7 @@ __all__ = [
     "static_cells",
     "static_styles",
     "status_text",
+    "status_text_of",
 ]
 
 # Symbol first, so the state reads without colour (one palette: tui/palette.py).
@@ -184,7 +185,11 @@ def name_text(state: DatasetState) -> str:
 
 
 def status_text(state: DatasetState) -> str:
-    return sanitize(state.status or "", max_len=128)
+    return status_text_of(state.status or "")
+
+
+def status_text_of(status: str) -> str:
+    return sanitize(status, max_len=128)
 
 
 def state_text(state: DatasetState) -> str:

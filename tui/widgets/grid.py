@@ -46,13 +46,16 @@ from ..palette import state_css
 from .cells import (
     STATE_RANK,
     age_cells,
+    backend_text_of,
     is_unconfirmed,
     layout_cell,
+    name_text,
     pipelines_cells,
     shorten_progress,
     shorten_status,
     static_cells,
     static_styles,
+    status_text_of,
 )
 from .columns import COLUMN_KEYS, COLUMNS, STATIC_COLUMNS, fit_widths
 from .rows import ORDER, SORT_VALUE, SORTED_BY_NAME, Key, Row, RowFilter, order_of
@@ -60,16 +63,7 @@ from .rows import ORDER, SORT_VALUE, SORTED_BY_NAME, Key, Row, RowFilter, order_
 FLASH_SECONDS = 2.0  # how long a changed cell stays highlighted
 AGE_TICK_SECONDS = 1.0
 _FIRST_AGE_INDEX = COLUMN_KEYS.index("eta")
-# Columns whose width follows the data, up to their max_width: index -> Row attribute.
-_SIZED_BY_DATA = {
-    COLUMN_KEYS.index(column): attribute
-    for column, attribute in (
-        ("backend", "backend"),
-        ("name", "name"),
-        ("status", "status"),
-        ("pipelines", "pipes"),
-    )
-}
+_BACKEND_COLUMN = COLUMN_KEYS.index("backend")
 _NAME_COLUMN = COLUMN_KEYS.index("name")
 _STATUS_COLUMN = COLUMN_KEYS.index("status")
 _PIPELINES_COLUMN = COLUMN_KEYS.index("pipelines")
@@ -318,7 +312,9 @@ class DatasetGrid(ScrollView, can_focus=True):
                     # (cached per combination: no formatting or measuring per row)
                     and pipelines_cells(pipelines) > widths[_PIPELINES_COLUMN]
                 ):
-                    widened = self._widen(_PIPELINES_COLUMN, row.pipes) or widened
+                    widened = (
+                        self._widen_to(_PIPELINES_COLUMN, pipelines_cells(pipelines)) or widened
+                    )
                 if renamed:
                     widened = self._fit(_NAME_COLUMN, row.name) or widened
                 elif by_name:  # its place cannot have changed
@@ -329,12 +325,10 @@ class DatasetGrid(ScrollView, can_focus=True):
                 row.order = order
                 reorder = True
             touched.append(key)
-        if added:  # sized once per column, not once per row: a start brings thousands
+        if added:
             self._all.extend(added)
             reorder = True
-            for index, attribute in _SIZED_BY_DATA.items():
-                texts = [getattr(row, attribute) for row in added]
-                widened = self._fit(index, max(texts, key=_cells)) or widened
+            widened = self._fit_new([row.state for row in added]) or widened
         if widened:
             self._layout_columns()
             self._invalidate()
@@ -482,8 +476,30 @@ class DatasetGrid(ScrollView, can_focus=True):
             return self._widen(index, text)
         return False
 
+    def _fit_new(self, states: list[DatasetState]) -> bool:
+        """Widen the columns sized by data for new rows; True when any widened.
+
+        Once per column, not once per row: a start brings thousands of rows,
+        sharing a few backends, statuses and pipeline combinations (measured
+        from their distinct values).
+        """
+        widest = (
+            (_BACKEND_COLUMN, map(backend_text_of, {state.backend for state in states})),
+            (_NAME_COLUMN, map(name_text, states)),
+            (_STATUS_COLUMN, map(status_text_of, {state.status or "" for state in states})),
+        )
+        widened = False
+        for index, texts in widest:
+            widened = self._fit(index, max(texts, key=_cells)) or widened
+        pipes = max(pipelines_cells(state.pipelines) for state in states)
+        return self._widen_to(_PIPELINES_COLUMN, pipes) or widened
+
     def _widen(self, index: int, text: str) -> bool:
-        need = min(_cells(text), COLUMNS[index].max_width)
+        return self._widen_to(index, _cells(text))
+
+    def _widen_to(self, index: int, cells: int) -> bool:
+        """Widen column `index` to `cells` (up to its max_width); True when it did."""
+        need = min(cells, COLUMNS[index].max_width)
         if need > self._widths[index]:
             self._widths[index] = need
             return True

@@ -2,8 +2,8 @@
 
 A Row keeps its DatasetState and its sort key; the texts sorting, filtering and
 sizing need are worked out from the state when asked (cells come from
-tui/widgets/cells.py). order_of gives
-each column's sort key; RowFilter parses and applies the `/` filter. No Textual here.
+tui/widgets/cells.py). order_of gives each column's sort key; RowFilter parses
+and applies the `/` filter. No Textual here.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class Row:
         # id) joined by "\0", which sorts below every character a sanitized text
         # holds, so it orders like the tuple at half its memory and twice the speed.
         self.name_key = f"{_natural(self.name)}\0{_backend_key(state.backend)}\0{state.id}"
-        self.order: Any = None  # the sort key of the grid's column (ORDER_OF), set by the grid
+        self.order: Any = None  # the sort key for the grid's column (order_of), set by the grid
         self.haystack: str | None = None  # built on the first filter that needs it
 
     @property
@@ -158,7 +158,8 @@ def _count(field: str) -> Callable[[Row], int]:
     return lambda row: -1 if (value := getattr(row.state, field)) is None else value
 
 
-# Primary sort value of a row per column; ties go by (backend, name, id).
+# Primary sort value of a row per column; ties go by (backend, name, id). (Name
+# and backend are sorted by their whole keys: see order_of.)
 SORT_VALUE: dict[str, Callable[[Row], Any]] = {
     "backend": lambda row: "",  # the tie starts with the backend
     "name": lambda row: row.name_key,
@@ -175,10 +176,11 @@ SORT_VALUE: dict[str, Callable[[Row], Any]] = {
         -(row.state.progress or 0.0),
     ),
     # youngest first; never fetched last
-    "updated": lambda row: float("inf") if row.fetched_ts is None else -row.fetched_ts,
+    "updated": lambda row: _NEVER if (ts := row.fetched_ts) is None else -ts,
     # stale rows first, the longest stale first
     "stale": lambda row: (0, row.stale_ts or 0.0) if row.state.stale else (1, 0.0),
 }
+_NEVER = float("inf")
 ORDER = attrgetter("order")
 # Columns whose sort value follows the name alone (the backend never changes).
 SORTED_BY_NAME = frozenset({"backend", "name"})
