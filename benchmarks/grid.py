@@ -23,7 +23,10 @@ the top visible row) -> frame showing it; full repaint (scroll 50 rows to
 rows never drawn -> frame); CPU % over --seconds idle, with ages under a
 minute (the 1 s age tick repaints visible age cells) and over a minute;
 CPU % with one 10% batch per second; peak RSS of the process once the
-N rows are shown (before the later steps build extra copies of the data).
+N rows are shown (before the later steps build extra copies of the data);
+the widget's own memory per row: tracemalloc, in a separate process, around
+applying the N states (built beforehand: the states are the watch model's,
+not the widget's) until the frame shows them.
 Both widgets run with the garbage collection settings of `dswatch`
 (`tui.engine.tune_gc`).
 """
@@ -41,6 +44,7 @@ import resource
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,6 +83,7 @@ METRICS: list[tuple[str, str]] = [
     ("idle_cpu_old", "idle CPU, ages > 1 min"),
     ("churn_cpu", "CPU, one 10% batch per second"),
     ("rss", "peak RSS (N rows shown)"),
+    ("bytes_per_row", "memory per row (tracemalloc)"),
 ]
 CPU_METRICS = {"idle_cpu", "idle_cpu_old", "churn_cpu"}
 # Metrics whose work grows with N by definition: (metric, label, share of rows touched).
@@ -302,17 +307,41 @@ async def measure(
     return result
 
 
+async def measure_memory(widget: str, n: int) -> dict[str, float]:
+    """Bytes the widget allocates and keeps per row, states excluded (tracemalloc)."""
+    app: Host = GridHost() if widget == "dswatch" else TableHost()
+    states = make_states(n, datetime.now(UTC))
+    top = min(states, key=lambda state: state.name or "").name or ""
+    async with app.run_test(size=SIZE) as pilot:
+        frames = Frames(app)
+        await pilot.pause()
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        await frames.until_shown(lambda: app.apply(states), top)
+        await pilot.pause(0.2)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+    kept = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    return {"bytes_per_row": kept / n}
+
+
 # ---------------------------------------------------------------- the parent
 
 
 def run_child(widget: str, n: int, seconds: int, repeat: int, settle: float) -> dict[str, float]:
-    command = [PYTHON, str(HERE / "grid.py"), "--child", widget, "--rows", str(n)]
-    command += ["--seconds", str(seconds), "--repeat", str(repeat), "--settle", str(settle)]
-    env = {**os.environ, "TEXTUAL_COLOR_SYSTEM": "truecolor"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    if done.returncode != 0:
-        raise RuntimeError(f"{widget} N={n} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = {}
+    for memory in (False, True):  # tracemalloc slows everything: its own process
+        command = [PYTHON, str(HERE / "grid.py"), "--child", widget, "--rows", str(n)]
+        command += ["--seconds", str(seconds), "--repeat", str(repeat), "--settle", str(settle)]
+        command += ["--memory"] if memory else []
+        env = {**os.environ, "TEXTUAL_COLOR_SYSTEM": "truecolor"}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+        if done.returncode != 0:
+            raise RuntimeError(f"{widget} N={n} failed:\n{done.stderr[-3000:]}")
+        result.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    return result
 
 
 def show(metric: str, value: float) -> str:
@@ -320,6 +349,8 @@ def show(metric: str, value: float) -> str:
         return "n/a"
     if metric == "rss":
         return f"{value / 2**20:,.0f} MiB"
+    if metric == "bytes_per_row":
+        return f"{value:,.0f} B"
     if metric in CPU_METRICS:
         return pct(value)
     return ms(value)
@@ -342,6 +373,7 @@ def main() -> int:
     )
     p.add_argument("--widgets", nargs="+", choices=WIDGETS, default=list(WIDGETS))
     p.add_argument("--child", choices=WIDGETS, help=argparse.SUPPRESS)
+    p.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     sizes = args.rows or ([100, 200] if args.quick else [1000, 5000, 20000])
     seconds = args.seconds or (1 if args.quick else 10)
@@ -349,7 +381,10 @@ def main() -> int:
     settle = args.settle if args.settle is not None else (0.1 if args.quick else FLASH_SECONDS + 1)
     if args.child:
         tune_gc()  # the garbage collection settings `dswatch` runs with, for both widgets
-        result = asyncio.run(measure(args.child, sizes[0], seconds, repeat, settle))
+        if args.memory:
+            result = asyncio.run(measure_memory(args.child, sizes[0]))
+        else:
+            result = asyncio.run(measure(args.child, sizes[0], seconds, repeat, settle))
         print(json.dumps(result))
         return 0
     target_n = args.target_rows or (sizes[1] if len(sizes) > 2 else sizes[0])

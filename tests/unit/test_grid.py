@@ -256,6 +256,27 @@ async def test_sort_by_each_column(
     ]
 
 
+async def test_a_row_found_stuck_moves_first_when_sorted_by_eta(
+    grid: DatasetGrid, pilot: Pilot[None]
+) -> None:
+    grid.apply(
+        [
+            ds(1, state=State.RUNNING, progress=50.0),
+            ds(2, state=State.RUNNING, progress=10.0),
+            ds(3),
+        ]
+    )
+    grid.sort_by("eta")
+    await pilot.pause()
+    assert ids(grid) == ["id-001", "id-002", "id-003"]  # running first, furthest along first
+    grid.set_stuck({("vl", "id-002")})
+    await pilot.pause()
+    assert ids(grid) == ["id-002", "id-001", "id-003"]
+    grid.set_stuck(set())
+    await pilot.pause()
+    assert ids(grid) == ["id-001", "id-002", "id-003"]
+
+
 async def test_ties_keep_backend_name_id_order(grid: DatasetGrid, pilot: Pilot[None]) -> None:
     grid.apply(
         [

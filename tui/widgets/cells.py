@@ -36,6 +36,7 @@ __all__ = [
     "Column",
     "age_cells",
     "backend_text",
+    "backend_text_of",
     "changed_columns",
     "eta_cell",
     "fit_widths",
@@ -47,12 +48,14 @@ __all__ = [
     "layout_cell",
     "name_text",
     "pipeline_symbol",
+    "pipelines_cells",
     "shorten_progress",
     "shorten_status",
     "state_text",
     "static_cells",
     "static_styles",
     "status_text",
+    "status_text_of",
 ]
 
 # Symbol first, so the state reads without colour (one palette: tui/palette.py).
@@ -104,6 +107,16 @@ def _format_pipelines(items: tuple[tuple[str, str], ...]) -> str:
         f"{sanitize(name.removesuffix('_pipeline'), max_len=24)} {pipeline_symbol(status)}"
         for name, status in items
     )
+
+
+def pipelines_cells(pipelines: dict[str, str]) -> int:
+    """How many cells format_pipelines(pipelines) takes (cached like it)."""
+    return _pipelines_cells(tuple(pipelines.items())) if pipelines else 0
+
+
+@lru_cache(maxsize=512)
+def _pipelines_cells(items: tuple[tuple[str, str], ...]) -> int:
+    return cell_len(_format_pipelines(items))
 
 
 def _progress_shown(progress: float | None) -> tuple[int, int] | None:
@@ -160,7 +173,11 @@ def format_age(seconds: float) -> str:
 
 
 def backend_text(state: DatasetState) -> str:
-    return sanitize(state.backend, max_len=64)
+    return backend_text_of(state.backend)
+
+
+def backend_text_of(backend: str) -> str:
+    return sanitize(backend, max_len=64)
 
 
 def name_text(state: DatasetState) -> str:
@@ -168,7 +185,11 @@ def name_text(state: DatasetState) -> str:
 
 
 def status_text(state: DatasetState) -> str:
-    return sanitize(state.status or "", max_len=128)
+    return status_text_of(state.status or "")
+
+
+def status_text_of(status: str) -> str:
+    return sanitize(status, max_len=128)
 
 
 def state_text(state: DatasetState) -> str:

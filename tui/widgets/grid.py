@@ -46,29 +46,24 @@ from ..palette import state_css
 from .cells import (
     STATE_RANK,
     age_cells,
+    backend_text_of,
     is_unconfirmed,
     layout_cell,
+    name_text,
+    pipelines_cells,
     shorten_progress,
     shorten_status,
     static_cells,
     static_styles,
+    status_text_of,
 )
 from .columns import COLUMN_KEYS, COLUMNS, STATIC_COLUMNS, fit_widths
-from .rows import ORDER, SORT_VALUE, SORTED_BY_NAME, Key, Row, RowFilter
+from .rows import ORDER, SORT_VALUE, SORTED_BY_NAME, Key, Row, RowFilter, order_of
 
 FLASH_SECONDS = 2.0  # how long a changed cell stays highlighted
 AGE_TICK_SECONDS = 1.0
 _FIRST_AGE_INDEX = COLUMN_KEYS.index("eta")
-# Columns whose width follows the data, up to their max_width: index -> Row attribute.
-_SIZED_BY_DATA = {
-    COLUMN_KEYS.index(column): attribute
-    for column, attribute in (
-        ("backend", "backend"),
-        ("name", "name"),
-        ("status", "status"),
-        ("pipelines", "pipes"),
-    )
-}
+_BACKEND_COLUMN = COLUMN_KEYS.index("backend")
 _NAME_COLUMN = COLUMN_KEYS.index("name")
 _STATUS_COLUMN = COLUMN_KEYS.index("status")
 _PIPELINES_COLUMN = COLUMN_KEYS.index("pipelines")
@@ -229,9 +224,10 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._static: LRUCache[Key, tuple[DatasetState, DatasetState | None, list[Segment]]] = (
             LRUCache(_CACHE_ROWS)
         )
-        self._lines: LRUCache[Key, tuple[DatasetState, DatasetState | None, Strip]] = LRUCache(
-            _CACHE_ROWS
-        )
+        # (The full line also keeps the age texts it shows: the age tick compares them.)
+        self._lines: LRUCache[
+            Key, tuple[DatasetState, DatasetState | None, Strip, tuple[str, str, str]]
+        ] = LRUCache(_CACHE_ROWS)
         self._stuck: set[Key] = set()  # rows the watch model finds stuck
         self._flash_until: dict[Key, float] = {}  # highlighted rows: until when
         # The same, one entry per batch in time order: expiring reads only what is due.
@@ -271,9 +267,10 @@ class DatasetGrid(ScrollView, can_focus=True):
         """Upsert one batch of states; repaints only the lines that changed."""
         now = self.clock()
         rows, widths = self._rows, self._widths
-        sort_value = SORT_VALUE[self.sort_column]
+        order_of_row = order_of(self.sort_column)
         by_name = self.sort_column in SORTED_BY_NAME
         match = self._filter.matches if self._filter else None
+        hidden = self._hidden
         flash_until, flash_end = self._flash_until, now + FLASH_SECONDS
         touched: list[Key] = []
         flashed: list[Key] = []
@@ -298,7 +295,7 @@ class DatasetGrid(ScrollView, can_focus=True):
                         row.flash_base = old
                     flash_until[key] = flash_end
                     flashed.append(key)
-                if match is not None and (key in self._hidden) == match(row):
+                if match is not None and (key in hidden) == match(row):
                     reorder = True
                 # Widths: only texts that changed, and only those that may not fit.
                 status = state.status
@@ -308,25 +305,30 @@ class DatasetGrid(ScrollView, can_focus=True):
                     and (len(status) > widths[_STATUS_COLUMN] or not status.isascii())
                 ):
                     widened = self._fit(_STATUS_COLUMN, row.status) or widened
-                if state.pipelines != old.pipelines:
-                    widened = self._fit(_PIPELINES_COLUMN, row.pipes) or widened
+                pipelines = state.pipelines
+                if (
+                    pipelines
+                    and pipelines != old.pipelines
+                    # (cached per combination: no formatting or measuring per row)
+                    and pipelines_cells(pipelines) > widths[_PIPELINES_COLUMN]
+                ):
+                    widened = (
+                        self._widen_to(_PIPELINES_COLUMN, pipelines_cells(pipelines)) or widened
+                    )
                 if renamed:
                     widened = self._fit(_NAME_COLUMN, row.name) or widened
                 elif by_name:  # its place cannot have changed
                     touched.append(key)
                     continue
-            order = row.order
-            value = sort_value(row)
-            if order is None or value != order[0]:
-                row.order = (value, row.tie)
+            order = order_of_row(row)
+            if order != row.order:
+                row.order = order
                 reorder = True
             touched.append(key)
-        if added:  # sized once per column, not once per row: a start brings thousands
+        if added:
             self._all.extend(added)
             reorder = True
-            for index, attribute in _SIZED_BY_DATA.items():
-                texts = [getattr(row, attribute) for row in added]
-                widened = self._fit(index, max(texts, key=_cells)) or widened
+            widened = self._fit_new([row.state for row in added]) or widened
         if widened:
             self._layout_columns()
             self._invalidate()
@@ -384,9 +386,9 @@ class DatasetGrid(ScrollView, can_focus=True):
         if column not in SORT_VALUE:
             raise ValueError(f"unknown column {column!r}")
         self.sort_column, self.sort_reverse = column, reverse
-        sort_value = SORT_VALUE[column]
+        order = order_of(column)
         for row in self._all:
-            row.order = (sort_value(row), row.tie)
+            row.order = order(row)
         self._header = None
         self._reorder()
         self.refresh()
@@ -474,8 +476,30 @@ class DatasetGrid(ScrollView, can_focus=True):
             return self._widen(index, text)
         return False
 
+    def _fit_new(self, states: list[DatasetState]) -> bool:
+        """Widen the columns sized by data for new rows; True when any widened.
+
+        Once per column, not once per row: a start brings thousands of rows,
+        sharing a few backends, statuses and pipeline combinations (measured
+        from their distinct values).
+        """
+        widest = (
+            (_BACKEND_COLUMN, map(backend_text_of, {state.backend for state in states})),
+            (_NAME_COLUMN, map(name_text, states)),
+            (_STATUS_COLUMN, map(status_text_of, {state.status or "" for state in states})),
+        )
+        widened = False
+        for index, texts in widest:
+            widened = self._fit(index, max(texts, key=_cells)) or widened
+        pipes = max(pipelines_cells(state.pipelines) for state in states)
+        return self._widen_to(_PIPELINES_COLUMN, pipes) or widened
+
     def _widen(self, index: int, text: str) -> bool:
-        need = min(_cells(text), COLUMNS[index].max_width)
+        return self._widen_to(index, _cells(text))
+
+    def _widen_to(self, index: int, cells: int) -> bool:
+        """Widen column `index` to `cells` (up to its max_width); True when it did."""
+        need = min(cells, COLUMNS[index].max_width)
         if need > self._widths[index]:
             self._widths[index] = need
             return True
@@ -565,12 +589,12 @@ class DatasetGrid(ScrollView, can_focus=True):
         if static is None or static[0] is not state or static[1] is not base:
             cells = zip(static_cells(state), static_styles(state), strict=True)
             static = self._static[key] = (state, base, self._segments(cells, 0, flash))
-        row.ages = self._ages(row, self.clock())
-        ages = self._segments(
-            zip(row.ages, _age_styles(row.ages), strict=True), STATIC_COLUMNS, flash
+        ages = self._ages(row, self.clock())
+        age_segments = self._segments(
+            zip(ages, _age_styles(ages), strict=True), STATIC_COLUMNS, flash
         )
-        strip = Strip([*static[2], *ages], self._total_width)
-        self._lines[key] = (state, base, strip)
+        strip = Strip([*static[2], *age_segments], self._total_width)
+        self._lines[key] = (state, base, strip, ages)
         return strip
 
     def _ages(self, row: Row, now: float) -> tuple[str, str, str]:
@@ -590,8 +614,10 @@ class DatasetGrid(ScrollView, can_focus=True):
             self._rows[key].stuck = key in keys
             self._lines.discard(key)
         if self._filter.problems_only or self.sort_column == "eta":
+            order = order_of(self.sort_column)
             for key in flipped:
-                self._rows[key].order = None
+                row = self._rows[key]
+                row.order = order(row)
             self._reorder(flipped)
         else:
             self._refresh_keys(flipped)
@@ -666,8 +692,8 @@ class DatasetGrid(ScrollView, can_focus=True):
         now = self.clock()
         lines = []
         for y, key in enumerate(self._order[top : top + body]):
-            row = self._rows[key]
-            if self._ages(row, now) != row.ages:
+            line = self._lines.get(key)
+            if line is None or self._ages(self._rows[key], now) != line[3]:
                 self._lines.discard(key)  # the static segments stay cached
                 lines.append(y)
         x = max(self._x[_FIRST_AGE_INDEX] - self.scroll_offset.x, 0)

@@ -1,8 +1,9 @@
 """The grid's row model without the widget: one Row per dataset, its sort keys, the filter.
 
-A Row caches the texts sorting, filtering and sizing need, worked out lazily
-from its DatasetState (cells come from tui/widgets/cells.py). SORT_VALUE gives
-each column's sort key; RowFilter parses and applies the `/` filter. No Textual here.
+A Row keeps its DatasetState and its sort key; the texts sorting, filtering and
+sizing need are worked out from the state when asked (cells come from
+tui/widgets/cells.py). order_of gives each column's sort key; RowFilter parses
+and applies the `/` filter. No Textual here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -17,6 +19,7 @@ from ..models import DatasetState, State
 from .cells import (
     STATE_RANK,
     backend_text,
+    backend_text_of,
     changed_columns,
     format_pipelines,
     name_text,
@@ -28,50 +31,61 @@ _DIGITS = re.compile(r"\d+")
 
 
 def _natural(text: str) -> str:
-    """Sort key that puts "set 2" before "set 10" (digit runs zero-padded)."""
-    return _DIGITS.sub(lambda m: m.group().rjust(20, "0"), text.casefold())
+    """Sort key that puts "set 2" before "set 10": each digit run compares as a number.
+
+    A run becomes "0", a character counting its digits (leading zeros dropped),
+    then the digits: it sorts against other characters as a "0" does, and
+    against another run by length first, then digit by digit. The same order
+    as zero-padding every run to 20 digits, in ~18 fewer characters per run
+    (one such key is kept per row: 50,000 rows).
+    """
+    return _DIGITS.sub(_number, text.casefold())
+
+
+def _number(match: re.Match[str]) -> str:
+    digits = match.group().lstrip("0") or "0"
+    return f"0{chr(48 + len(digits))}{digits}"
+
+
+@lru_cache(maxsize=256)  # a handful of backends: one key each, shared by every row
+def _backend_key(backend: str) -> str:
+    return backend_text_of(backend).casefold()
+
+
+# Statuses and pipeline texts repeat across thousands of rows: one sort key per
+# distinct text, shared (sorting by them builds no string per row).
+@lru_cache(maxsize=4096)
+def _status_key(status: str) -> str:
+    return _natural(status)
+
+
+def _pipes_key(pipelines: dict[str, str]) -> str:
+    return _pipes_key_of(tuple(pipelines.items())) if pipelines else ""
+
+
+@lru_cache(maxsize=1024)
+def _pipes_key_of(items: tuple[tuple[str, str], ...]) -> str:
+    return format_pipelines(dict(items)).casefold()
 
 
 class Row:
-    """One dataset plus what sorting, filtering and sizing need.
+    """One dataset plus what sorting and filtering need, kept small.
 
-    An update only swaps the state (and redoes the name's sort key when the name
-    changed): the texts below are worked out when something asks for them, so a
-    poll that changes thousands of rows off screen costs little per row.
+    50,000 rows live at once: a row holds only its state, its key and its sort
+    key; its texts (name, status, pipelines, timestamps) are worked out from the
+    state when something asks (each is cheap: sanitizing clean text returns it
+    as is, pipelines are formatted through a shared cache). An update only swaps
+    the state, so a poll that changes thousands of rows off screen costs little.
     """
 
-    __slots__ = (
-        "_fetched_ts",
-        "_pipes",
-        "_stale_ts",
-        "_status",
-        "_texts_of",
-        "_times_at",
-        "_times_of",
-        "ages",
-        "backend",
-        "flash_base",
-        "haystack",
-        "key",
-        "name",
-        "order",
-        "sort_name",
-        "state",
-        "stuck",
-        "tie",
-    )
+    __slots__ = ("flash_base", "haystack", "key", "name_key", "order", "state", "stuck")
 
     def __init__(self, key: Key, state: DatasetState) -> None:
         self.key = key
         self.state = state
         # The state before the changes still highlighted; None: nothing highlighted.
         self.flash_base: DatasetState | None = None
-        self.ages: tuple[str, ...] = ("", "", "")  # eta and age texts in the cached line
         self.stuck = False  # the watch model's "stuck?" (a problem for the `e` toggle)
-        self.backend = backend_text(state)
-        self._texts_of: DatasetState | None = None  # the state _status/_pipes are of
-        self._times_of: DatasetState | None = None  # the state the timestamps are of
-        self._times_at: object = None  # and its fetched_at then
         self._set_name(state)
 
     def set(self, state: DatasetState) -> bool:
@@ -85,49 +99,40 @@ class Row:
         return False
 
     def _set_name(self, state: DatasetState) -> None:
-        self.name = name_text(state)
-        # One string, not a tuple: 20,000 string comparisons sort ~2x faster.
-        self.sort_name = _natural(self.name)
-        self.tie = f"{self.backend.casefold()}\0{self.sort_name}\0{state.id}"
-        self.order: tuple[Any, str] | None = None  # (sort value, tie), set by the grid
+        # Sorting by name (the default) sorts by this one string: (name, backend,
+        # id) joined by "\0", which sorts below every character a sanitized text
+        # holds, so it orders like the tuple at half its memory and twice the speed.
+        self.name_key = f"{_natural(self.name)}\0{_backend_key(state.backend)}\0{state.id}"
+        self.order: Any = None  # the sort key for the grid's column (order_of), set by the grid
         self.haystack: str | None = None  # built on the first filter that needs it
 
     @property
+    def backend(self) -> str:
+        return backend_text(self.state)
+
+    @property
+    def name(self) -> str:
+        return name_text(self.state)
+
+    @property
     def status(self) -> str:
-        if self._texts_of is not self.state:
-            self._set_texts()
-        return self._status
+        return status_text(self.state)
 
     @property
     def pipes(self) -> str:
-        if self._texts_of is not self.state:
-            self._set_texts()
-        return self._pipes
-
-    def _set_texts(self) -> None:
-        state = self._texts_of = self.state
-        self._status = status_text(state)
-        self._pipes = format_pipelines(state.pipelines)
+        return format_pipelines(self.state.pipelines)
 
     @property
     def fetched_ts(self) -> float | None:
-        # A repeated reading moves fetched_at in place (tui.models.touch_read).
-        state = self.state
-        if self._times_of is not state or self._times_at is not state.fetched_at:
-            self._set_times()
-        return self._fetched_ts
+        # Read from the state every time: a repeated reading moves fetched_at in
+        # place (tui.models.touch_read), and only visible rows ask (or a sort).
+        fetched = self.state.fetched_at
+        return None if fetched is None else fetched.timestamp()
 
     @property
     def stale_ts(self) -> float | None:
-        if self._times_of is not self.state:
-            self._set_times()
-        return self._stale_ts
-
-    def _set_times(self) -> None:
-        state = self._times_of = self.state
-        self._times_at = state.fetched_at
-        self._fetched_ts = state.fetched_at.timestamp() if state.fetched_at else None
-        self._stale_ts = state.stale_since.timestamp() if state.stale_since else None
+        since = self.state.stale_since
+        return None if since is None else since.timestamp()
 
     @property
     def flash(self) -> frozenset[int]:
@@ -138,8 +143,11 @@ class Row:
     def search_text(self) -> str:
         if self.haystack is None:
             # "\n" keeps a search term from matching across two fields.
-            fields = (self.name, self.state.id, self.backend, self.status)
-            self.haystack = "\n".join(fields).casefold()
+            state = self.state
+            self.haystack = (
+                f"{name_text(state)}\n{state.id}\n{backend_text_of(self.key[0])}\n"
+                f"{status_text(state)}"
+            ).casefold()
         return self.haystack
 
 
@@ -150,30 +158,49 @@ def _count(field: str) -> Callable[[Row], int]:
     return lambda row: -1 if (value := getattr(row.state, field)) is None else value
 
 
-# Primary sort value of a row per column; ties go by (backend, name, id).
+# Primary sort value of a row per column; ties go by (backend, name, id). (Name
+# and backend are sorted by their whole keys: see order_of.)
 SORT_VALUE: dict[str, Callable[[Row], Any]] = {
     "backend": lambda row: "",  # the tie starts with the backend
-    "name": lambda row: row.sort_name,
+    "name": lambda row: row.name_key,
     "state": lambda row: STATE_RANK.get(row.state.state, len(STATE_RANK)),  # worst first
-    "status": lambda row: _natural(row.status),
+    "status": lambda row: _status_key(row.status),
     "progress": lambda row: -1.0 if row.state.progress is None else row.state.progress,
     "images": _count("n_images"),
     "videos": _count("n_videos"),
     "objects": _count("n_objects"),
-    "pipelines": lambda row: row.pipes.casefold(),
+    "pipelines": lambda row: _pipes_key(row.state.pipelines),
     # running rows first (the ETA is a clock's, not the row's): stuck ones first
     "eta": lambda row: (
         0 if row.stuck else 1 if row.state.state is State.RUNNING else 2,
         -(row.state.progress or 0.0),
     ),
     # youngest first; never fetched last
-    "updated": lambda row: float("inf") if row.fetched_ts is None else -row.fetched_ts,
+    "updated": lambda row: _NEVER if (ts := row.fetched_ts) is None else -ts,
     # stale rows first, the longest stale first
     "stale": lambda row: (0, row.stale_ts or 0.0) if row.state.stale else (1, 0.0),
 }
+_NEVER = float("inf")
 ORDER = attrgetter("order")
 # Columns whose sort value follows the name alone (the backend never changes).
 SORTED_BY_NAME = frozenset({"backend", "name"})
+
+
+def order_of(column: str) -> Callable[[Row], Any]:
+    """The whole sort key of a row when sorting by `column`: value, then the tie.
+
+    By name it is the row's name_key itself, a string (no tuple per row);
+    otherwise (value, backend, name_key), built when the grid sorts by it.
+    """
+    if column == "name":
+        return _NAME_KEY
+    if column == "backend":
+        return lambda row: (_backend_key(row.key[0]), row.name_key)
+    value = SORT_VALUE[column]
+    return lambda row: (value(row), _backend_key(row.key[0]), row.name_key)
+
+
+_NAME_KEY = attrgetter("name_key")
 
 
 @dataclass(frozen=True, slots=True)
