@@ -25,7 +25,7 @@ from _common import Row, header_line, median, missed, parser, print_table, times
 
 from tui.engine import tune_gc
 from tui.models import VISIBLE_FIELDS, DatasetState, State
-from tui.watch import PollBatch, PollUpdate, WatchModel
+from tui.watch import Key, PollBatch, PollUpdate, WatchModel
 
 STATUSES = ("DATASET_PROCESSING_STARTED", "DATASET_PROCESSING_INITIATED")
 BATCH = 100
@@ -37,9 +37,10 @@ class MergeEveryReading(WatchModel):
     """The baseline: every reading merged, stored and published, repeat or not,
     with the merge of commit 16c9f1b (`model_copy`, fields compared by getattr)."""
 
-    def _merge(self, observed: DatasetState, at: datetime, update: PollUpdate) -> None:
-        key = observed.key
+    def _merge(self, key: Key, observed: DatasetState, at: datetime, update: PollUpdate) -> None:
         old = self.states.get(key)
+        if old is None:
+            return
         new, changed = merge_16c9f1b(old, observed, at)
         self._store(key, old, new, changed, update)
 

@@ -17,6 +17,23 @@ class Transition:
     status: str | None
 
 
+# A Transition built through its slots: a frozen dataclass's __init__ sets each
+# field with object.__setattr__ (twice the cost), and one is built per change of
+# any dataset (benchmarks/model.py).
+_new_object = object.__new__
+_set_at = Transition.at.__set__  # type: ignore[attr-defined]
+_set_state = Transition.state.__set__  # type: ignore[attr-defined]
+_set_status = Transition.status.__set__  # type: ignore[attr-defined]
+
+
+def _transition(at: datetime, state: State, status: str | None) -> Transition:
+    entry = _new_object(Transition)
+    _set_at(entry, at)
+    _set_state(entry, state)
+    _set_status(entry, status)
+    return entry
+
+
 class History:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         # Per dataset. With the history store (tui.history_link) the store holds the
@@ -24,20 +41,26 @@ class History:
         self.max_entries = max_entries
         self._entries: dict[tuple[str, str], list[Transition]] = {}
 
-    def record(self, state: DatasetState) -> bool:
-        """Append when state or status differs from the last entry; True if appended."""
-        if state.polled_at is None or state.state in FAILED_STATES:
+    def record(self, state: DatasetState, key: tuple[str, str] | None = None) -> bool:
+        """Append when state or status differs from the last entry; True if appended.
+        `key`: the state's, when the caller has it already."""
+        at, now = state.polled_at, state.state
+        if at is None or now in FAILED_STATES:
             # A placeholder, or a poll that read nothing: the dataset's own history
             # is what it was when read (an outage is the backend's, told once).
             return False
-        key = (state.backend, state.id)
+        if key is None:
+            key = (state.backend, state.id)
         entries = self._entries.get(key)
         if entries is None:
             entries = self._entries[key] = []
-        elif entries[-1].state is state.state and entries[-1].status == state.status:
-            return False  # the common case: polled again, nothing new
-        entries.append(Transition(state.polled_at, state.state, state.status))
-        del entries[: -self.max_entries]
+        else:
+            last = entries[-1]
+            if last.state is now and last.status == state.status:
+                return False  # the common case: polled again, nothing new
+        entries.append(_transition(at, now, state.status))
+        if len(entries) > self.max_entries:
+            del entries[: -self.max_entries]
         return True
 
     def of(self, key: tuple[str, str]) -> list[Transition]:
