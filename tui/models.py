@@ -104,6 +104,8 @@ def _clean(value: str | None, max_len: int) -> str | None:
 
 def clean_name(value: Any) -> str | None:
     """A dataset name as DatasetState keeps it (one safe line, bounded)."""
+    if type(value) is str and len(value) <= MAX_NAME_CHARS and value.isprintable():
+        return value  # the usual name, on every read: sanitize would return it as it is
     return _clean(status_text(value), MAX_NAME_CHARS)
 
 

@@ -289,14 +289,22 @@ class WatchModel:
             old is None or old.state is not new.state or old.progress != new.progress
         ):
             self.stuck.discard(key)  # it moved: a new stop is new news
-        self.history.record(new, key)
+        self.history.record(new)
         if new.failure is not None:
             self.last_failures[key] = self._stamped(new.failure, new.polled_at)
+        # _hold, inline (this runs for every changed read): a merged state that is not
+        # a failure has its fetched_at, so it is readable.
+        was_readable = (
+            old is not None and old.fetched_at is not None and old.state not in FAILED_STATES
+        )
         if new.state not in FAILED_STATES:
-            last = old.state if old is not None and _readable(old) else self._held.get(key)
+            last = old.state if was_readable else self._held.get(key)  # type: ignore[union-attr]
             if last is not None and last is not new.state:
                 update.news.append(News(new, last, new.state.value, new.polled_at or self.now()))
-        self._hold(key, old, new)
+            if self._held:
+                self._held.pop(key, None)
+        elif was_readable:
+            self._held[key] = old.state  # type: ignore[union-attr]
         before = update.changed.get(key)
         update.changed[key] = changed if before is None else before | changed
 
