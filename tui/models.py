@@ -308,7 +308,7 @@ def merge(
     # validated) with the times put in, compared with the previous state's and turned
     # into the new state without validation or a second copy. This runs for every
     # changed dataset on every poll: benchmarks/README.md has the figures.
-    fields = observed.__dict__.copy()
+    fields = _copy_fields(observed.__dict__)
     fields["polled_at"] = now
     if observed.state in FAILED_STATES:
         fields["stale"] = True
@@ -347,30 +347,32 @@ def placeholder(backend: str, dataset_id: str) -> DatasetState:
     """The row of a dataset not read yet, without validation (~0.5 µs, not ~5 µs):
     50,000 of them are built at start."""
     template = _placeholder_template()
-    fields = {**template.__dict__, "backend": backend, "id": dataset_id, "pipelines": {}}
+    fields = _key_sharing(template).copy()
+    fields["backend"], fields["id"], fields["pipelines"] = backend, dataset_id, {}
     return _from_fields(fields, template.__pydantic_fields_set__)
 
 
 def from_trusted_fields(fields: dict[str, Any]) -> DatasetState:
     """A DatasetState of every field in `fields`, already valid (our own stored or
     validated values), without validation: the store's warm start builds thousands."""
-    return _from_fields(fields, _EVERY_FIELD)
+    return _from_fields(_copy_fields(fields), _EVERY_FIELD)
 
 
 def from_template(template: DatasetState, **fields: Any) -> DatasetState:
     """`template` (one validated state) with `fields` put in, without validation:
     for values that are clean already (config names and IDs, `clean_name`, raw
     bodies). Thousands of Cognee datasets a second share a few status templates."""
-    return _from_fields({**template.__dict__, **fields}, _EVERY_FIELD)
+    new = _key_sharing(template).copy()
+    new.update(fields)
+    return _from_fields(new, _EVERY_FIELD)
 
 
 def observation_like(template: DatasetState, backend: str, dataset_id: str) -> DatasetState:
     """`template` (one validated observation) for another dataset: a whole backend's
     rows marked down at once share one failure."""
-    return _from_fields(
-        {**template.__dict__, "backend": backend, "id": dataset_id},
-        template.__pydantic_fields_set__,
-    )
+    fields = _key_sharing(template).copy()
+    fields["backend"], fields["id"] = backend, dataset_id
+    return _from_fields(fields, template.__pydantic_fields_set__)
 
 
 # A state's four slots, set through their descriptors: what `object.__setattr__`
@@ -380,6 +382,46 @@ _set_fields_set = BaseModel.__pydantic_fields_set__.__set__  # type: ignore[attr
 _set_extra = BaseModel.__pydantic_extra__.__set__  # type: ignore[attr-defined]
 _set_private = BaseModel.__pydantic_private__.__set__  # type: ignore[attr-defined]
 _new_state = DatasetState.__new__
+
+
+# Memory (issue 17): each state holds its fields in a dict of 18 keys, 50,000 of them.
+# CPython's instance dicts share one key table between dicts copied from one another
+# and hold only their values (~140 B less a state: benchmarks/memory.py). States are
+# built by copying a dict of that layout (`_key_sharing`) and setting fields that are
+# all among its keys, which keeps the layout. Only the layout differs: the dict is an
+# ordinary dict with the same keys, values and order (elsewhere, a plain copy).
+class _FieldNames:
+    """Its one instance's __dict__ is the key-sharing dict of DatasetState's fields."""
+
+
+def _field_names_dict() -> dict[str, Any]:
+    holder = _FieldNames()
+    for name in DatasetState.model_fields:
+        setattr(holder, name, None)
+    return holder.__dict__
+
+
+_FIELD_NAMES = _field_names_dict()
+_KEY_SHARING_SIZE = sys.getsizeof(_FIELD_NAMES)
+
+
+def _copy_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a state's field dict, in the key-sharing layout."""
+    if sys.getsizeof(fields) == _KEY_SHARING_SIZE:  # the layout already: a copy keeps it
+        return fields.copy()
+    shared = _FIELD_NAMES.copy()
+    shared.update(fields)
+    return shared
+
+
+def _key_sharing(template: DatasetState) -> dict[str, Any]:
+    """`template`'s field dict, put in the key-sharing layout once (the same fields),
+    so that the copies made from it share the key table too."""
+    fields = template.__dict__
+    if sys.getsizeof(fields) != _KEY_SHARING_SIZE:
+        fields = _copy_fields(fields)
+        _set_dict(template, fields)
+    return fields
 
 
 def _from_fields(fields: dict[str, Any], fields_set: set[str]) -> DatasetState:
