@@ -4,11 +4,12 @@ Backends turn HTTP responses into `DatasetState`s (no timestamps); the poller
 stamps them and carries the last good data over a failed poll with `merge`.
 Nothing here knows about HTTP or Textual.
 
-Why a little over 450 lines: `DatasetState`, the value checks its fields go
-through, and the field lists `merge` and `same_reading` work on must agree
-field by field; kept together, adding a field is one edit read in one place.
-The dataset-ID checks at the bottom are the one piece that could move out
-(beside tui.refs) if this grows.
+Why ~530 lines: `DatasetState`, the value checks its fields go through, the
+field lists `merge` and `same_reading` work on, and the way states are built
+without validation (their slots, their fields' dict layout) must agree field
+by field; kept together, adding a field is one edit read in one place. The
+dataset-ID checks at the bottom are the one piece that could move out (beside
+tui.refs, with their importers) if this grows.
 """
 
 from __future__ import annotations
