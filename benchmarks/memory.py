@@ -60,7 +60,7 @@ def snapshot(label: str, **extra: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- the child: dswatch
 
 
-def print_top_allocations(n: int, top: int = 25) -> None:
+def print_top_allocations(n: int, top: int = 40) -> None:
     """With PYTHONTRACEMALLOC=1 (slow): where the live memory was allocated, per dataset."""
     stats = tracemalloc.take_snapshot().statistics("lineno")
     total = sum(s.size for s in stats)

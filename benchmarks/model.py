@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/model.py [--runs 3] [--quick]
 
-`WatchModel.apply` of poll batches of N Cognee-like readings (100 per batch,
-as the backend answers), in-process, no network: once with every reading a
+`WatchModel.apply` of poll batches of N Cognee readings (100 per batch, as
+the backend answers; each built by the backend's own translation,
+`cognee_status.dataset_state`), in-process, no network: once with every reading a
 change (the e2e stress case), once with 80% of readings repeating the last
 answer (what a dashboard sees: DESIGN.md). Baseline, same run: the same
 batches through the model as it was at 16c9f1b: every reading merged (with
@@ -23,10 +24,13 @@ from typing import Any
 
 from _common import Row, header_line, median, missed, parser, print_table, times
 
+from tui.backends.cognee_status import dataset_state
 from tui.engine import tune_gc
-from tui.models import VISIBLE_FIELDS, DatasetState, State
-from tui.watch import PollBatch, PollUpdate, WatchModel
+from tui.models import VISIBLE_FIELDS, DatasetState
+from tui.watch import PollBatch, WatchModel
 
+ADD, COGNIFY = "add_pipeline", "cognify_pipeline"
+PIPELINES = (ADD, COGNIFY)
 STATUSES = ("DATASET_PROCESSING_STARTED", "DATASET_PROCESSING_INITIATED")
 BATCH = 100
 SWEEPS = 10
@@ -37,9 +41,13 @@ class MergeEveryReading(WatchModel):
     """The baseline: every reading merged, stored and published, repeat or not,
     with the merge of commit 16c9f1b (`model_copy`, fields compared by getattr)."""
 
-    def _merge(self, observed: DatasetState, at: datetime, update: PollUpdate) -> None:
-        key = observed.key
+    def _merge(self, *args: Any) -> None:
+        # (key, observed, at, update), or (observed, at, update) before 2e054e5: this
+        # script runs against older trees too (alternated runs, same script).
+        key, observed, at, update = args if len(args) == 4 else (args[0].key, *args)
         old = self.states.get(key)
+        if old is None:
+            return
         new, changed = merge_16c9f1b(old, observed, at)
         self._store(key, old, new, changed, update)
 
@@ -64,16 +72,9 @@ def merge_16c9f1b(
 
 
 def reading(dataset_id: str, n: int, status: str) -> DatasetState:
-    runs = {"add_pipeline": "DATASET_PROCESSING_COMPLETED", "cognify_pipeline": status}
-    return DatasetState(
-        backend="cg",
-        id=dataset_id,
-        name=f"dataset_{n}",
-        state=State.RUNNING,
-        status=status,
-        pipelines=dict(runs),
-        raw={dataset_id: dict(runs)},
-    )
+    """One dataset's reading as the Cognee backend translates its answer."""
+    runs = {ADD: "DATASET_PROCESSING_COMPLETED", COGNIFY: status}
+    return dataset_state("cg", dataset_id, runs, PIPELINES, {dataset_id: runs}, f"dataset_{n}")
 
 
 def sweeps(ids: list[str], changing: float, rng: random.Random) -> list[list[PollBatch]]:

@@ -39,7 +39,7 @@ STUCK_CHECK_SECONDS = 15.0  # how often callers run check_stuck (thresholds are 
 # Transitions per dataset the model keeps in memory once the store holds the
 # history: enough to cover what the writer has not written when details open
 # (it writes within about a second; a dataset rarely changes state twice in one).
-LIVE_TRANSITIONS = 3
+LIVE_TRANSITIONS = 2
 
 
 def history_off() -> bool:

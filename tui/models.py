@@ -4,11 +4,12 @@ Backends turn HTTP responses into `DatasetState`s (no timestamps); the poller
 stamps them and carries the last good data over a failed poll with `merge`.
 Nothing here knows about HTTP or Textual.
 
-Why a little over 450 lines: `DatasetState`, the value checks its fields go
-through, and the field lists `merge` and `same_reading` work on must agree
-field by field; kept together, adding a field is one edit read in one place.
-The dataset-ID checks at the bottom are the one piece that could move out
-(beside tui.refs) if this grows.
+Why ~530 lines: `DatasetState`, the value checks its fields go through, the
+field lists `merge` and `same_reading` work on, and the way states are built
+without validation (their slots, their fields' dict layout) must agree field
+by field; kept together, adding a field is one edit read in one place. The
+dataset-ID checks at the bottom are the one piece that could move out (beside
+tui.refs, with their importers) if this grows.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def _clean(value: str | None, max_len: int) -> str | None:
 
 def clean_name(value: Any) -> str | None:
     """A dataset name as DatasetState keeps it (one safe line, bounded)."""
+    if type(value) is str and len(value) <= MAX_NAME_CHARS and value.isprintable():
+        return value  # the usual name, on every read: sanitize would return it as it is
     return _clean(status_text(value), MAX_NAME_CHARS)
 
 
@@ -302,28 +305,30 @@ def merge(
     counts, marks the row stale and remembers since when. Any other answer is
     fresh data, even a 404: the backend did answer.
     """
-    update: dict[str, Any] = {"polled_at": now}
-    if observed.state in FAILED_STATES:
-        update["stale"] = True
-        if previous is not None:
-            update["stale_since"] = previous.stale_since if previous.stale else now
-            update["fetched_at"] = previous.fetched_at
-            for field in _CARRIED_OVER:
-                if getattr(observed, field) in (None, {}):
-                    update[field] = getattr(previous, field)
-            if previous.raw is not None and observed.raw is None:
-                update["raw"] = previous.raw
-        else:
-            update["stale_since"] = now
-    else:
-        update.update(stale=False, stale_since=None, fetched_at=now)
-        if previous is not None and observed.name is None:
-            update["name"] = previous.name
-    # What the merged state will hold, as a field dict: compared with the previous
-    # state's and turned into the new state without validation or a second copy
-    # (the values are the observation's, already validated). This runs for every
+    # What the merged state will hold, as a field dict: the observation's (already
+    # validated) with the times put in, compared with the previous state's and turned
+    # into the new state without validation or a second copy. This runs for every
     # changed dataset on every poll: benchmarks/README.md has the figures.
-    fields = {**observed.__dict__, **update}
+    fields = _copy_fields(observed.__dict__)
+    fields["polled_at"] = now
+    if observed.state in FAILED_STATES:
+        fields["stale"] = True
+        if previous is not None:
+            fields["stale_since"] = previous.stale_since if previous.stale else now
+            fields["fetched_at"] = previous.fetched_at
+            for field in _CARRIED_OVER:
+                if fields[field] in (None, {}):
+                    fields[field] = getattr(previous, field)
+            if previous.raw is not None and observed.raw is None:
+                fields["raw"] = previous.raw
+        else:
+            fields["stale_since"] = now
+    else:
+        fields["stale"] = False
+        fields["stale_since"] = None
+        fields["fetched_at"] = now
+        if previous is not None and fields["name"] is None:
+            fields["name"] = previous.name
     if previous is None:
         changed = _ALL_VISIBLE
     else:
@@ -343,39 +348,90 @@ def placeholder(backend: str, dataset_id: str) -> DatasetState:
     """The row of a dataset not read yet, without validation (~0.5 µs, not ~5 µs):
     50,000 of them are built at start."""
     template = _placeholder_template()
-    fields = {**template.__dict__, "backend": backend, "id": dataset_id, "pipelines": {}}
+    fields = _key_sharing(template).copy()
+    fields["backend"], fields["id"], fields["pipelines"] = backend, dataset_id, {}
     return _from_fields(fields, template.__pydantic_fields_set__)
 
 
 def from_trusted_fields(fields: dict[str, Any]) -> DatasetState:
     """A DatasetState of every field in `fields`, already valid (our own stored or
     validated values), without validation: the store's warm start builds thousands."""
-    return _from_fields(fields, _EVERY_FIELD)
+    return _from_fields(_copy_fields(fields), _EVERY_FIELD)
 
 
 def from_template(template: DatasetState, **fields: Any) -> DatasetState:
     """`template` (one validated state) with `fields` put in, without validation:
     for values that are clean already (config names and IDs, `clean_name`, raw
     bodies). Thousands of Cognee datasets a second share a few status templates."""
-    return _from_fields({**template.__dict__, **fields}, _EVERY_FIELD)
+    new = _key_sharing(template).copy()
+    new.update(fields)
+    return _from_fields(new, _EVERY_FIELD)
 
 
 def observation_like(template: DatasetState, backend: str, dataset_id: str) -> DatasetState:
     """`template` (one validated observation) for another dataset: a whole backend's
     rows marked down at once share one failure."""
-    return _from_fields(
-        {**template.__dict__, "backend": backend, "id": dataset_id},
-        template.__pydantic_fields_set__,
-    )
+    fields = _key_sharing(template).copy()
+    fields["backend"], fields["id"] = backend, dataset_id
+    return _from_fields(fields, template.__pydantic_fields_set__)
+
+
+# A state's four slots, set through their descriptors: what `object.__setattr__`
+# does (a frozen model refuses plain assignment) at half its cost, per changed read.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__pydantic_fields_set__.__set__  # type: ignore[attr-defined]
+_set_extra = BaseModel.__pydantic_extra__.__set__  # type: ignore[attr-defined]
+_set_private = BaseModel.__pydantic_private__.__set__  # type: ignore[attr-defined]
+_new_state = DatasetState.__new__
+
+
+# Memory (issue 17): each state holds its fields in a dict of 18 keys, 50,000 of them.
+# CPython's instance dicts share one key table between dicts copied from one another
+# and hold only their values (~140 B less a state: benchmarks/memory.py). States are
+# built by copying a dict of that layout (`_key_sharing`) and setting fields that are
+# all among its keys, which keeps the layout. Only the layout differs: the dict is an
+# ordinary dict with the same keys, values and order (elsewhere, a plain copy).
+class _FieldNames:
+    """Its one instance's __dict__ is the key-sharing dict of DatasetState's fields."""
+
+
+def _field_names_dict() -> dict[str, Any]:
+    holder = _FieldNames()
+    for name in DatasetState.model_fields:
+        setattr(holder, name, None)
+    return holder.__dict__
+
+
+_FIELD_NAMES = _field_names_dict()
+_KEY_SHARING_SIZE = sys.getsizeof(_FIELD_NAMES)
+
+
+def _copy_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a state's field dict, in the key-sharing layout."""
+    if sys.getsizeof(fields) == _KEY_SHARING_SIZE:  # the layout already: a copy keeps it
+        return fields.copy()
+    shared = _FIELD_NAMES.copy()
+    shared.update(fields)
+    return shared
+
+
+def _key_sharing(template: DatasetState) -> dict[str, Any]:
+    """`template`'s field dict, put in the key-sharing layout once (the same fields),
+    so that the copies made from it share the key table too."""
+    fields = template.__dict__
+    if sys.getsizeof(fields) != _KEY_SHARING_SIZE:
+        fields = _copy_fields(fields)
+        _set_dict(template, fields)
+    return fields
 
 
 def _from_fields(fields: dict[str, Any], fields_set: set[str]) -> DatasetState:
     """A DatasetState holding `fields`: what `model_copy(update=...)` does, minus its copies."""
-    new = DatasetState.__new__(DatasetState)
-    object.__setattr__(new, "__dict__", fields)
-    object.__setattr__(new, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(new, "__pydantic_extra__", None)
-    object.__setattr__(new, "__pydantic_private__", None)
+    new = _new_state(DatasetState)
+    _set_dict(new, fields)
+    _set_fields_set(new, fields_set)
+    _set_extra(new, None)
+    _set_private(new, None)
     return new
 
 

@@ -90,6 +90,9 @@ SAMPLES_KEPT = 64  # progress samples of the current run kept in memory for the 
 END_STATES = frozenset({State.READY, State.ERROR, State.PARTIAL})
 
 
+_NO_PIPELINES: dict[str, str] = {}  # shared by every _Seen without a run: never mutated
+
+
 @dataclass(slots=True)
 class _Seen:
     """What the store last recorded for one dataset (the change detector)."""
@@ -100,11 +103,13 @@ class _Seen:
     progress: float | None
     since: int | None  # ms: when the current state began
     run_started: int | None  # ms: when the current run began (RUNNING)
-    run_pipelines: dict[str, str] = field(default_factory=dict)
+    run_pipelines: dict[str, str] = field(default_factory=lambda: _NO_PIPELINES)
     seen_written: int = 0  # ms: fetched_at as last written
     last_read: int = 0  # ms: fetched_at as last recorded (written on close)
     last_change: int | None = None  # ms: last state or progress change (the stuck rule)
-    samples: list[tuple[int, float]] = field(default_factory=list)  # this run's progress
+    # This run's progress; a list once it has one (50,000 datasets without progress
+    # kept an empty list and dict each: issue 17, memory).
+    samples: list[tuple[int, float]] | tuple[()] = ()
     changed: int = 0  # ms: when the snapshot last changed (the row's changed_at)
     row_behind: bool = False  # the snapshot changed since the row was written
     state_behind: bool = False  # ... and so did the state (written sooner)
@@ -306,8 +311,11 @@ class HistoryStore(HistoryReads):
             if state_changed or state.progress != seen.progress:
                 seen.last_change = at
                 if state.state in RUN_STATES and state.progress is not None:
-                    seen.samples.append((at, state.progress))
-                    del seen.samples[:-SAMPLES_KEPT]
+                    samples = seen.samples
+                    if type(samples) is tuple:
+                        samples = seen.samples = []
+                    samples.append((at, state.progress))
+                    del samples[:-SAMPLES_KEPT]
             seen.snapshot, seen.state, seen.status = snapshot, state.state, state.status
             seen.progress, seen.changed = state.progress, at
             seen.row_behind = True
@@ -329,7 +337,7 @@ class HistoryStore(HistoryReads):
         if state.state in RUN_STATES:
             # Pipeline maps are shared between states and never changed (tui.models).
             seen.run_started, seen.run_pipelines = at, state.pipelines
-            seen.samples = []
+            seen.samples = ()
         elif state.state in END_STATES and seen.run_started is not None:
             # The run's pipelines: those whose status moved during it (else all of them).
             moved = [p for p, s in state.pipelines.items() if seen.run_pipelines.get(p) != s]

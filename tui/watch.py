@@ -45,6 +45,7 @@ from .text import sanitize
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+_NOTHING: frozenset[str] = frozenset()  # a row shown, no field of it changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,22 @@ class News:
     old: State
     event: str  # the new state's value, or "stuck"
     at: datetime
+
+
+# News built through its slots: a frozen dataclass's __init__ sets each field with
+# object.__setattr__ (twice the cost); one is built per state change of any dataset.
+_new_object = object.__new__
+_set_news = (News.state.__set__, News.old.__set__, News.event.__set__, News.at.__set__)  # type: ignore[attr-defined]
+
+
+def _news(state: DatasetState, old: State, event: str, at: datetime) -> News:
+    news = _new_object(News)
+    set_state, set_old, set_event, set_at = _set_news
+    set_state(news, state)
+    set_old(news, old)
+    set_event(news, event)
+    set_at(news, at)
+    return news
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +121,11 @@ class PollUpdate:
 Listener = Callable[[PollUpdate], object]
 
 
+def _readable(state: DatasetState) -> bool:
+    """Read with data (not a placeholder, not a poll that read nothing)."""
+    return state.fetched_at is not None and state.state not in FAILED_STATES
+
+
 class WatchModel:
     """States, counts, backend health, history, last failures and news of one watch."""
 
@@ -117,7 +139,10 @@ class WatchModel:
         # The last failure stamped with its time: a backend marked down gives all its
         # rows one failure at one moment, so they share one stamped copy.
         self._last_stamped: tuple[Failure, datetime | None, Failure] | None = None
-        self._readable: dict[Key, State] = {}  # each dataset's last readable state
+        # Each dataset's last readable state is its current one when that is readable
+        # (`_readable`); while it is not (an outage, a seed not read), it is kept here:
+        # a dict of the few datasets in that case, not of every dataset (issue 17).
+        self._held: dict[Key, State] = {}
         # Running datasets that stopped moving (found by tui.history_link's check):
         # a problem, like a failure; told once per stop as a "stuck" News.
         self.stuck: set[Key] = set()
@@ -159,13 +184,13 @@ class WatchModel:
     def seed(self, states: Iterable[DatasetState]) -> None:
         """Start from states known before this run (a store, an earlier engine)."""
         for state in states:
-            old = self.states.get(state.key)
+            key = state.key
+            old = self.states.get(key)
             if old is not None:
                 self.counts[old.state] -= 1
-            self.states[state.key] = state
+            self.states[key] = state
             self.counts[state.state] += 1
-            if state.fetched_at is not None and state.state not in FAILED_STATES:
-                self._readable[state.key] = state.state
+            self._hold(key, old, state)
 
     def flag_stuck(self, keys: Iterable[Key], at: datetime | None = None) -> PollUpdate:
         """The datasets stuck now (all of them): one "stuck" News for each newly stuck."""
@@ -203,20 +228,18 @@ class WatchModel:
         for key in batch.removed:
             self._forget(key, update)
         for key in self.track(batch.added):
-            update.states.append(self.states[key])
-            update.changed[key] = frozenset()
+            update.changed[key] = _NOTHING
         if batch.everything:
-            for key, state in self.states.items():
-                update.states.append(state)
-                update.changed.setdefault(key, frozenset())
+            for key in self.states:
+                update.changed.setdefault(key, _NOTHING)
         for observed, at in batch.observations:
-            if observed.key in self.states:  # else removed while in flight
-                self._merge(observed, at, update)
+            self._merge((observed.backend, observed.id), observed, at, update)
         for health in batch.health.values():
             self._set_health(health, update)
-        # Several polls of one dataset in a batch: keep the newest.
-        latest = {state.key: state for state in update.states}
-        update.states = [s for k, s in latest.items() if self.states.get(k) is s]
+        # Every row this batch changed, as it is now (several polls of one dataset in
+        # a batch: the newest), in the order they first changed.
+        states = self.states
+        update.states = [states[key] for key in update.changed]
         update.counts = +self.counts  # `+` drops zero counts
         update.all_health = dict(self.health)
         for listener in list(self._listeners):
@@ -233,20 +256,29 @@ class WatchModel:
         self.counts[old.state] -= 1
         self.history.forget(key)
         self.last_failures.pop(key, None)
-        self._readable.pop(key, None)
+        self._held.pop(key, None)
         self.stuck.discard(key)
         update.removed.append(key)
 
-    def _merge(self, observed: DatasetState, at: datetime, update: PollUpdate) -> None:
-        key = observed.key
+    def _merge(self, key: Key, observed: DatasetState, at: datetime, update: PollUpdate) -> None:
         old = self.states.get(key)
-        if old is not None and same_reading(old, observed):
+        if old is None:
+            return  # removed while in flight
+        if same_reading(old, observed):
             # The same answer again (most reads): no new state, nothing to publish,
             # only the read time moves (benchmarks/README.md: churn).
             touch_read(old, at)
             return
         new, changed = merge(old, observed, at)
         self._store(key, old, new, changed, update)
+
+    def _hold(self, key: Key, old: DatasetState | None, new: DatasetState) -> None:
+        """Keep the last readable state aside while `new`, replacing `old`, is not one."""
+        if _readable(new):
+            if self._held:
+                self._held.pop(key, None)
+        elif old is not None and _readable(old):
+            self._held[key] = old.state
 
     def _stamped(self, failure: Failure, at: datetime | None) -> Failure:
         last = self._last_stamped
@@ -262,11 +294,12 @@ class WatchModel:
         changed: frozenset[str],
         update: PollUpdate,
     ) -> None:
-        if old is not None:
-            self.counts[old.state] -= 1
-            if old.state is not new.state and log.isEnabledFor(logging.DEBUG):
-                log.debug("%s/%s: %s -> %s", key[0], key[1], old.state.value, new.state.value)
-        self.counts[new.state] += 1
+        if old is None or old.state is not new.state:  # else the counts stay as they are
+            if old is not None:
+                self.counts[old.state] -= 1
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s/%s: %s -> %s", key[0], key[1], old.state.value, new.state.value)
+            self.counts[new.state] += 1
         self.states[key] = new
         if key in self.stuck and (
             old is None or old.state is not new.state or old.progress != new.progress
@@ -275,12 +308,22 @@ class WatchModel:
         self.history.record(new)
         if new.failure is not None:
             self.last_failures[key] = self._stamped(new.failure, new.polled_at)
+        # _hold, inline (this runs for every changed read): a merged state that is not
+        # a failure has its fetched_at, so it is readable.
+        was_readable = (
+            old is not None and old.fetched_at is not None and old.state not in FAILED_STATES
+        )
         if new.state not in FAILED_STATES:
-            last = self._readable.get(key)
+            last = old.state if was_readable else self._held.get(key)  # type: ignore[union-attr]
             if last is not None and last is not new.state:
-                update.news.append(News(new, last, new.state.value, new.polled_at or self.now()))
-            self._readable[key] = new.state
-        update.states.append(new)
+                # `_value_`: the member's value, as `.value` gives it without the
+                # property call (a dataset whose status moves changes state each read).
+                at = new.polled_at or self.now()
+                update.news.append(_news(new, last, new.state._value_, at))
+            if self._held:
+                self._held.pop(key, None)
+        elif was_readable:
+            self._held[key] = old.state  # type: ignore[union-attr]
         before = update.changed.get(key)
         update.changed[key] = changed if before is None else before | changed
 

@@ -110,3 +110,46 @@ def check_the_bounds(shared_pipelines: Any) -> None:
     assert kept == maps
     assert shared_pipelines(dict(maps[0])) is kept[0]  # the first ones are shared
     assert shared_pipelines(dict(maps[-1])) is not kept[-1]  # past the cap: not kept
+
+
+async def test_states_read_and_merged_equal_validated_ones_field_for_field() -> None:
+    # States are built without validation, their fields in a dict laid out to share
+    # keys with the others (tui.models): none of that shows in what they hold.
+    states = await read({IDS[0]: {ADD: STARTED, COGNIFY: STARTED}}, [ADD, COGNIFY])
+    merged, changed = merge(placeholder("cg", IDS[0]), states[IDS[0]], T0)
+    validated = DatasetState(**merged.model_dump())
+    assert merged == validated and merged.model_dump() == validated.model_dump()
+    assert list(merged.__dict__) == list(DatasetState.model_fields)  # the same order
+    again, _ = merge(merged, states[IDS[0]].model_copy(update={"status": "other"}), T0)
+    assert again.status == "other" and merged.status == STARTED  # each its own values
+    assert changed >= {"state", "status", "pipelines"}
+
+
+def test_live_history_keeps_the_newest_of_each_dataset_and_forgets_one() -> None:
+    from tui.history import History
+
+    def read_as(status: str, second: int, dataset_id: str = IDS[0]) -> DatasetState:
+        return DatasetState(
+            backend="cg",
+            id=dataset_id,
+            state=State.RUNNING,
+            status=status,
+            polled_at=T0.replace(second=second),
+        )
+
+    for kept in (1, 2, 4, 5):  # a few: one exact tuple each; more: a list
+        history = History(max_entries=kept)
+        for n in range(7):
+            assert history.record(read_as(f"s{n}", n))
+        assert not history.record(read_as("s6", 9))  # the same again: nothing new
+        history.record(read_as("other", 1, IDS[1]))
+        assert [t.status for t in history.of(("cg", IDS[0]))] == [f"s{n}" for n in range(7)][-kept:]
+        assert [t.status for t in history.of(("cg", IDS[1]))] == ["other"]
+        history.forget(("cg", IDS[0]))
+        assert history.of(("cg", IDS[0])) == [] and len(history.of(("cg", IDS[1]))) == 1
+    history = History()  # a run's 200, then the store's few (tui.history_link)
+    for n in range(7):
+        history.record(read_as(f"s{n}", n))
+    history.max_entries = 2
+    history.record(read_as("s7", 7))
+    assert [t.status for t in history.of(("cg", IDS[0]))] == ["s6", "s7"]
