@@ -46,6 +46,7 @@ SETTINGS = Settings(
     poll_interval=0.1, settled_interval=0.1, timeout=2.0, max_concurrency=MAX_CONCURRENCY
 )
 MEMORY_GROWTH_LIMIT = 10 * 1024 * 1024
+OBJECTS_SLACK = 2_000  # live objects, or 5% of them if more (see the check)
 # The baseline is taken once every dataset was polled and this share of the soak passed.
 WARM_UP_SHARE = 0.25
 RECOVERY_LIMIT = 120.0  # generous: the wait ends as soon as every row is right
@@ -169,6 +170,17 @@ def pooled_connections(client: httpx.AsyncClient) -> int:
     return len(pool.connections)
 
 
+async def live_objects() -> int:
+    """Live Python objects at the quietest of a few moments: requests in flight (their
+    coroutines, URLs, responses) come and go by ~2,000 objects under load."""
+    counts = []
+    for _ in range(5):
+        gc.collect()
+        counts.append(len(gc.get_objects()))
+        await asyncio.sleep(0.02)
+    return min(counts)
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
 
@@ -252,7 +264,7 @@ async def test_soak(
                     gc.collect()
                     baseline = {
                         "memory": rss(),
-                        "objects": len(gc.get_objects()),
+                        "objects": await live_objects(),
                         "fds": open_fds(),
                     }
                     baseline_at = now
@@ -261,7 +273,7 @@ async def test_soak(
                     truth_moved = True
                 await asyncio.sleep(0.25)
             gc.collect()
-            memory_after, objects_after, fds_after = rss(), len(gc.get_objects()), open_fds()
+            memory_after, objects_after, fds_after = rss(), await live_objects(), open_fds()
 
             # Every dataset was polled, many times, through the faults.
             polled = [s for s in poller.states.values() if s.polled_at is not None]
@@ -278,8 +290,13 @@ async def test_soak(
 
             growth = memory_after - baseline["memory"]
             assert growth <= MEMORY_GROWTH_LIMIT, f"memory grew by {growth / 1e6:.1f} MB"
-            # Nothing piles up per poll: as many live Python objects as after the warm-up.
-            assert objects_after <= baseline["objects"] * 1.05, (baseline["objects"], objects_after)
+            # Nothing piles up per poll: about as many live Python objects as after the
+            # warm-up. The slack covers what comes and goes (a dataset's second transition,
+            # caplog's records); one object leaked per read or request would be tens of
+            # thousands by now.
+            slack = max(baseline["objects"] // 20, OBJECTS_SLACK)
+            objects = (baseline["objects"], objects_after)
+            assert objects_after <= baseline["objects"] + slack, objects
             assert fds_after <= baseline["fds"] + 4, (baseline["fds"], fds_after)
             # Bounded by the concurrency, not by datasets or polls: per backend at most
             # max_concurrency polls in flight, each with a few helper tasks.
