@@ -157,7 +157,10 @@ def demo_engine(seed: int | None = None, **poller_options: object) -> Engine:
 
 
 # Container allocations between two young-generation collections (CPython's default: 700).
-GC_YOUNG_THRESHOLD = 10_000
+# 50,000: at 5,000 changing reads a second most states are replaced before a collection
+# sees them; GC took 0.4-0.65% of a core instead of 1.3-1.6% at 10,000 (dashboard,
+# 1 s / 1 s, 3 alternated runs; benchmarks/README.md).
+GC_YOUNG_THRESHOLD = 50_000
 
 
 def tune_gc() -> None:
