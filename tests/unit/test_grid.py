@@ -676,3 +676,22 @@ async def test_a_poll_that_brings_nothing_new_highlights_nothing(grid: DatasetGr
     grid.apply([ds(1, status="INDEXING", changed_at=later, fetched_at=later)])
     assert grid._flash_timer is not None
     assert grid._rows[("vl", "id-001")].flash == frozenset({COLUMN_KEYS.index("status")})
+
+
+async def test_an_unmoved_cursor_stays_on_the_top_row_as_rows_re_sort(
+    grid: DatasetGrid, pilot: Pilot[None]
+) -> None:
+    # At start the rows come before their names (placeholders sort by ID), then
+    # re-sort: the cursor stays on top until someone moves it, then keeps its dataset.
+    grid.apply([ds(i, name=None) for i in range(5)])
+    grid.focus()
+    await pilot.pause()
+    assert grid.cursor_key == ("vl", "id-000")
+    grid.apply([ds(i, name=f"set {9 - i}") for i in range(5)])  # id-004 sorts first now
+    assert grid.visible_keys()[0] == ("vl", "id-004")
+    assert grid.cursor_key == ("vl", "id-004")
+    await pilot.press("down")
+    key = grid.cursor_key
+    assert key == grid.visible_keys()[1]
+    grid.apply([ds(i, name=f"set {i}") for i in range(5)])  # the order turns round
+    assert grid.cursor_key == key

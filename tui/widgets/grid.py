@@ -211,6 +211,10 @@ class DatasetGrid(ScrollView, can_focus=True):
         self._filter = RowFilter()
         self._cursor: Key | None = None
         self._cursor_index = 0  # where the cursor was, for when its row vanishes
+        # Until the user (or `select`) places the cursor it stays on the top row: at
+        # start names arrive and rows re-sort, and following the first row's dataset
+        # left the cursor mid-list (Enter opened a dataset nobody chose).
+        self._cursor_placed = False
         self._widths = [max(c.width, len(c.title) + 2) for c in COLUMNS]  # + " ▲"
         self._shown = list(self._widths)  # the widths drawn: _widths fitted to the screen
         self._x: list[int] = []
@@ -431,7 +435,7 @@ class DatasetGrid(ScrollView, can_focus=True):
                 self._invalidate()
         self.virtual_size = Size(self._total_width, len(order) + 1)
         # Keep the cursor on its dataset; when that row is gone, stay at its place.
-        index = self._index(self._cursor)
+        index = self._index(self._cursor) if self._cursor_placed else (0 if order else None)
         if index is None and order:
             index = min(self._cursor_index, len(order) - 1)
         if index is None:
@@ -721,6 +725,7 @@ class DatasetGrid(ScrollView, can_focus=True):
         if not self._order:
             return
         index = min(max(index, 0), len(self._order) - 1)
+        self._cursor_placed = True
         self._set_cursor(self._order[index], index)
         self._scroll_to_cursor()
 
