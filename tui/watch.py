@@ -58,22 +58,6 @@ class News:
     at: datetime
 
 
-# News built through its slots: a frozen dataclass's __init__ sets each field with
-# object.__setattr__ (twice the cost); one is built per state change of any dataset.
-_new_object = object.__new__
-_set_news = (News.state.__set__, News.old.__set__, News.event.__set__, News.at.__set__)  # type: ignore[attr-defined]
-
-
-def _news(state: DatasetState, old: State, event: str, at: datetime) -> News:
-    news = _new_object(News)
-    set_state, set_old, set_event, set_at = _set_news
-    set_state(news, state)
-    set_old(news, old)
-    set_event(news, event)
-    set_at(news, at)
-    return news
-
-
 @dataclass(frozen=True, slots=True)
 class BackendEvent:
     """A backend went down or came back: told once, instead of news per dataset."""
@@ -319,7 +303,7 @@ class WatchModel:
                 # `_value_`: the member's value, as `.value` gives it without the
                 # property call (a dataset whose status moves changes state each read).
                 at = new.polled_at or self.now()
-                update.news.append(_news(new, last, new.state._value_, at))
+                update.news.append(News(new, last, new.state.value, at))
             if self._held:
                 self._held.pop(key, None)
         elif was_readable:
